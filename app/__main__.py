@@ -1,0 +1,57 @@
+"""Command line entry point: `osc-trusted-login [COMMAND] ...` (no command opens the desktop window)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+
+# Each command lives in its own module under app/cli/ with `configure(parser)` and `run(args) -> int`,
+# imported only when used so that `certs` or `login --headless` never load Qt.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("app.cli.gui", "open the login window (the default)"),
+    "certs": ("app.cli.certs", "list certificates on cards and in local files"),
+    "tls-check": ("app.cli.tls_check", "open a mutual-TLS connection and show what happened"),
+    "login": ("app.cli.login", "log in and keep the trusted session while the card is present"),
+    "demo": ("app.cli.demo", "run the product against the built-in sandbox API and a demo card"),
+    "selftest": ("app.cli.selftest", "check that this installation has everything it needs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (commands are configured lazily from their modules)."""
+    parser = argparse.ArgumentParser(prog="osc-trusted-login", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            importlib.import_module(module).configure(p)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            p.set_defaults(_missing=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and run the chosen command; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "gui")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_missing", None):
+        parser.error(f"the '{args.command}' command is not available in this build")
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

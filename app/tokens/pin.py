@@ -1,0 +1,62 @@
+"""PIN requests and the secret wrapper that keeps a PIN out of reprs, logs and exceptions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+class PinPurpose(enum.Enum):
+    """Why the PIN is asked for (the UI words its prompt from this)."""
+
+    LOGIN = "login"  # first log-in to the card for this session
+    SIGNATURE = "signature"  # context-specific login for an always-authenticate key
+    RELOGIN = "relogin"  # the same card came back and lost its login state
+
+
+@dataclass(frozen=True)
+class PinRequest:
+    """What the PIN prompt should show. Carries no secret."""
+
+    token_label: str
+    purpose: PinPurpose
+    tries_left: int | None = None  # exact count when the card tells it, else None
+    count_low: bool = False  # CKF_USER_PIN_COUNT_LOW: at least one wrong PIN since the last good one
+    final_try: bool = False  # CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks the card
+    protected_path: bool = False  # PIN pad: the PIN is typed on the reader, not in our window
+    last_error: str | None = None  # plain words about the previous attempt, if any
+
+
+class Pin:
+    """A PIN held in memory only. Its repr/str never show the value; `wipe()` forgets it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value: str | None = value
+
+    def reveal(self) -> str:
+        """The PIN itself, for the one call that hands it to the card."""
+        if self._value is None:
+            raise ValueError("this PIN was wiped")
+        return self._value
+
+    def wipe(self) -> None:
+        """Forget the value (Python strings cannot be zeroed; dropping the reference is what we can do)."""
+        self._value = None
+
+    def __repr__(self) -> str:
+        return "Pin(***)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:  # never pickled into a file or across a process
+        raise TypeError("a PIN cannot be serialised")
+
+
+# Asked on the calling thread: the UI implements it by blocking a worker until the dialog answers.
+# Returning None means the user cancelled. For a PIN-pad reader the callback is still called
+# (with protected_path=True) so the UI can say "enter the PIN on the reader"; its return value
+# is then ignored.
+PinCallback = Callable[[PinRequest], Pin | None]
