@@ -28,7 +28,7 @@ class PinRequest:
     last_error: str | None = None  # plain words about the previous attempt, if any
 
 
-class Pin:
+class Pin:  # noqa: D101 - see module docstring
     """A PIN held in memory only. Its repr/str never show the value; `wipe()` forgets it."""
 
     __slots__ = ("_value",)

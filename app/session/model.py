@@ -1,0 +1,160 @@
+"""Frozen values that cross thread boundaries between the session core and its drivers (UI, CLI)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Secret:
+    """A password or secret key held in memory only; never shown by repr/str, never pickled."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value: str | None = value
+
+    def reveal(self) -> str:
+        """The value, for the one place that must use it (a signature, a Basic header)."""
+        if self._value is None:
+            raise ValueError("this secret was wiped")
+        return self._value
+
+    def wipe(self) -> None:
+        """Drop the reference to the value."""
+        self._value = None
+
+    @property
+    def wiped(self) -> bool:
+        return self._value is None
+
+    def __repr__(self) -> str:
+        return "Secret(***)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:
+        raise TypeError("a secret cannot be serialised")
+
+
+class AuthMethod(enum.StrEnum):
+    """How the operator identifies: login + password, or access key + secret key."""
+
+    PASSWORD = "password"
+    ACCESS_KEY = "access_key"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """`identity` is the login (or AccountId/username for EIM users) or the access key id."""
+
+    method: AuthMethod
+    identity: str
+    secret: Secret = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CertificateChoice:
+    """The certificate to log in with: an RFC 7512 URI (card) or a file path (PKCS#12/PEM)."""
+
+    ref: str  # "pkcs11:..." or a path
+    module_path: str | None = None  # the PKCS#11 module for a card certificate
+    file_password: Secret | None = field(default=None, repr=False)  # PKCS#12 / encrypted PEM key
+
+    @property
+    def is_card(self) -> bool:
+        return self.ref.startswith("pkcs11:")
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """Everything the session needs to log in (secrets wrapped; the PIN is asked through a callback)."""
+
+    credentials: Credentials
+    region: str = "eu-west-2"
+    endpoint: str | None = None  # custom API endpoint (private region, sandbox); overrides region's
+    certificate: CertificateChoice | None = None
+    ca_file: str | None = None  # extra trust anchors (sandbox, enterprise TLS inspection)
+    grace_override_seconds: float | None = None  # may only shorten the policy's grace
+
+
+class SessionState(enum.StrEnum):
+    """The session's life: LOGGED_OUT -> AUTHENTICATING -> ACTIVE <-> GRACE -> ENDED."""
+
+    LOGGED_OUT = "logged_out"
+    AUTHENTICATING = "authenticating"
+    ACTIVE = "active"
+    GRACE = "grace"
+    ENDED = "ended"
+
+
+class EndReason(enum.StrEnum):
+    """Why a session ended, in a form the UI can word."""
+
+    CARD_REMOVED = "card removed"
+    LOGOUT = "logout"
+    QUIT = "quit"
+    KEY_EXPIRED = "temporary key expired"
+    ERROR = "error"
+    LOGIN_FAILED = "login failed"
+
+
+class EventKind(enum.StrEnum):
+    """What a SessionEvent reports."""
+
+    STATE = "state"
+    CARD_REMOVED = "card_removed"
+    CARD_INSERTED = "card_inserted"
+    KEY_CREATED = "key_created"
+    KEY_REVOKED = "key_revoked"
+    KEY_REVOKE_FAILED = "key_revoke_failed"
+    WARNING = "warning"
+    TICK = "tick"
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """One thing that happened to the session. `data` holds JSON-friendly extras (never a secret)."""
+
+    kind: EventKind
+    state: SessionState
+    at: float  # wall clock (time.time()) for display/logs
+    deadline_monotonic: float | None = None  # GRACE only: time.monotonic() value of the end
+    seconds_left: float | None = None  # GRACE only, at the moment of the event
+    reason: EndReason | None = None
+    message: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the headless `--json` line)."""
+        out: dict[str, Any] = {"event": self.kind.value, "state": self.state.value, "at": self.at}
+        if self.seconds_left is not None:
+            out["seconds_left"] = round(self.seconds_left, 3)
+        if self.reason is not None:
+            out["reason"] = self.reason.value
+        if self.message:
+            out["message"] = self.message
+        out.update(self.data)
+        return out
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What the session window shows once logged in."""
+
+    account_id: str | None
+    account_email: str | None
+    method: AuthMethod
+    identity: str  # login or access key id of the operator (not a secret)
+    region: str
+    endpoint: str
+    certificate_subject: str | None
+    certificate_fingerprint: str | None
+    card_label: str | None  # None for file certificates (no countdown)
+    temporary_key_id: str | None
+    temporary_key_expires: str | None  # ISO 8601 as the API gave it
+    trusted_env: bool  # RequireTrustedEnv of the API access policy
+    grace_seconds: float  # 300 or 3600, or the shorter override
+    tls_summary: str | None = None  # e.g. "TLS 1.3, TLS_AES_128_GCM_SHA256, rsa_pss_rsae_sha256"
+    warnings: tuple[str, ...] = ()
