@@ -1,0 +1,864 @@
+"""The trusted session: login -> ACTIVE <-> GRACE(countdown) -> ENDED, bound to the card that holds the key.
+
+`TrustedSession` is a Qt-free state machine. Its collaborators come through a `SessionBackend` (open the
+certificate, open the mTLS transport, build API clients, watch the card) and a `Clock`, so that unit
+tests drive it with small fakes and the product wires the real token, TLS and API layers
+(`RealBackend`, at the end of this file).
+
+Threads: `login()` and `logout()` block and are called on a worker thread (never a UI thread). The
+session owns three daemon threads: the card watch (polling), a timer (countdown ticks, deadline, key
+expiry) and an event dispatcher that calls `on_event` with every `SessionEvent` in order. A receiver may
+call `logout()` from inside `on_event`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import enum
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.session.errors import (
+    ApiError,
+    AuthenticationFailed,
+    AuthLocked,
+    PasswordExpired,
+    QuotaExceeded,
+    SessionEnded,
+    SessionError,
+)
+from app.session.model import (
+    AuthMethod,
+    Credentials,
+    EndReason,
+    EventKind,
+    LoginRequest,
+    Secret,
+    SessionEvent,
+    SessionInfo,
+    SessionState,
+)
+from app.tokens.errors import PinCancelled, PinIncorrect, PinLocked, TokenError, TokenNotPresent
+from app.tokens.pin import PinCallback
+from app.tokens.signer import Signer
+from app.tokens.watch import TokenIdentity, WatchEvent, WatchEventKind
+
+log = logging.getLogger(__name__)
+
+GRACE_TRUSTED_ENV = 3600.0  # RequireTrustedEnv true: a trusted session activated through the API
+GRACE_DEFAULT = 300.0  # otherwise (Cockpit v2's 5 minutes)
+KEY_TAG_KEY = "osc-trusted-login"  # tag put on every temporary key so that it is recognisable
+
+
+class LoginCancelled(SessionError):
+    """The login was cancelled (logout or quit while it was in progress)."""
+
+
+# --- values ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Tunables of a session; defaults are the product's."""
+
+    key_lifetime_seconds: float = 12 * 3600.0  # temporary key lifetime, capped by the policy maximum
+    tick_seconds: float = 1.0  # TICK events in GRACE, and how often the timer re-checks the clock
+    watch_interval: float = 0.25  # card presence polls
+    rescan_backoff: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)  # re-scans while the card is away
+    key_tag_value: str = "trusted-session"
+
+
+@dataclass(frozen=True)
+class RevocationResult:
+    """What happened to the temporary key when the session ended."""
+
+    key_id: str | None  # None when no temporary key was created (fallback to the given key, file login...)
+    revoked: bool
+    expires: str | None = None  # its ExpirationDate, which bounds its life when it could not be revoked
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenedCertificate:
+    """The certificate chosen for the session, opened (PIN given for a card)."""
+
+    signer: Signer
+    subject: str
+    fingerprint: str  # SHA-256 hex of the certificate's DER
+    card: TokenIdentity | None  # None for a file certificate: nothing to watch
+    card_label: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """The parts of ReadApiAccessPolicy the session uses."""
+
+    require_trusted_env: bool
+    max_key_seconds: float | None  # MaxAccessKeyExpirationSeconds (None or 0: no maximum)
+
+
+@dataclass(frozen=True)
+class TemporaryKey:
+    """The key created for the session."""
+
+    access_key_id: str
+    secret_key: Secret = field(repr=False)
+    expiration_date: str | None  # ISO 8601 as the API gave it
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """What the session window shows about the account."""
+
+    account_id: str | None
+    email: str | None
+
+
+class SessionApi(Protocol):
+    """The API calls the lifecycle makes, signed with one set of credentials."""
+
+    @property
+    def client(self) -> Any:
+        """The underlying API client (the UI uses it for ReadVms and friends)."""
+        ...
+
+    def read_policy(self) -> AccessPolicy: ...
+
+    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey: ...
+
+    def delete_key(self, access_key_id: str) -> None: ...
+
+    def read_account(self) -> AccountSummary: ...
+
+
+class Connection(Protocol):
+    """The mTLS transport (a requests.Session in the product)."""
+
+    def close(self) -> None:
+        """Drop pooled connections and TLS tickets."""
+        ...
+
+
+class Watch(Protocol):
+    """A running card watch (app.tokens.watch.TokenWatch in the product)."""
+
+    def start(self) -> None: ...
+
+    def poke(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+class SessionBackend(Protocol):
+    """Everything the lifecycle needs from the token, TLS and API layers."""
+
+    def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
+        """Open the chosen certificate (asks the PIN for a card, PinPurpose.LOGIN)."""
+        ...
+
+    def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
+        """Log in to the card again if it lost its login state (PinPurpose.RELOGIN)."""
+        ...
+
+    def release_certificate(self, opened: OpenedCertificate) -> None:
+        """Log out of the card and forget any PIN the signer holds."""
+        ...
+
+    def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
+        """Open the transport to the endpoint (mTLS when a signer is given)."""
+        ...
+
+    def tls_summary(self, connection: Connection) -> str | None:
+        """'TLS 1.3, <cipher>, <signature scheme>' of the last handshake, when known."""
+        ...
+
+    def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
+        """An API client over `connection` signed with `credentials`."""
+        ...
+
+    def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
+              settings: SessionSettings) -> Watch:
+        """A card watch for the opened card certificate (not started)."""
+        ...
+
+
+class Clock(Protocol):
+    """Time sources: monotonic for deadlines, wall clock for display and key expiry."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+
+class SystemClock:
+    """The real clocks."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def time(self) -> float:
+        return time.time()
+
+
+class _Phase(enum.Enum):
+    """Internal refinement of SessionState (ENDING is still shown as the state before it)."""
+
+    NEW = 0
+    LOGGING_IN = 1
+    LIVE = 2
+    ENDING = 3
+    ENDED = 4
+
+
+# --- the session -------------------------------------------------------------------------------------
+
+
+class TrustedSession:
+    """One trusted session: log in once, then ACTIVE/GRACE until it ends. Not reusable after the end."""
+
+    def __init__(
+        self,
+        request: LoginRequest,
+        *,
+        pin_callback: PinCallback,
+        on_event: Callable[[SessionEvent], None],
+        settings: SessionSettings | None = None,
+        backend: SessionBackend | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if request.grace_override_seconds is not None and request.grace_override_seconds < 0:
+            raise ValueError("the grace override must be zero or more seconds")
+        self._request = request
+        self._pin_callback = pin_callback
+        self._on_event = on_event
+        self._settings = settings or SessionSettings()
+        self._backend: SessionBackend = backend if backend is not None else RealBackend()
+        self._clock: Clock = clock or SystemClock()
+
+        self._lock = threading.RLock()
+        self._phase = _Phase.NEW
+        self._state = SessionState.LOGGED_OUT
+        self._reason: EndReason | None = None
+        self._deadline: float | None = None
+        self._card_present = True
+        self._removed_during_login: str | None = None
+        self._cancel = threading.Event()
+        self._cancel_reason: EndReason | None = None
+        self._ended = threading.Event()
+        self._end_done = threading.Event()
+        self._revocation: RevocationResult | None = None
+        self._relogin_busy = False
+
+        self._opened: OpenedCertificate | None = None
+        self._connection: Connection | None = None
+        self._api: SessionApi | None = None
+        self._key: TemporaryKey | None = None
+        self._key_expiry_wall: float | None = None
+        self._info: SessionInfo | None = None
+        self._watch: Watch | None = None
+
+        self._events: queue.SimpleQueue[SessionEvent | None] = queue.SimpleQueue()
+        self._dispatcher: threading.Thread | None = None
+        self._timer: threading.Thread | None = None
+        self._timer_wake = threading.Event()
+
+    # -- public read-only view --------------------------------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        """The current state."""
+        return self._state
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        """Why the session ended (None until ENDED)."""
+        return self._reason
+
+    @property
+    def info(self) -> SessionInfo | None:
+        """What the session window shows; None before login succeeded."""
+        return self._info
+
+    @property
+    def card_present(self) -> bool:
+        """Whether the session's card is in the reader (True for file certificates)."""
+        return self._card_present
+
+    @property
+    def deadline_monotonic(self) -> float | None:
+        """time.monotonic() value at which a GRACE session ends; None otherwise."""
+        return self._deadline
+
+    @property
+    def revocation(self) -> RevocationResult | None:
+        """What happened to the temporary key (None until the session ended)."""
+        return self._revocation
+
+    @property
+    def client(self) -> Any:
+        """The API client signed with the temporary key (OutscaleClient in the product)."""
+        api = self._api
+        if api is None or self._phase in (_Phase.ENDING, _Phase.ENDED):
+            raise SessionEnded("the session is not active")
+        return api.client
+
+    def seconds_left(self) -> float | None:
+        """Seconds until a GRACE session ends; None when no countdown runs."""
+        d = self._deadline
+        if d is None or self._state is not SessionState.GRACE:
+            return None
+        return max(0.0, d - self._clock.monotonic())
+
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        """Block until the session has ended (its final event queued); True if it has."""
+        return self._ended.wait(timeout)
+
+    # -- login --------------------------------------------------------------------------------------
+
+    def login(self) -> SessionInfo:
+        """Log in (blocking, never on a UI thread); raises typed token/session errors, never retries."""
+        with self._lock:
+            if self._phase is not _Phase.NEW:
+                raise SessionError("a session object logs in only once")
+            self._phase = _Phase.LOGGING_IN
+        self._start_dispatcher()
+        self._set_state(SessionState.AUTHENTICATING)
+        req = self._request
+        warnings: list[str] = []
+        try:
+            opened: OpenedCertificate | None = None
+            if req.certificate is not None:
+                opened = self._backend.open_certificate(req, self._pin_callback)
+                self._opened = opened
+                self._check_login_continues()
+                if opened.card is not None:
+                    self._watch = self._backend.watch(opened, self._on_watch_event, self._settings)
+                    self._watch.start()
+            signer = _WatchedSigner(opened.signer, self._poke_watch) if opened is not None else None
+            self._connection = self._backend.connect(req, signer)
+            self._check_login_continues()
+
+            login_api = self._backend.api(self._connection, req, req.credentials)
+            policy = login_api.read_policy()
+            self._check_login_continues()
+
+            key, used_api = self._create_key(login_api, policy, warnings)
+            self._check_login_continues()
+
+            try:
+                account = used_api.read_account()
+            except ApiError as e:
+                # EIM users may not be allowed to read the account: the session still works.
+                account = AccountSummary(None, None)
+                warnings.append(f"The account could not be read ({e}).")
+            self._check_login_continues()
+
+            grace = self._grace_for(policy)
+            self._info = SessionInfo(
+                account_id=account.account_id,
+                account_email=account.email,
+                method=req.credentials.method,
+                identity=req.credentials.identity,
+                region=req.region,
+                endpoint=req.endpoint or f"https://api.{req.region}.outscale.com/api/v1",
+                certificate_subject=opened.subject if opened else None,
+                certificate_fingerprint=opened.fingerprint if opened else None,
+                card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
+                temporary_key_id=key.access_key_id if key else None,
+                temporary_key_expires=key.expiration_date if key else None,
+                trusted_env=policy.require_trusted_env,
+                grace_seconds=grace,
+                tls_summary=self._backend.tls_summary(self._connection),
+                warnings=tuple(warnings),
+            )
+            if key is not None:
+                # The long-lived secret is no longer needed: everything is signed with the temporary key.
+                req.credentials.secret.wipe()
+            if req.certificate is not None and req.certificate.file_password is not None:
+                req.certificate.file_password.wipe()
+        except BaseException as e:
+            self._abort_login(e)
+            raise
+
+        with self._lock:
+            # Decided under the lock so that a logout or a removal is ordered either before (the login
+            # fails and cleans up) or after (the live session handles it) this point.
+            try:
+                self._check_login_continues()
+            except BaseException as e:
+                late: BaseException | None = e
+            else:
+                late = None
+                self._phase = _Phase.LIVE
+                if key is not None:
+                    self._emit(EventKind.KEY_CREATED,
+                               message=f"Temporary access key {key.access_key_id} created.",
+                               data={"access_key_id": key.access_key_id,
+                                     "expiration_date": key.expiration_date})
+                for w in warnings:
+                    self._emit(EventKind.WARNING, message=w)
+                self._set_state(SessionState.ACTIVE,
+                                data={"grace_seconds": grace, "trusted_env": policy.require_trusted_env,
+                                      "card": self._info.card_label})
+        if late is not None:
+            self._abort_login(late)
+            raise late
+        self._start_timer()
+        return self._info
+
+    def _create_key(self, login_api: SessionApi, policy: AccessPolicy,
+                    warnings: list[str]) -> tuple[TemporaryKey | None, SessionApi]:
+        req = self._request
+        lifetime = self._settings.key_lifetime_seconds
+        if policy.max_key_seconds:
+            lifetime = min(lifetime, policy.max_key_seconds)
+        expires_at = _dt.datetime.fromtimestamp(self._clock.time() + lifetime, _dt.UTC).replace(microsecond=0)
+        try:
+            key = login_api.create_temporary_key(expires_at, (KEY_TAG_KEY, self._settings.key_tag_value))
+        except (AuthenticationFailed, AuthLocked, PasswordExpired):
+            raise  # a credentials problem is never "fallen back" from
+        except ApiError as e:
+            why = ("the access key quota is full (at most 10 keys per user)" if isinstance(e, QuotaExceeded)
+                   else f"the API refused it: {e}")
+            if req.credentials.method is not AuthMethod.ACCESS_KEY:
+                raise type(e)(f"No temporary access key could be created: {why}.", code=e.code, type=e.type,
+                              details=e.details, request_id=e.request_id, http_status=e.http_status,
+                              call=e.call) from e
+            warnings.append(f"No temporary access key could be created ({why}); this session signs its "
+                            "calls with the access key you gave, which stays valid after the session.")
+            self._api = login_api
+            return None, login_api
+        self._key = key
+        wall = _parse_iso(key.expiration_date)
+        self._key_expiry_wall = wall if wall is not None else self._clock.time() + lifetime
+        temp = Credentials(AuthMethod.ACCESS_KEY, key.access_key_id, key.secret_key)
+        assert self._connection is not None
+        api = self._backend.api(self._connection, req, temp)
+        self._api = api
+        return key, api
+
+    def _grace_for(self, policy: AccessPolicy) -> float:
+        grace = GRACE_TRUSTED_ENV if policy.require_trusted_env else GRACE_DEFAULT
+        override = self._request.grace_override_seconds
+        if override is not None and override < grace:
+            grace = float(override)  # the override may only shorten the policy's grace
+        return grace
+
+    def _check_login_continues(self) -> None:
+        if self._cancel.is_set():
+            raise LoginCancelled("The login was cancelled.")
+        if self._removed_during_login is not None:
+            raise _card_removed_error(self._removed_during_login)
+
+    def _abort_login(self, error: BaseException) -> None:
+        """Undo a failed login: revoke a key already created, close everything, end with LOGIN_FAILED."""
+        with self._lock:
+            if self._phase in (_Phase.ENDING, _Phase.ENDED):
+                return
+            self._phase = _Phase.ENDING
+        if self._key is not None and self._api is not None:
+            self._revocation = self._revoke()
+        self._teardown()
+        reason = self._cancel_reason if isinstance(error, LoginCancelled) else EndReason.LOGIN_FAILED
+        self._finish(reason or EndReason.LOGIN_FAILED, _plain(error))
+
+    # -- logout / end -------------------------------------------------------------------------------
+
+    def logout(self, reason: EndReason = EndReason.LOGOUT) -> RevocationResult:
+        """End the session (revoke the key, close the transport, forget secrets); safe from any thread."""
+        with self._lock:
+            phase = self._phase
+            if phase is _Phase.NEW:
+                self._phase = _Phase.ENDED
+                self._state = SessionState.ENDED
+                self._reason = reason
+                self._revocation = RevocationResult(None, False, message="never logged in")
+                self._ended.set()
+                self._end_done.set()
+                return self._revocation
+            if phase is _Phase.LOGGING_IN:
+                # The login thread notices at its next step and cleans up; a PIN prompt in progress is
+                # the UI's to close.
+                self._cancel_reason = reason
+                self._cancel.set()
+                return RevocationResult(None, False, message="the login was cancelled")
+        return self._end(reason)
+
+    def _end(self, reason: EndReason, message: str | None = None) -> RevocationResult:
+        with self._lock:
+            if self._phase in (_Phase.ENDING, _Phase.ENDED):
+                first = False
+            else:
+                self._phase = _Phase.ENDING
+                first = True
+        if not first:
+            if threading.current_thread() is not self._dispatcher:
+                self._end_done.wait(60.0)
+            return self._revocation or RevocationResult(None, False, message="the session is ending")
+        try:
+            if self._watch is not None:
+                self._watch.stop()
+            self._revocation = self._revoke()
+            self._teardown()
+        finally:
+            self._finish(reason, message)
+        return self._revocation
+
+    def _revoke(self) -> RevocationResult:
+        key, api = self._key, self._api
+        if key is None or api is None:
+            return RevocationResult(None, False, message="no temporary key to revoke")
+        try:
+            api.delete_key(key.access_key_id)
+        except (SessionError, TokenError, OSError) as e:
+            expires = key.expiration_date
+            msg = (f"The temporary access key {key.access_key_id} could not be deleted ({_plain(e)}); "
+                   f"it stays valid until it expires at {expires or 'its expiration date'}.")
+            self._emit(EventKind.KEY_REVOKE_FAILED, message=msg,
+                       data={"access_key_id": key.access_key_id, "expiration_date": expires})
+            return RevocationResult(key.access_key_id, False, expires, msg)
+        self._emit(EventKind.KEY_REVOKED, message=f"Temporary access key {key.access_key_id} deleted.",
+                   data={"access_key_id": key.access_key_id})
+        return RevocationResult(key.access_key_id, True, key.expiration_date)
+
+    def _teardown(self) -> None:
+        """Stop the watch, close the transport, release the card, forget every secret."""
+        if self._watch is not None:
+            try:
+                self._watch.stop()
+            except Exception:
+                log.exception("stopping the card watch failed")
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:
+                log.exception("closing the transport failed")
+        if self._opened is not None:
+            try:
+                self._backend.release_certificate(self._opened)
+            except Exception:
+                log.exception("releasing the card failed")
+        if self._key is not None:
+            self._key.secret_key.wipe()
+        self._request.credentials.secret.wipe()
+        if self._request.certificate is not None and self._request.certificate.file_password is not None:
+            self._request.certificate.file_password.wipe()
+        self._api = None
+
+    def _finish(self, reason: EndReason, message: str | None) -> None:
+        with self._lock:
+            self._phase = _Phase.ENDED
+            self._reason = reason
+            self._deadline = None
+        self._set_state(SessionState.ENDED, reason=reason, message=message or _end_message(reason))
+        self._events.put(None)  # stops the dispatcher after the final event
+        self._timer_wake.set()
+        self._end_done.set()
+        self._ended.set()
+
+    # -- card watch ---------------------------------------------------------------------------------
+
+    def _poke_watch(self) -> None:
+        w = self._watch
+        if w is not None:
+            w.poke()
+
+    def _on_watch_event(self, event: WatchEvent) -> None:
+        """Called on the watch thread."""
+        with self._lock:
+            phase = self._phase
+            if phase in (_Phase.ENDING, _Phase.ENDED):
+                return
+            if phase is _Phase.LOGGING_IN:
+                if event.kind is WatchEventKind.REMOVED:
+                    self._card_present = False
+                    self._removed_during_login = event.detail or "the card was removed"
+                return
+            if event.kind is WatchEventKind.REMOVED:
+                self._card_present = False
+                if self._state is SessionState.GRACE:
+                    return
+                grace = self._info.grace_seconds if self._info else GRACE_DEFAULT
+                self._deadline = event.at_monotonic + grace
+                self._set_state(SessionState.GRACE, kind=EventKind.CARD_REMOVED,
+                                message=f"The card was removed: the session ends in {_duration(grace)} "
+                                        "unless it is inserted again.",
+                                data={"detail": event.detail, "grace_seconds": grace})
+                self._set_state(SessionState.GRACE)
+                self._timer_wake.set()
+                return
+            if event.kind is WatchEventKind.OTHER_INSERTED:
+                self._emit(EventKind.CARD_INSERTED, message="Another card was inserted; the session still "
+                           "needs the card it was opened with.", data={"same_card": False})
+                return
+            # our card is back
+            self._card_present = True
+            self._emit(EventKind.CARD_INSERTED, message="The card is back.", data={"same_card": True})
+            self._start_relogin()
+
+    def retry_card_login(self) -> None:
+        """Ask for the card's PIN again (the user asked to, after a cancelled or refused re-login)."""
+        with self._lock:
+            if not (self._phase is _Phase.LIVE and self._state is SessionState.GRACE and self._card_present):
+                return
+            self._start_relogin()
+
+    def _start_relogin(self) -> None:
+        with self._lock:
+            if self._relogin_busy:
+                return
+            self._relogin_busy = True
+        threading.Thread(target=self._relogin, name="session-relogin", daemon=True).start()
+
+    def _relogin(self) -> None:
+        """Log in to the re-inserted card (if needed), then return to ACTIVE. Never retries the PIN."""
+        opened = self._opened
+        try:
+            if opened is None:
+                return
+            try:
+                self._backend.card_login(opened, self._pin_callback)
+            except PinCancelled:
+                self._emit(EventKind.WARNING, message="The card's PIN was not given: the countdown goes on. "
+                           "Remove and insert the card, or unlock it, to continue the session.")
+                return
+            except (PinIncorrect, PinLocked) as e:
+                self._emit(EventKind.WARNING, message=f"{_plain(e)} The countdown goes on.",
+                           data=_pin_data(e))
+                return
+            except TokenNotPresent:
+                return  # removed again during the prompt: the watch reports it
+            except TokenError as e:
+                self._emit(EventKind.WARNING, message=f"The card could not be unlocked ({_plain(e)}); "
+                           "the countdown goes on.")
+                return
+            with self._lock:
+                if self._phase is not _Phase.LIVE or not self._card_present:
+                    return
+                if self._state is SessionState.GRACE:
+                    self._deadline = None
+                    self._set_state(SessionState.ACTIVE, message="The card is back: the countdown stopped.")
+        finally:
+            with self._lock:
+                self._relogin_busy = False
+
+    # -- timer --------------------------------------------------------------------------------------
+
+    def _start_timer(self) -> None:
+        self._timer = threading.Thread(target=self._run_timer, name="session-timer", daemon=True)
+        self._timer.start()
+
+    def _run_timer(self) -> None:
+        while not self._ended.is_set():
+            self._timer_wake.wait(self._settings.tick_seconds)
+            self._timer_wake.clear()
+            with self._lock:
+                if self._phase is not _Phase.LIVE:
+                    if self._phase is _Phase.ENDED:
+                        return
+                    continue
+                state, deadline = self._state, self._deadline
+            now = self._clock.monotonic()
+            if state is SessionState.GRACE and deadline is not None:
+                if now >= deadline:
+                    self._end(EndReason.CARD_REMOVED,
+                              "The card was not inserted again in time: the session ended.")
+                    return
+                self._emit(EventKind.TICK)
+            expiry = self._key_expiry_wall
+            if expiry is not None and self._clock.time() >= expiry:
+                self._end(EndReason.KEY_EXPIRED, "The temporary access key expired: the session ended.")
+                return
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def _start_dispatcher(self) -> None:
+        self._dispatcher = threading.Thread(target=self._dispatch, name="session-events", daemon=True)
+        self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        while True:
+            event = self._events.get()
+            if event is None:
+                return
+            try:
+                self._on_event(event)
+            except Exception:  # a receiver's bug must not stop the session's events
+                log.exception("session event receiver failed")
+
+    def _set_state(self, state: SessionState, *, kind: EventKind = EventKind.STATE,
+                   reason: EndReason | None = None, message: str | None = None,
+                   data: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self._state = state
+            self._emit(kind, reason=reason, message=message, data=data)
+
+    def _emit(self, kind: EventKind, *, reason: EndReason | None = None, message: str | None = None,
+              data: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            state = self._state
+            grace = state is SessionState.GRACE and self._deadline is not None
+            deadline = self._deadline if grace else None
+            left = max(0.0, self._deadline - self._clock.monotonic()) if grace and self._deadline else None
+            if grace and left is None:
+                left = 0.0
+            extra = dict(data or {})
+            if kind is EventKind.STATE and state is SessionState.ENDED and self._revocation is not None:
+                extra.setdefault("key_revoked", self._revocation.revoked)
+            self._events.put(SessionEvent(kind=kind, state=state, at=self._clock.time(),
+                                          deadline_monotonic=deadline, seconds_left=left, reason=reason,
+                                          message=message, data=extra))
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+class _WatchedSigner:
+    """Passes signatures through; a signature failing because the card is gone wakes the watch at once."""
+
+    def __init__(self, inner: Signer, on_card_gone: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_card_gone = on_card_gone
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @property
+    def certificate(self) -> Any:
+        return self._inner.certificate
+
+    @property
+    def chain(self) -> Any:
+        return self._inner.chain
+
+    @property
+    def key_type(self) -> Any:
+        return self._inner.key_type
+
+    @property
+    def key_size(self) -> int:
+        return self._inner.key_size
+
+    @property
+    def description(self) -> str:
+        return self._inner.description
+
+    def supported_schemes(self) -> Any:
+        return self._inner.supported_schemes()
+
+    def sign_digest(self, digest: bytes, scheme: Any) -> bytes:
+        try:
+            return self._inner.sign_digest(digest, scheme)
+        except TokenNotPresent:
+            self._on_card_gone()
+            raise
+
+    def __repr__(self) -> str:
+        return f"_WatchedSigner({self._inner!r})"
+
+
+def _card_removed_error(detail: str) -> TokenNotPresent:
+    from app.tokens.errors import TokenRemoved
+
+    return TokenRemoved(f"The card was removed during login ({detail}).")
+
+
+def _causes(e: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def card_was_removed(e: BaseException) -> bool:
+    """Whether an error (or one of its causes) says the card is gone."""
+    return any(isinstance(c, TokenNotPresent) for c in _causes(e))
+
+
+def _plain(e: BaseException) -> str:
+    text = str(e).strip()
+    return text or type(e).__name__
+
+
+def _pin_data(e: TokenError) -> dict[str, Any]:
+    if isinstance(e, PinIncorrect):
+        return {"tries_left": e.tries_left, "final_try": e.final_try}
+    return {"pin_locked": True}
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        h = int(seconds // 3600)
+        return f"{h} hour" + ("s" if h > 1 else "")
+    if seconds >= 60 and seconds % 60 == 0:
+        m = int(seconds // 60)
+        return f"{m} minute" + ("s" if m > 1 else "")
+    return f"{seconds:g} seconds"
+
+
+def _end_message(reason: EndReason) -> str:
+    return {
+        EndReason.CARD_REMOVED: "The card was not inserted again in time: the session ended.",
+        EndReason.LOGOUT: "You logged out.",
+        EndReason.QUIT: "The application quit: the session ended.",
+        EndReason.KEY_EXPIRED: "The temporary access key expired: the session ended.",
+        EndReason.ERROR: "The session ended after an error.",
+        EndReason.LOGIN_FAILED: "The login failed.",
+    }[reason]
+
+
+def _parse_iso(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        d = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=_dt.UTC)
+    return d.timestamp()
+
+
+def replace_info(info: SessionInfo, **changes: Any) -> SessionInfo:
+    """dataclasses.replace for SessionInfo (kept here so callers need not import dataclasses)."""
+    return dataclasses.replace(info, **changes)
+
+
+# --- the real wiring ---------------------------------------------------------------------------------
+
+
+class RealBackend:
+    """Wires the session to the token layer (H1), the mTLS transport (H3) and the API client (H2)."""
+
+    def __init__(self, settings: SessionSettings | None = None) -> None:
+        self._settings = settings or SessionSettings()
+
+    def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
+        raise NotImplementedError("wired once the token layer lands")
+
+    def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
+        raise NotImplementedError
+
+    def release_certificate(self, opened: OpenedCertificate) -> None:
+        raise NotImplementedError
+
+    def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
+        raise NotImplementedError
+
+    def tls_summary(self, connection: Connection) -> str | None:
+        return None
+
+    def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
+        raise NotImplementedError
+
+    def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
+              settings: SessionSettings) -> Watch:
+        raise NotImplementedError

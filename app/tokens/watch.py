@@ -1,0 +1,234 @@
+"""TokenWatch: polls one PKCS#11 module for the card that holds the session's key.
+
+The watch runs on its own thread and talks to the module only through a `TokenProbe` (the token layer's
+serial worker implements it), so it never races other card calls. It reports, through a callback on
+its own thread:
+- REMOVED when our token's serial disappears from the token-present slots, or when the probe fails with
+  TokenNotPresent / TokenRemoved (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_SESSION_HANDLE_INVALID,
+  CKR_DEVICE_ERROR) or any other token error (fail safe: a card we cannot see counts as gone);
+- INSERTED when, after a removal, the same token (module + serial + certificate fingerprint) is back;
+- OTHER_INSERTED when, after a removal, a token that is not ours appears (the session stays in grace).
+
+While the card is away the watch re-scans the module (C_Finalize + C_Initialize) on a back-off, because
+p11-kit remoting and many modules only show a re-inserted token after a re-initialisation.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.tokens.errors import TokenError, TokenNotPresent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = 0.25  # seconds between presence polls while the card is in
+DEFAULT_RESCAN_BACKOFF: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)  # delays between re-scans while it is out
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Which card holds the session's key: module + token serial + certificate fingerprint (SHA-256 hex)."""
+
+    module_path: str
+    serial: str
+    cert_fingerprint: str
+    label: str | None = None  # for messages only; not part of the identity
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TokenIdentity):
+            return NotImplemented
+        return (self.module_path, self.serial, self.cert_fingerprint.lower()) == (
+            other.module_path, other.serial, other.cert_fingerprint.lower())
+
+    def __hash__(self) -> int:
+        return hash((self.module_path, self.serial, self.cert_fingerprint.lower()))
+
+
+class TokenProbe(Protocol):
+    """What the watch needs from one loaded module. Calls may raise TokenError subclasses."""
+
+    def present_serials(self) -> frozenset[str]:
+        """Serial numbers of the initialised tokens present in the module's slots now."""
+        ...
+
+    def rescan(self) -> None:
+        """Re-initialise the module (C_Finalize + C_Initialize) so that a re-inserted token shows up."""
+        ...
+
+    def holds_certificate(self, serial: str, fingerprint: str) -> bool:
+        """Whether the token with this serial holds the certificate with this SHA-256 fingerprint."""
+        ...
+
+
+class WatchEventKind(enum.StrEnum):
+    """What the watch saw."""
+
+    REMOVED = "removed"
+    INSERTED = "inserted"  # our card is back
+    OTHER_INSERTED = "other_inserted"  # a card that is not ours appeared while ours is away
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change seen by the watch. `at_monotonic` is when it was detected (time.monotonic())."""
+
+    kind: WatchEventKind
+    identity: TokenIdentity
+    at_monotonic: float
+    detail: str | None = None  # plain words (e.g. the error that revealed the removal); never a secret
+    other_serial: str | None = None  # OTHER_INSERTED: the serial that appeared
+
+
+WatchCallback = Callable[[WatchEvent], None]
+
+
+class TokenWatch:
+    """Polls one token's presence on a daemon thread and reports removals and re-insertions."""
+
+    def __init__(
+        self,
+        identity: TokenIdentity,
+        probe: TokenProbe,
+        on_event: WatchCallback,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        rescan_backoff: Sequence[float] = DEFAULT_RESCAN_BACKOFF,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if interval <= 0 or not rescan_backoff or min(rescan_backoff) <= 0:
+            raise ValueError("poll interval and re-scan delays must be positive")
+        self.identity = identity
+        self._probe = probe
+        self._on_event = on_event
+        self._interval = interval
+        self._backoff = tuple(rescan_backoff)
+        self._monotonic = monotonic
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._present = True
+        self._others_at_removal: frozenset[str] = frozenset()
+        self._others_reported: set[str] = set()
+        self._rescans = 0
+        self.polls = 0  # how many probes ran (for the benchmark and tests)
+
+    @property
+    def present(self) -> bool:
+        """Whether the card was present at the last poll."""
+        return self._present
+
+    def start(self) -> None:
+        """Start polling (assumes the card is present now: the session just used it)."""
+        if self._thread is not None:
+            raise RuntimeError("the watch was already started")
+        self._thread = threading.Thread(target=self._run, name=f"token-watch-{self.identity.serial}",
+                                        daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Poll now (a card call just failed in a way that suggests the card is gone)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling and wait for the thread (a probe in flight is allowed to finish)."""
+        self._stop.set()
+        self._wake.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+
+    # -- the polling thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            delay = self._step()
+            if self._stop.is_set():
+                break
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _step(self) -> float:
+        """One poll; returns how long to wait before the next one."""
+        self.polls += 1
+        if self._present:
+            return self._poll_present()
+        return self._poll_absent()
+
+    def _poll_present(self) -> float:
+        try:
+            serials = self._probe.present_serials()
+        except TokenError as e:
+            # TokenNotPresent/TokenRemoved are the expected removal signals; any other token error
+            # also means we can no longer see the card, and the session must not outlive it silently.
+            self._removed(_describe(e))
+            return self._backoff[0]
+        except Exception as e:  # a bug in a module must not kill the watch thread silently
+            log.exception("presence probe failed unexpectedly")
+            self._removed(f"the card could not be checked ({type(e).__name__})")
+            return self._backoff[0]
+        if self.identity.serial not in serials:
+            self._removed("the card is no longer in the reader", serials)
+            return self._backoff[0]
+        return self._interval
+
+    def _poll_absent(self) -> float:
+        delay = self._backoff[min(self._rescans, len(self._backoff) - 1)]
+        self._rescans += 1
+        try:
+            self._probe.rescan()
+            serials = self._probe.present_serials()
+        except TokenError as e:
+            log.debug("card still away: %s", type(e).__name__)
+            return delay
+        except Exception:
+            log.exception("re-scan failed unexpectedly")
+            return delay
+        if self.identity.serial in serials:
+            try:
+                ours = self._probe.holds_certificate(self.identity.serial, self.identity.cert_fingerprint)
+            except TokenError as e:
+                log.debug("card reappeared but could not be read yet: %s", type(e).__name__)
+                return delay
+            if ours:
+                self._present = True
+                self._rescans = 0
+                self._others_reported.clear()
+                self._emit(WatchEventKind.INSERTED, "the card is back")
+                return self._interval
+            self._report_other(self.identity.serial, "a card with the same serial but another certificate")
+        for serial in sorted(serials - self._others_at_removal - {self.identity.serial}):
+            self._report_other(serial, "another card was inserted")
+        return delay
+
+    def _removed(self, detail: str, serials: frozenset[str] = frozenset()) -> None:
+        self._present = False
+        self._rescans = 0
+        self._others_at_removal = serials
+        self._others_reported.clear()
+        self._emit(WatchEventKind.REMOVED, detail)
+
+    def _report_other(self, serial: str, detail: str) -> None:
+        if serial in self._others_reported:
+            return
+        self._others_reported.add(serial)
+        self._emit(WatchEventKind.OTHER_INSERTED, detail, other_serial=serial)
+
+    def _emit(self, kind: WatchEventKind, detail: str, other_serial: str | None = None) -> None:
+        event = WatchEvent(kind, self.identity, self._monotonic(), detail, other_serial)
+        try:
+            self._on_event(event)
+        except Exception:  # the receiver's bug must not stop the watch
+            log.exception("token watch callback failed")
+
+
+def _describe(e: TokenError) -> str:
+    if isinstance(e, TokenNotPresent):
+        return "the card is no longer in the reader"
+    ckr = getattr(e, "ckr", None)
+    return f"the card stopped answering ({ckr or type(e).__name__})"
