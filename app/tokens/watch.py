@@ -53,6 +53,10 @@ class TokenIdentity:
 class TokenProbe(Protocol):
     """What the watch needs from one loaded module. Calls may raise TokenError subclasses."""
 
+    def is_present(self, serial: str) -> bool:
+        """Whether the token with this serial is in a slot now (the cheap poll while the card is in)."""
+        ...
+
     def present_serials(self) -> frozenset[str]:
         """Serial numbers of the initialised tokens present in the module's slots now."""
         ...
@@ -162,7 +166,7 @@ class TokenWatch:
 
     def _poll_present(self) -> float:
         try:
-            serials = self._probe.present_serials()
+            present = self._probe.is_present(self.identity.serial)
         except TokenError as e:
             # TokenNotPresent/TokenRemoved are the expected removal signals; any other token error
             # also means we can no longer see the card, and the session must not outlive it silently.
@@ -172,10 +176,17 @@ class TokenWatch:
             log.exception("presence probe failed unexpectedly")
             self._removed(f"the card could not be checked ({type(e).__name__})")
             return self._backoff[0]
-        if self.identity.serial not in serials:
-            self._removed("the card is no longer in the reader", serials)
+        if not present:
+            self._removed("the card is no longer in the reader", self._others_now())
             return self._backoff[0]
         return self._interval
+
+    def _others_now(self) -> frozenset[str]:
+        """Tokens present besides ours when ours left (so that only NEW ones count as another card)."""
+        try:
+            return self._probe.present_serials() - {self.identity.serial}
+        except Exception:
+            return frozenset()
 
     def _poll_absent(self) -> float:
         delay = self._backoff[min(self._rescans, len(self._backoff) - 1)]
