@@ -465,8 +465,14 @@ class TrustedSession:
         if self._key is not None and self._api is not None:
             self._revocation = self._revoke()
         self._teardown()
-        reason = self._cancel_reason if isinstance(error, LoginCancelled) else EndReason.LOGIN_FAILED
-        self._finish(reason or EndReason.LOGIN_FAILED, _plain(error))
+        if isinstance(error, KeyboardInterrupt):
+            reason: EndReason | None = EndReason.LOGOUT
+            message = "The login was interrupted."
+        elif isinstance(error, LoginCancelled):
+            reason, message = self._cancel_reason, _plain(error)
+        else:
+            reason, message = EndReason.LOGIN_FAILED, _plain(error)
+        self._finish(reason or EndReason.LOGIN_FAILED, message)
 
     # -- logout / end -------------------------------------------------------------------------------
 
@@ -709,6 +715,11 @@ class TrustedSession:
             if grace and left is None:
                 left = 0.0
             extra = dict(data or {})
+            if grace and left is not None:
+                # the wall-clock end, for logs and the headless --json line (monotonic values mean
+                # nothing outside this process)
+                end = _dt.datetime.fromtimestamp(self._clock.time() + left, _dt.UTC)
+                extra.setdefault("deadline", end.isoformat(timespec="seconds").replace("+00:00", "Z"))
             if kind is EventKind.STATE and state is SessionState.ENDED and self._revocation is not None:
                 extra.setdefault("key_revoked", self._revocation.revoked)
             self._events.put(SessionEvent(kind=kind, state=state, at=self._clock.time(),
@@ -835,30 +846,95 @@ def replace_info(info: SessionInfo, **changes: Any) -> SessionInfo:
 # --- the real wiring ---------------------------------------------------------------------------------
 
 
-class RealBackend:
-    """Wires the session to the token layer (H1), the mTLS transport (H3) and the API client (H2)."""
+class OutscaleSessionApi:
+    """SessionApi over app.session.api.OutscaleClient."""
 
-    def __init__(self, settings: SessionSettings | None = None) -> None:
-        self._settings = settings or SessionSettings()
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def read_policy(self) -> AccessPolicy:
+        p = self._client.read_api_access_policy()
+        max_seconds = float(p.max_access_key_expiration_seconds or 0)
+        return AccessPolicy(bool(p.require_trusted_env), max_seconds or None)
+
+    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey:
+        k = self._client.create_access_key(expiration_date=expires_at, tag=f"{tag[0]}={tag[1]}")
+        exp = k.expiration_date
+        expires = exp.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z") if exp is not None else None
+        return TemporaryKey(k.access_key_id, k.secret_key, expires)
+
+    def delete_key(self, access_key_id: str) -> None:
+        self._client.delete_access_key(access_key_id)
+
+    def read_account(self) -> AccountSummary:
+        accounts = self._client.read_accounts()
+        if not accounts:
+            return AccountSummary(None, None)
+        return AccountSummary(accounts[0].account_id or None, accounts[0].email)
+
+
+class RealBackend:
+    """Wires the session to the token layer, the mTLS transport (app.session.tls) and the API client."""
+
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self._timeout = timeout
+
+    # -- certificate ----------------------------------------------------------------------------
 
     def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
-        raise NotImplementedError("wired once the token layer lands")
+        from app.tokens import cards
+
+        choice = request.certificate
+        if choice is None:
+            raise SessionError("no certificate was chosen")
+        return cards.open_certificate(choice, pin_callback)
 
     def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
-        raise NotImplementedError
+        relogin = getattr(opened.signer, "relogin", None)
+        if relogin is not None:
+            relogin(pin_callback)
 
     def release_certificate(self, opened: OpenedCertificate) -> None:
-        raise NotImplementedError
+        close = getattr(opened.signer, "close", None)
+        if close is not None:
+            close()
+
+    # -- transport and API -----------------------------------------------------------------------
 
     def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
-        raise NotImplementedError
+        from app.session.tls import TrustConfig, make_session
+
+        session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
+                                           timeout=self._timeout)
+        return session
 
     def tls_summary(self, connection: Connection) -> str | None:
-        return None
+        info = getattr(connection, "connection_info", None)
+        return info.summary() if info is not None else None
 
     def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
-        raise NotImplementedError
+        from app.session.api import OutscaleClient
+        from app.session.regions import resolve_endpoint
+
+        endpoint = resolve_endpoint(request.region, request.endpoint)
+        base = OutscaleClient(connection, endpoint, timeout=self._timeout)  # type: ignore[arg-type]
+        if credentials.method is AuthMethod.PASSWORD:
+            client = base.with_password(credentials.identity, credentials.secret)
+        else:
+            client = base.with_access_key(credentials.identity, credentials.secret)
+        return OutscaleSessionApi(client)
+
+    # -- card watch ------------------------------------------------------------------------------
 
     def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
               settings: SessionSettings) -> Watch:
-        raise NotImplementedError
+        from app.tokens.watch import watch_card
+
+        if opened.card is None:
+            raise SessionError("a file certificate has no card to watch")
+        return watch_card(opened.card, on_event, interval=settings.watch_interval,
+                          rescan_backoff=settings.rescan_backoff)
