@@ -1,0 +1,350 @@
+"""`osc-trusted-login selftest [--json]`: check that this installation (bundle or source) has everything.
+
+Each check exercises a real part the way the application uses it — Qt and its plugins, the login window,
+the PKCS#11 binding and the modules on this machine, the trust store, and a mutual-TLS handshake with a
+freshly generated key against the built-in sandbox API — and reports pass / fail / warn in plain words.
+"warn" marks something about this machine (no card module installed, no OS keyring), not the installation;
+only "fail" makes the exit code non-zero. Nothing is written outside a temporary folder; no PIN is asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from app import APP_NAME, __version__
+
+PASS, FAIL, WARN = "pass", "fail", "warn"
+# A check that takes longer than this is reported failed (a PKCS#11 module or the network stack hanging).
+CHECK_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check, in words a user can act on."""
+
+    name: str
+    status: str
+    detail: str
+    seconds: float = 0.0
+
+
+class CheckFailed(Exception):
+    """A check found a problem; the message says what, in plain words."""
+
+
+class CheckWarning(Exception):
+    """A check found something about this machine worth knowing, not a broken installation."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the selftest options."""
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--offscreen", action="store_true",
+                        help="do not show anything on screen (the default when there is no display)")
+
+
+def is_frozen() -> bool:
+    """True inside a PyInstaller bundle."""
+    return bool(getattr(sys, "frozen", False))
+
+
+def bundle_root() -> Path:
+    """Where the bundled data lives: the bundle's _internal folder, or the source checkout."""
+    if is_frozen():
+        return Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+    return Path(__file__).resolve().parents[2]
+
+
+def has_display() -> bool:
+    """Whether a desktop session is reachable (always true on Windows and macOS)."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+
+
+def check_runtime() -> str:
+    """The Python runtime, and that the GPL test-only PKCS#11 binding is not part of an installed bundle."""
+    kind = "installed bundle" if is_frozen() else "source checkout"
+    if is_frozen():
+        import importlib.util
+
+        if importlib.util.find_spec("PyKCS11") is not None:
+            raise CheckFailed("this bundle contains PyKCS11, a test-only GPL library that must not ship")
+    return (f"{kind} at {bundle_root()}, Python {platform.python_version()} "
+            f"on {platform.system()} {platform.machine()}")
+
+
+class QtChecks:
+    """Qt, its plugins and the login window; all on the main thread, one QApplication."""
+
+    def __init__(self, offscreen: bool) -> None:
+        self.offscreen = offscreen
+        self.app: object | None = None
+
+    def load(self) -> str:
+        """Start Qt with a display plugin (offscreen when asked or when there is no display)."""
+        if self.offscreen or not has_display():
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6 import QtCore
+        from PySide6.QtWidgets import QApplication
+
+        app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "osc-trusted-login"])
+        self.app = app
+        return f"Qt {QtCore.qVersion()} (PySide6 {_pyside_version()}) runs with the " \
+               f"'{QApplication.platformName()}' display plugin"
+
+    def login_window(self) -> str:
+        """Build the real login window (no card, no network), show it, close it."""
+        if self.app is None:
+            raise CheckFailed("Qt did not start (see the check above)")
+        from PySide6.QtWidgets import QApplication
+
+        try:
+            from app.ui.app import create_login_window
+        except ImportError as e:
+            raise CheckFailed(f"the login window is not part of this build ({e})") from e
+        window = create_login_window()
+        try:
+            window.show()
+            deadline = time.monotonic() + 10
+            while not window.isVisible() and time.monotonic() < deadline:
+                QApplication.processEvents()
+            if not window.isVisible():
+                raise CheckFailed("the login window did not become visible")
+            QApplication.processEvents()
+            title = window.windowTitle()
+        finally:
+            window.close()
+            window.deleteLater()
+            QApplication.processEvents()
+        return f"the login window ('{title}') opened and closed"
+
+    def icon(self) -> str:
+        """The app icon renders from SVG: proves the image-format plugins are in the bundle."""
+        if self.app is None:
+            raise CheckFailed("Qt did not start (see the check above)")
+        from PySide6.QtGui import QImage
+
+        svg = bundle_root() / "resources" / "icons" / "osc-trusted-login.svg"
+        if not svg.is_file():
+            raise CheckFailed(f"the app icon is missing ({svg})")
+        image = QImage(str(svg))
+        if image.isNull():
+            raise CheckFailed("the SVG image plugin is missing: the app icon cannot be drawn")
+        return f"the app icon renders ({image.width()}x{image.height()} SVG)"
+
+    def native_display_plugin(self) -> str:
+        """Linux: the X11 plugin's libraries can load, even when this run uses the offscreen plugin."""
+        from PySide6.QtCore import QLibraryInfo
+        from PySide6.QtWidgets import QApplication
+
+        if QApplication.platformName() == "xcb":
+            return "in use (this window system works)"
+        plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+        if not plugin.is_file():
+            raise CheckFailed(f"the X11 display plugin is missing ({plugin})")
+        import ctypes
+
+        try:
+            ctypes.CDLL(str(plugin), mode=os.RTLD_LAZY | os.RTLD_LOCAL)
+        except OSError as e:
+            raise CheckFailed(f"the X11 display plugin cannot load: {e}. Install the missing library "
+                              "(for libxcb-cursor.so.0: the libxcb-cursor0 package)") from e
+        return "the X11 display plugin and all its libraries load"
+
+
+def _pyside_version() -> str:
+    import PySide6
+
+    return str(PySide6.__version__)
+
+
+def check_pkcs11_binding() -> str:
+    """The PKCS#11 binding's compiled extension loads (python-pkcs11, never PyKCS11)."""
+    import pkcs11
+    import pkcs11._pkcs11 as ext
+
+    version = getattr(pkcs11, "__version__", None) or _dist_version("python-pkcs11")
+    return f"python-pkcs11 {version} loads ({Path(ext.__file__ or '?').name})"
+
+
+def _dist_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "(version unknown)"
+
+
+def check_pkcs11_modules() -> Iterator[str]:
+    """List the PKCS#11 modules this machine offers and open each one (as the app does at start)."""
+    try:
+        from app.tokens import modules as _modules
+    except ImportError as e:
+        raise CheckFailed(f"PKCS#11 module discovery is not part of this build ({e})") from e
+    from app.tokens.pkcs11 import Pkcs11Module
+
+    found = _modules.discover()  # type: ignore[attr-defined]
+    if not found:
+        raise CheckWarning("no PKCS#11 module is installed on this machine (for PIV cards: install OpenSC)")
+    bad = 0
+    for m in found:
+        path = str(getattr(m, "path", m))
+        try:
+            mod = Pkcs11Module(path)
+            try:
+                slots = mod.slots()
+                desc = mod.library_description()
+            finally:
+                mod.close()
+            yield f"{path}: loads ({desc}; {len(slots)} slot(s))"
+        except Exception as e:  # one broken module must not hide the others
+            bad += 1
+            yield f"{path}: does NOT load ({e})"
+    if bad:
+        raise CheckWarning(f"{bad} of {len(found)} PKCS#11 module(s) could not be loaded")
+
+
+def check_trust_store() -> str:
+    """certifi's CA bundle is present and parses (the real API's server is verified against it)."""
+    import certifi
+    from cryptography import x509
+
+    path = Path(certifi.where())
+    if not path.is_file():
+        raise CheckFailed(f"the CA bundle is missing ({path})")
+    with warnings.catch_warnings():
+        # A few old Mozilla roots have non-positive serial numbers; cryptography warns, and that is fine here.
+        warnings.simplefilter("ignore")
+        n = len(x509.load_pem_x509_certificates(path.read_bytes()))
+    if n < 50:
+        raise CheckFailed(f"the CA bundle has only {n} certificates ({path})")
+    return f"{n} root certificates (certifi)"
+
+
+def check_tls_handshake() -> str:
+    """A mutual-TLS handshake, with a key generated now, against the built-in sandbox API."""
+    raise CheckFailed("not wired yet")
+
+
+def check_keyring() -> str:
+    """Which OS keyring 'remember my login' would use (read-only: nothing is stored)."""
+    import keyring
+    from keyring.errors import KeyringError
+
+    try:
+        backend = keyring.get_keyring()
+    except KeyringError as e:
+        raise CheckWarning(f"no OS keyring is available ({e}); 'remember my login' is off") from e
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    if name.startswith(("keyring.backends.fail", "keyring.backends.null")):
+        raise CheckWarning(f"no usable OS keyring ({name}); 'remember my login' is off")
+    return f"OS keyring: {name}"
+
+
+# --- running ---------------------------------------------------------------------------------------------
+
+
+def _run_one(name: str, fn: Callable[[], object], *, threaded: bool) -> CheckResult:
+    start = time.monotonic()
+
+    lines: list[str] = []
+
+    def collecting() -> str:
+        out = fn()
+        if isinstance(out, str):
+            return out
+        for line in out:  # type: ignore[attr-defined]
+            lines.append(str(line))
+        return "\n".join(lines)
+
+    try:
+        if threaded:
+            # Card modules and sockets run off the main thread so that a hang becomes a failed check.
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"selftest-{name}")
+            try:
+                detail = pool.submit(collecting).result(timeout=CHECK_TIMEOUT_S)
+            finally:
+                pool.shutdown(wait=False)
+        else:
+            detail = collecting()
+        status = PASS
+    except concurrent.futures.TimeoutError:
+        status, detail = FAIL, f"did not finish within {CHECK_TIMEOUT_S:.0f} s"
+    except CheckWarning as e:
+        status, detail = WARN, "\n".join([*lines, str(e)])
+    except CheckFailed as e:
+        status, detail = FAIL, "\n".join([*lines, str(e)])
+    except Exception as e:  # a crash inside a check is a failed check, described
+        status, detail = FAIL, "\n".join([*lines, f"{type(e).__name__}: {e}"])
+        if os.environ.get("OTL_SELFTEST_TRACEBACK"):
+            traceback.print_exc()
+    return CheckResult(name, status, detail, round(time.monotonic() - start, 3))
+
+
+def run_checks(offscreen: bool = False) -> list[CheckResult]:
+    """Run every check in order and return their results."""
+    qt = QtChecks(offscreen)
+    checks: list[tuple[str, Callable[[], object], bool]] = [
+        ("runtime", check_runtime, False),
+        ("Qt", qt.load, False),
+        ("login window", qt.login_window, False),
+        ("app icon", qt.icon, False),
+    ]
+    if sys.platform.startswith("linux"):
+        checks.append(("X11 display plugin", qt.native_display_plugin, False))
+    checks += [
+        ("PKCS#11 binding", check_pkcs11_binding, False),
+        ("PKCS#11 modules", check_pkcs11_modules, True),
+        ("trust store", check_trust_store, False),
+        ("mutual TLS", check_tls_handshake, True),
+        ("OS keyring", check_keyring, False),
+    ]
+    return [_run_one(name, fn, threaded=threaded) for name, fn, threaded in checks]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the self-test; exit code 0 when nothing failed, 1 otherwise."""
+    started = time.monotonic()
+    results = run_checks(offscreen=bool(args.offscreen))
+    failed = [r for r in results if r.status == FAIL]
+    if args.json:
+        print(json.dumps({
+            "app": APP_NAME, "version": __version__, "frozen": is_frozen(),
+            "platform": f"{platform.system()} {platform.machine()}", "python": platform.python_version(),
+            "ok": not failed, "seconds": round(time.monotonic() - started, 3),
+            "checks": [asdict(r) for r in results],
+        }, indent=2))
+    else:
+        print(f"{APP_NAME} {__version__} self-test")
+        for r in results:
+            first, *rest = r.detail.splitlines() or [""]
+            print(f"  {r.status.upper():4}  {r.name}: {first}")
+            for line in rest:
+                print(f"        {line}")
+        warned = sum(r.status == WARN for r in results)
+        if failed:
+            print(f"{len(failed)} of {len(results)} checks FAILED: {', '.join(r.name for r in failed)}")
+        else:
+            print(f"All {len(results)} checks passed" + (f" ({warned} warning(s))." if warned else "."))
+    sys.stdout.flush()
+    if any(r.detail.startswith("did not finish") for r in results):
+        # A hung check's thread (stuck in a card module or a socket) would keep the process alive.
+        sys.stderr.flush()
+        os._exit(1)
+    return 1 if failed else 0
