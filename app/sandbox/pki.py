@@ -76,6 +76,10 @@ class Issued:
 class CertificateAuthority:
     """A CA that issues server and client certificates."""
 
+    key: PrivateKey
+    certificate: x509.Certificate
+    issuer: CertificateAuthority | None
+
     def __init__(self, cn: str = "Test Root CA", key_kind: str = "p256",
                  issuer: CertificateAuthority | None = None, days: int = 3650) -> None:
         self.key = new_key(key_kind)
@@ -104,6 +108,23 @@ class CertificateAuthority:
 
     def cert_pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        """The CA's private key in unencrypted PKCS#8 PEM (sandbox/test material only)."""
+        return self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> CertificateAuthority:
+        """A root CA loaded back from the PEM files written earlier (no new key generated)."""
+        ca = cls.__new__(cls)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ValueError("unsupported CA key type")
+        ca.key = key
+        ca.certificate = x509.load_pem_x509_certificate(cert_pem)
+        ca.issuer = None
+        return ca
 
     def _leaf(self, cn: str, public_key: PublicKey, *, eku: list[x509.ObjectIdentifier] | None,
               san: list[x509.GeneralName] | None, not_before: _dt.datetime | None,

@@ -111,6 +111,8 @@ class PasswordExpired(ApiError):
 class Throttled(ApiError):
     """Codes 24/25 / HTTP 429: too many requests."""
 
+    retry_after: float | None = None  # seconds, when the answer said (Retry-After)
+
 
 class QuotaExceeded(ApiError):
     """A quota was reached (e.g. 10 access keys per user)."""
@@ -118,6 +120,30 @@ class QuotaExceeded(ApiError):
 
 class ApiUnavailable(ApiError):
     """5xx or an unparsable answer from the API."""
+
+
+class WrongAuthenticationMethod(ApiError):
+    """Codes 8/9/10/12: this call does not accept this kind of credentials (e.g. login/password)."""
+
+
+class InvalidParameter(ApiError):
+    """A request parameter was missing or refused (InvalidParameter*, MissingParameter: 3xxx, 4xxx, 7xxx)."""
+
+
+class ResourceNotFound(ApiError):
+    """A resource named in the request does not exist (InvalidResource, 5xxx)."""
+
+
+class InvalidState(ApiError):
+    """A resource is not in a state that allows the call (InvalidState, 6xxx)."""
+
+
+class ResourceConflict(ApiError):
+    """The call conflicts with an existing resource (ResourceConflict, 9xxx)."""
+
+
+class DependencyProblem(ApiError):
+    """A resource has dependencies that prevent the call (DependencyProblem, 1xxx)."""
 
 
 # --- lifecycle -------------------------------------------------------------------------------------
