@@ -668,6 +668,69 @@ class Pkcs11Module:
         self._logins.pop(serial, None)
         return Presence.PRESENT_LOGGED_OUT
 
+    # The TokenProbe protocol of app.tokens.watch (the card watch polls through these).
+
+    def is_present(self, serial: str) -> bool:
+        """Whether the token with this serial is in a slot now."""
+        return self.probe(serial).present
+
+    def present_serials(self) -> frozenset[str]:
+        """Serials of the initialised tokens present now (empty when the module reports the device gone)."""
+        def _read() -> frozenset[str]:
+            try:
+                self._ensure_initialized()
+                out = set()
+                for slot in self._lib.get_slots(token_present=True):
+                    try:
+                        tok = slot.get_token()
+                    except (*_NOT_PRESENT, *_REMOVED):
+                        continue
+                    if int(tok.flags) & CKF_TOKEN_INITIALIZED:
+                        out.add(_text(tok.serial))
+                return frozenset(out)
+            except (*_REMOVED, *_NOT_PRESENT):
+                return frozenset()
+            except Exception as e:
+                raise map_error(e, during="C_GetSlotList") from e
+        return self.call(_read)
+
+    def rescan(self) -> None:
+        """Same as reinitialize() (C_Finalize + C_Initialize)."""
+        self.reinitialize()
+
+    def holds_certificate(self, serial: str, fingerprint: str) -> bool:
+        """Whether the token holds a certificate whose DER has this SHA-256 (hex, any case, ':' allowed)."""
+        import hashlib
+
+        want = fingerprint.lower().replace(":", "")
+
+        def _read() -> bool:
+            _slot, tok = self._require_token(serial)
+            try:
+                session = tok.open()
+            except Exception as e:
+                raise map_error(e, token_label=_text(tok.label), during="C_OpenSession") from e
+            try:
+                for obj in list(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE})):
+                    try:
+                        if hashlib.sha256(bytes(obj[Attribute.VALUE])).hexdigest() == want:
+                            return True
+                    except (*_REMOVED,) as e:
+                        raise map_error(e, token_label=_text(tok.label)) from e
+                    except Exception:
+                        continue
+                return False
+            except TokenError:
+                raise
+            except Exception as e:
+                raise map_error(e, token_label=_text(tok.label), during="C_FindObjects") from e
+            finally:
+                try:
+                    session.close()
+                except Exception:
+                    log.debug("C_CloseSession failed on %s", self.path)
+        return self.call(_read)
+
     @staticmethod
     def _login_alive(login: _Login) -> bool:
         try:
