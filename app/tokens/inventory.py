@@ -119,6 +119,7 @@ def entries_from_token_objects(module_path: str, objs: TokenObjects,
                 source=CertificateSource.PKCS11, uri=certificate_uri(token, obj.label, obj.cka_id),
                 label=obj.label, der=obj.value or b"", problems=(Problem.UNREADABLE,),
                 details=(f"{type(e).__name__}",), cka_id=obj.cka_id, token=token, module_path=module_path))
+    entries.sort(key=lambda e: (e.cka_id, e.label, e.fingerprint_sha256))  # cards return objects in any order
     return token, entries
 
 

@@ -1,0 +1,90 @@
+"""`osc-trusted-login certs [--module PATH]... [--store PATH]... [--json]`: list cards and certificates.
+
+Exit code 0 when the listing worked, even if some certificates are unusable or a module failed to load
+(that is reported); 2 when nothing could be listed at all because every named module or store failed.
+No PIN is ever asked: the listing reads what the cards show before logging in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from app.tokens.inventory import Inventory, scan
+from app.tokens.modules import discover
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add this command's options."""
+    parser.add_argument("--module", action="append", default=[], metavar="PATH",
+                        help="a PKCS#11 module to read (repeatable); default: OTL_PKCS11_MODULE(S), "
+                             "else the p11-kit registry (Linux) or OpenSC's default location")
+    parser.add_argument("--store", action="append", default=[], metavar="PATH",
+                        help="a PKCS#12 / PEM file or a folder of them (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--no-modules", action="store_true", help="read only the --store paths")
+
+
+def _inventory(args: argparse.Namespace) -> Inventory:
+    modules = [] if args.no_modules else [c.path for c in discover(args.module)]
+    return scan(modules, args.store)
+
+
+def _json(inv: Inventory) -> dict[str, Any]:
+    return {
+        "tokens": [t.to_json() for t in inv.tokens],
+        "certificates": [c.to_json() for c in inv.certificates],
+        "errors": [{"type": type(e).__name__, "message": str(e)} for e in inv.errors],
+    }
+
+
+def _table(inv: Inventory, out: TextIO) -> None:
+    for t in inv.tokens:
+        pin = []
+        if t.protected_authentication_path:
+            pin.append("PIN pad")
+        if t.user_pin_locked:
+            pin.append("PIN LOCKED")
+        elif t.user_pin_final_try:
+            pin.append("PIN: final try")
+        elif t.user_pin_count_low:
+            pin.append("PIN: wrong PINs counted")
+        extra = f" [{', '.join(pin)}]" if pin else ""
+        print(f"Card '{t.label}' serial {t.serial} ({t.manufacturer} {t.model}) in {t.module_path}{extra}",
+              file=out)
+    if inv.tokens:
+        print(file=out)
+    rows = [("", "WHERE", "LABEL", "SUBJECT", "KEY", "VALID UNTIL", "STATUS")]
+    for c in inv.certificates:
+        where = f"card '{c.token_label}'" if c.token else f"file {c.file_path}"
+        key = f"{c.key_type} {c.key_size}" if c.key_size else str(c.key_type)
+        until = c.not_after.strftime("%Y-%m-%d") if c.not_after else "-"
+        status = "usable" if c.usable else "; ".join(c.problem_messages)
+        if c.usable and c.needs_password:
+            status = "usable (password needed)"
+        if c.usable and c.always_authenticate:
+            status += " (PIN for each signature)"
+        rows.append(("*" if c.usable else "-", where, c.label, c.subject or "?", key, until, status))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1], file=out)
+    if not inv.certificates:
+        print("(no certificate found)", file=out)
+    for e in inv.errors:
+        print(f"warning: {e}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """List and print; returns the exit code."""
+    inv = _inventory(args)
+    if args.json:
+        json.dump(_json(inv), sys.stdout, indent=2)
+        print()
+    else:
+        _table(inv, sys.stdout)
+    named = len(args.module) + len(args.store)
+    if named and not inv.tokens and not inv.certificates and len(inv.errors) >= named:
+        return 2
+    return 0
