@@ -1,0 +1,160 @@
+"""Turns the token layer's inventory into picker rows. Runs on the cards worker, never on the UI thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from app.session.model import CertificateChoice, Secret
+from app.tokens.errors import TokenError
+from app.tokens.inventory import CertificateEntry, CertificateSource, Inventory, scan_module
+from app.ui.picker import CertRow, InventorySnapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    """What to scan: PKCS#11 modules (with their environment, e.g. a private SOFTHSM2_CONF), local
+    store folders, and the subjects of the account's CAs when known (their certificates go first)."""
+
+    module_paths: tuple[str, ...] = ()
+    store_paths: tuple[str, ...] = ()
+    init_envs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    account_ca_subjects: frozenset[str] = frozenset()
+
+
+def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | None = None) -> CertRow:
+    if e.source is CertificateSource.PKCS11:
+        tok = e.token
+        group = (
+            f"{tok.label} ({tok.model.strip() or tok.manufacturer.strip()})"
+            if tok
+            else (e.module_path or "?")
+        )
+        choice = CertificateChoice(e.uri, module_path=e.module_path)
+        kind = "card"
+    else:
+        group = e.file_path or e.uri
+        choice = CertificateChoice(e.file_path or e.uri, file_password=password)
+        kind = "file"
+    title = _cn(e.subject) or e.label or e.fingerprint_sha256[:16]
+    key = f"{e.key_type} {e.curve or e.key_size}" if e.key_size or e.curve else str(e.key_type)
+    return CertRow(
+        group=group,
+        group_kind=kind,
+        title=title,
+        subject=e.subject,
+        issuer=e.issuer,
+        expires=e.not_after.date().isoformat() if e.not_after else "-",
+        key=key,
+        usable=e.usable,
+        problems=e.problem_messages,
+        choice=choice,
+        fingerprint=e.fingerprint_sha256,
+        matches_account=e.usable and e.issuer in ca_subjects,
+    )
+
+
+def rows_from_inventory(
+    inv: Inventory, ca_subjects: frozenset[str] = frozenset(), password: Secret | None = None
+) -> tuple[CertRow, ...]:
+    """Picker rows for every certificate of an inventory."""
+    return tuple(_row(e, ca_subjects, password) for e in inv.certificates)
+
+
+def _problems(errors: Sequence[TokenError]) -> tuple[str, ...]:
+    from app.ui.errors import describe
+
+    out = []
+    for e in errors:
+        title, text = describe(e)
+        out.append(f"{title}: {text}")
+    return tuple(dict.fromkeys(out))
+
+
+def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
+    """Scan every module and store folder now (blocking: call it on a worker)."""
+    inv = Inventory()
+    for path in dict.fromkeys(cfg.module_paths):
+        env = cfg.init_envs.get(path)
+        part = scan_module(path, init_env=env)
+        if part.errors or not part.tokens:
+            # A card re-inserted behind p11-kit, and some readers, only show up after the module is
+            # re-initialised: try once before reporting the module empty or failing.
+            part = _rescan(path, env) or part
+        inv = inv.merged(part)
+    if cfg.store_paths:
+        try:
+            from app.tokens.filestore import scan_store
+        except ImportError:
+            pass
+        else:
+            entries, errors = scan_store(list(cfg.store_paths))
+            inv = inv.merged(Inventory((), tuple(entries), tuple(errors)))
+    return InventorySnapshot(rows_from_inventory(inv, cfg.account_ca_subjects), _problems(inv.errors))
+
+
+def _rescan(path: str, env: Mapping[str, str] | None) -> Inventory | None:
+    from app.tokens.pkcs11 import loaded_module
+
+    try:
+        mod = loaded_module(path)
+        if mod is None:
+            return None
+        mod.reinitialize()
+        return scan_module(path, module=mod)
+    except TokenError as e:
+        return Inventory(errors=(e,))
+    except Exception as e:  # a broken module must not break the listing
+        log.debug("re-scan of %s failed: %s", path, type(e).__name__)
+        return None
+
+
+def read_file(
+    path: str, password: Secret | None, ca_subjects: frozenset[str] = frozenset()
+) -> tuple[CertRow, ...]:
+    """Rows for a PKCS#12/PEM file the user added, opened with its password to prove the password
+    is right now rather than at login (raises StorePasswordIncorrect / FileStoreError / KeyNotFound)."""
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from app.tokens import filestore
+    from app.tokens.model import parse_certificate
+
+    cred = filestore.load_credential(path, password)
+    der = cred.certificate.public_bytes(Encoding.DER)
+    p = parse_certificate(der)
+    entry = CertificateEntry(
+        source=CertificateSource.FILE,
+        uri=path,
+        label=Path(path).name,
+        der=der,
+        subject=p.subject,
+        issuer=p.issuer,
+        serial_number=p.serial_number,
+        not_before=p.not_before,
+        not_after=p.not_after,
+        key_type=p.key_type,
+        key_size=p.key_size,
+        curve=p.curve,
+        key_usage=p.key_usage,
+        extended_key_usage=p.extended_key_usage,
+        fingerprint_sha256=p.fingerprint_sha256,
+        has_private_key=True,
+        private_key_visible=True,
+        problems=p.problems,
+        file_path=path,
+        needs_password=password is not None,
+    )
+    return (_row(entry, ca_subjects, password),)
+
+
+def _cn(name: str) -> str:
+    for part in name.split(","):
+        k, _, v = part.strip().partition("=")
+        if k.upper() == "CN" and v:
+            return v
+    return ""

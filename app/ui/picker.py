@@ -1,0 +1,282 @@
+"""The certificate picker: certificates from every card and file, grouped by where they are."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.session.model import CertificateChoice
+from app.ui.login import PickedCertificate
+
+
+@dataclass(frozen=True)
+class CertRow:
+    """One certificate as the picker shows it (built from the token layer's CertificateEntry)."""
+
+    group: str  # "Demo card (SoftHSM2)" or a file path: the source it is listed under
+    group_kind: str  # "card" or "file"
+    title: str  # subject common name (or the whole subject)
+    subject: str
+    issuer: str
+    expires: str  # YYYY-MM-DD
+    key: str  # "RSA 2048", "EC 256"
+    usable: bool
+    problems: tuple[str, ...]
+    choice: CertificateChoice = field(repr=False)
+    fingerprint: str = ""
+    matches_account: bool = False  # issued by one of the account's CAs (when known)
+
+    def picked(self) -> PickedCertificate:
+        """What the login window shows once chosen."""
+        return PickedCertificate(self.choice, self.title, f"{self.group} - {self.issuer}")
+
+
+@dataclass(frozen=True)
+class InventorySnapshot:
+    """Everything the picker lists at one moment; compared to decide whether the view must change."""
+
+    rows: tuple[CertRow, ...] = ()
+    problems: tuple[str, ...] = ()  # modules that could not be loaded etc., in plain words
+
+    def key(self) -> tuple[object, ...]:
+        """What identifies this snapshot's content (rows compare without their secrets)."""
+        return (
+            tuple((r.group, r.fingerprint, r.usable, r.problems, r.matches_account) for r in self.rows),
+            self.problems,
+        )
+
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class CertificatePicker(QDialog):
+    """Lists certificates; Add file... asks for the file's password; live-updated by `set_snapshot`."""
+
+    refresh_requested = Signal()
+    file_added = Signal(str, object)  # path, Secret | None: the controller loads it on a worker
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("CertificatePicker")
+        self.setWindowTitle(self.tr("Choose a certificate"))
+        self.resize(760, 420)
+        self.chosen: CertRow | None = None
+        self._snapshot = InventorySnapshot()
+        self._file_rows: list[CertRow] = []
+
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            self.tr(
+                "Certificates on your cards and in your files. Insert a card and it appears here. "
+                "Greyed certificates cannot be used; the reason is shown."
+            )
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("certificateTree")
+        self.tree.setHeaderLabels(
+            [self.tr("Certificate"), self.tr("Issuer"), self.tr("Expires"), self.tr("Key"), self.tr("Status")]
+        )
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.itemDoubleClicked.connect(lambda *_: self._accept_if_usable())
+        layout.addWidget(self.tree, 1)
+
+        self.empty = QLabel(self.tr("No certificate found. Insert a card, or add a certificate file."))
+        self.empty.setObjectName("emptyLabel")
+        self.empty.hide()
+        layout.addWidget(self.empty)
+        self.problem_label = QLabel()
+        self.problem_label.setObjectName("inventoryProblems")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.hide()
+        layout.addWidget(self.problem_label)
+
+        self.buttons = QDialogButtonBox()
+        self.add_button = QPushButton(self.tr("&Add file..."))
+        self.add_button.setObjectName("addFile")
+        self.add_button.setAutoDefault(False)
+        self.refresh_button = QPushButton(self.tr("&Refresh"))
+        self.refresh_button.setObjectName("refresh")
+        self.refresh_button.setAutoDefault(False)
+        self.use_button = QPushButton(self.tr("&Use this certificate"))
+        self.use_button.setObjectName("useCertificate")
+        self.use_button.setDefault(True)
+        self.use_button.setEnabled(False)
+        cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setText(self.tr("&Cancel"))
+        self.buttons.addButton(self.add_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.refresh_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.accepted.connect(self._accept_if_usable)
+        self.buttons.rejected.connect(self.reject)
+        self.add_button.clicked.connect(self._add_file)
+        self.refresh_button.clicked.connect(self.refresh_requested)
+        layout.addWidget(self.buttons)
+        self.status = QLabel(self.tr("Looking for certificates..."))
+        self.status.setObjectName("pickerStatus")
+        layout.addWidget(self.status)
+        self.tree.setFocus()
+
+    # -- content --------------------------------------------------------------------------------------
+
+    def set_snapshot(self, snapshot: InventorySnapshot) -> None:
+        """Show a new inventory (cards + local store); keeps the selection when it is still there."""
+        self._snapshot = snapshot
+        self._render()
+
+    def add_file_rows(self, rows: tuple[CertRow, ...]) -> None:
+        """Rows read from a file the user added (kept across inventory refreshes)."""
+        known = {(r.group, r.fingerprint) for r in self._file_rows}
+        self._file_rows.extend(r for r in rows if (r.group, r.fingerprint) not in known)
+        self._render()
+        for r in rows:
+            if r.usable:
+                self.select_fingerprint(r.fingerprint)
+                break
+
+    def set_status(self, text: str) -> None:
+        """A line under the list (e.g. 'Reading the file...', an error)."""
+        self.status.setText(text)
+
+    def rows(self) -> list[CertRow]:
+        """Every row shown, in display order."""
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            for j in range(group.childCount()):
+                out.append(group.child(j).data(0, ROW_ROLE))
+        return out
+
+    def select_fingerprint(self, fingerprint: str) -> bool:
+        """Select the row of this certificate; False when it is not listed."""
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            for j in range(group.childCount()):
+                item = group.child(j)
+                if item.data(0, ROW_ROLE).fingerprint.lower() == fingerprint.lower():
+                    self.tree.setCurrentItem(item)
+                    return True
+        return False
+
+    def _render(self) -> None:
+        current = self.tree.currentItem()
+        keep = current.data(0, ROW_ROLE).fingerprint if current and current.data(0, ROW_ROLE) else None
+        self.tree.clear()
+        rows = list(self._snapshot.rows) + self._file_rows
+        # Account-CA matches first, then usable ones, then by name; groups ordered by their best row.
+        rows.sort(key=lambda r: (not r.matches_account, not r.usable, r.title.lower()))
+        groups: dict[tuple[str, str], QTreeWidgetItem] = {}
+        grey = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+        for r in rows:
+            gkey = (r.group_kind, r.group)
+            parent = groups.get(gkey)
+            if parent is None:
+                prefix = self.tr("Card") if r.group_kind == "card" else self.tr("File")
+                parent = QTreeWidgetItem([f"{prefix}: {r.group}"])
+                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                font = parent.font(0)
+                font.setBold(True)
+                parent.setFont(0, font)
+                self.tree.addTopLevelItem(parent)
+                parent.setFirstColumnSpanned(True)
+                groups[gkey] = parent
+            if r.usable:
+                status = self.tr("Matches this account") if r.matches_account else self.tr("Usable")
+            else:
+                status = "; ".join(r.problems) or self.tr("Not usable")
+            item = QTreeWidgetItem([r.title, _cn(r.issuer), r.expires, r.key, status])
+            item.setData(0, ROW_ROLE, r)
+            tip = f"{r.subject}\n{self.tr('Issuer')}: {r.issuer}\nSHA-256: {r.fingerprint}"
+            if r.problems:
+                tip += "\n" + "\n".join(r.problems)
+            for c in range(5):
+                item.setToolTip(c, tip)
+            if not r.usable:
+                # Greyed but still selectable-looking is confusing: make it unselectable and say why.
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                for c in range(5):
+                    item.setForeground(c, grey)
+            parent.addChild(item)
+        self.tree.expandAll()
+        for c in range(1, 5):
+            self.tree.resizeColumnToContents(c)
+        self.empty.setVisible(not rows)
+        self.tree.setVisible(bool(rows))
+        self.problem_label.setText("\n".join(self._snapshot.problems))
+        self.problem_label.setVisible(bool(self._snapshot.problems))
+        if self.status.text() == self.tr("Looking for certificates..."):
+            self.status.setText("")
+        if keep is None or not self.select_fingerprint(keep):
+            first = next((r for r in rows if r.usable), None)
+            if first is not None:
+                self.select_fingerprint(first.fingerprint)
+        self._selection_changed()
+
+    def _selected_row(self) -> CertRow | None:
+        item = self.tree.currentItem()
+        row = item.data(0, ROW_ROLE) if item is not None else None
+        return row if isinstance(row, CertRow) and item.isSelected() else None
+
+    def _selection_changed(self) -> None:
+        row = self._selected_row()
+        self.use_button.setEnabled(row is not None and row.usable)
+
+    def _accept_if_usable(self) -> None:
+        row = self._selected_row()
+        if row is None or not row.usable:
+            return
+        self.chosen = row
+        self.accept()
+
+    def _add_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Add a certificate file"),
+            "",
+            self.tr("Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)"),
+        )
+        if not path:
+            return
+        self.ask_file_password(path)
+
+    def ask_file_password(self, path: str, error: str | None = None) -> None:
+        """Ask for the password of a PKCS#12/PEM file (empty = none), then hand it to the controller."""
+        from app.session.model import Secret
+
+        prompt = self.tr("Password of %1 (leave empty if it has none):").replace("%1", path)
+        if error:
+            prompt = error + "\n\n" + prompt
+        text, ok = QInputDialog.getText(self, self.tr("File password"), prompt, QLineEdit.EchoMode.Password)
+        if not ok:
+            return
+        self.set_status(self.tr("Reading %1...").replace("%1", path))
+        self.file_added.emit(path, Secret(text) if text else None)
+
+
+def _cn(name: str) -> str:
+    for part in name.split(","):
+        k, _, v = part.strip().partition("=")
+        if k.upper() == "CN" and v:
+            return v
+    return name

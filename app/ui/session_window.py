@@ -1,0 +1,323 @@
+"""The session window: account, session details, VMs, and the countdown banner when the card is out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import APP_NAME
+from app.session.model import AuthMethod, SessionInfo
+
+
+def mmss(seconds: float) -> str:
+    """'04:59' for 299.2 s (rounded up, so 0:00 shows only at the very end)."""
+    s = max(0, int(-(-seconds // 1)))
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def duration_words(seconds: float, tr: Callable[[str], str]) -> str:
+    """'1 hour', '5 minutes', '20 seconds'."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        n = int(seconds // 3600)
+        return (tr("%n hour(s)") if n > 1 else tr("1 hour")).replace("%n", str(n))
+    if seconds >= 60 and seconds % 60 == 0:
+        n = int(seconds // 60)
+        return (tr("%n minutes") if n > 1 else tr("1 minute")).replace("%n", str(n))
+    return tr("%n seconds").replace("%n", f"{seconds:g}")
+
+
+class SessionWindow(QWidget):
+    """Shows the live session. Never calls the network itself: it asks the controller by signals."""
+
+    logout_requested = Signal()
+    refresh_vms_requested = Signal()
+    unlock_requested = Signal()  # ask for the card's PIN again after a cancelled re-login
+    close_requested = Signal()  # the window was closed: the controller logs out and quits
+    countdown_changed = Signal(str)  # "04:59" each time the banner changes (tray tooltip)
+
+    def __init__(
+        self, parent: QWidget | None = None, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("SessionWindow")
+        self.setWindowTitle(self.tr("%1 - Session").replace("%1", APP_NAME))
+        self.resize(760, 560)
+        self._monotonic = monotonic
+        self._deadline: float | None = None
+        self._allow_close = False
+        self.info: SessionInfo | None = None
+
+        root = QVBoxLayout(self)
+
+        self.banner = QFrame()
+        self.banner.setObjectName("countdownBanner")
+        banner_box = QHBoxLayout(self.banner)
+        self.banner_label = QLabel()
+        self.banner_label.setObjectName("countdownText")
+        self.banner_label.setWordWrap(True)
+        self.countdown_label = QLabel()
+        self.countdown_label.setObjectName("countdown")
+        self.unlock_button = QPushButton(self.tr("&Unlock card..."))
+        self.unlock_button.setObjectName("unlockButton")
+        self.unlock_button.clicked.connect(self.unlock_requested)
+        self.unlock_button.hide()
+        banner_box.addWidget(self.countdown_label)
+        banner_box.addWidget(self.banner_label, 1)
+        banner_box.addWidget(self.unlock_button)
+        self.banner.hide()
+        root.addWidget(self.banner)
+
+        self.notice = QLabel()  # warnings from the session (not the countdown)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        root.addWidget(self.notice)
+
+        top = QHBoxLayout()
+        account_box = QGroupBox(self.tr("Account"))
+        self.account_form = QFormLayout(account_box)
+        self.account_id = _value("accountId")
+        self.account_email = _value("accountEmail")
+        self.account_form.addRow(self.tr("Account ID:"), self.account_id)
+        self.account_form.addRow(self.tr("Email:"), self.account_email)
+        self.identity = _value("identity")
+        self.account_form.addRow(self.tr("Logged in as:"), self.identity)
+        self.endpoint = _value("endpoint")
+        self.account_form.addRow(self.tr("Region / endpoint:"), self.endpoint)
+        top.addWidget(account_box, 1)
+
+        session_box = QGroupBox(self.tr("Session"))
+        form = QFormLayout(session_box)
+        self.method = _value("method")
+        self.certificate = _value("certificate")
+        self.card = _value("card")
+        self.key_id = _value("temporaryKeyId")
+        self.key_expires = _value("temporaryKeyExpires")
+        self.trusted = _value("trusted")
+        self.grace = _value("grace")
+        self.tls = _value("tls")
+        form.addRow(self.tr("Method:"), self.method)
+        form.addRow(self.tr("Certificate:"), self.certificate)
+        form.addRow(self.tr("Card:"), self.card)
+        form.addRow(self.tr("Temporary key:"), self.key_id)
+        form.addRow(self.tr("Key expires:"), self.key_expires)
+        form.addRow(self.tr("Trusted session:"), self.trusted)
+        form.addRow(self.tr("If the card is removed:"), self.grace)
+        form.addRow(self.tr("Connection:"), self.tls)
+        top.addWidget(session_box, 2)
+        root.addLayout(top)
+
+        vm_box = QGroupBox(self.tr("Virtual machines"))
+        vm_layout = QVBoxLayout(vm_box)
+        self.vm_table = QTableWidget(0, 5)
+        self.vm_table.setObjectName("vmTable")
+        self.vm_table.setHorizontalHeaderLabels(
+            [self.tr("VM ID"), self.tr("Name"), self.tr("State"), self.tr("Type"), self.tr("Private IP")]
+        )
+        self.vm_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.vm_table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.vm_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.vm_table.verticalHeader().hide()
+        vm_layout.addWidget(self.vm_table)
+        vm_bar = QHBoxLayout()
+        self.vm_status = QLabel()
+        self.vm_status.setObjectName("vmStatus")
+        self.refresh_button = QPushButton(self.tr("&Refresh"))
+        self.refresh_button.setObjectName("refreshVms")
+        self.refresh_button.clicked.connect(self._refresh_clicked)
+        vm_bar.addWidget(self.vm_status, 1)
+        vm_bar.addWidget(self.refresh_button)
+        vm_layout.addLayout(vm_bar)
+        root.addWidget(vm_box, 1)
+
+        bottom = QHBoxLayout()
+        self.state_label = QLabel()
+        self.state_label.setObjectName("sessionState")
+        self.logout_button = QPushButton(self.tr("Log &out"))
+        self.logout_button.setObjectName("logoutButton")
+        self.logout_button.clicked.connect(self._logout_clicked)
+        bottom.addWidget(self.state_label, 1)
+        bottom.addWidget(self.logout_button)
+        root.addLayout(bottom)
+        QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self._refresh_clicked)
+
+        # The display only: the deadline is the session's monotonic value, so the timer's own
+        # jitter never shifts the end of the session.
+        self.timer = QTimer(self)
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self._tick)
+
+    # -- content --------------------------------------------------------------------------------------
+
+    def set_info(self, info: SessionInfo) -> None:
+        """Fill the account and session panels."""
+        self.info = info
+        dash = "-"
+        self.account_id.setText(info.account_id or dash)
+        self.account_email.setText(info.account_email or dash)
+        self.identity.setText(info.identity)
+        self.endpoint.setText(f"{info.region} - {info.endpoint}")
+        self.method.setText(
+            self.tr("Login and password") if info.method is AuthMethod.PASSWORD else self.tr("Access key")
+        )
+        self.certificate.setText(info.certificate_subject or self.tr("none"))
+        self.card.setText(info.card_label or self.tr("none (certificate file)"))
+        self.key_id.setText(info.temporary_key_id or self.tr("none (your own key is used)"))
+        self.key_expires.setText(info.temporary_key_expires or dash)
+        self.trusted.setText(
+            self.tr("Yes: activated through the API (RequireTrustedEnv)")
+            if info.trusted_env
+            else self.tr("No: simulated by this application")
+        )
+        if info.card_label:
+            self.grace.setText(
+                self.tr("the session ends %1 later").replace(
+                    "%1", duration_words(info.grace_seconds, self.tr)
+                )
+            )
+        else:
+            self.grace.setText(self.tr("not watched (certificate file)"))
+        self.tls.setText(info.tls_summary or dash)
+        if info.warnings:
+            self.show_notice("\n".join(info.warnings))
+        self.state_label.setText(self.tr("Session active."))
+        self.logout_button.setEnabled(True)
+        self.refresh_button.setEnabled(True)
+
+    def set_vms(self, vms: Sequence[object]) -> None:
+        """Fill the VM table from the API client's Vm values."""
+        self.vm_table.setRowCount(0)
+        for vm in vms:
+            row = self.vm_table.rowCount()
+            self.vm_table.insertRow(row)
+            name = getattr(vm, "name", None)
+            values = [
+                getattr(vm, "vm_id", ""),
+                name or "",
+                getattr(vm, "state", ""),
+                getattr(vm, "vm_type", ""),
+                getattr(vm, "private_ip", "") or "",
+            ]
+            for col, v in enumerate(values):
+                self.vm_table.setItem(row, col, QTableWidgetItem(str(v)))
+        self.vm_table.resizeColumnsToContents()
+        self.vm_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        when = time.strftime("%H:%M:%S")
+        self.vm_status.setText(
+            self.tr("%n VM(s), read at %1").replace("%n", str(len(vms))).replace("%1", when)
+        )
+        self.refresh_button.setEnabled(True)
+
+    def set_vm_error(self, text: str) -> None:
+        """The VM list could not be read."""
+        self.vm_status.setText(text)
+        self.refresh_button.setEnabled(True)
+
+    def show_notice(self, text: str) -> None:
+        """A warning from the session (re-login refused, key not revoked, ...)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    # -- countdown ------------------------------------------------------------------------------------
+
+    def start_countdown(self, deadline_monotonic: float) -> None:
+        """The card was removed: show the banner until `stop_countdown` or the deadline."""
+        self._deadline = deadline_monotonic
+        self.banner_label.setText(
+            self.tr(
+                "<b>The card was removed.</b> Insert the same card to resume the session. When the time "
+                "runs out, the session ends and its temporary key is revoked."
+            )
+        )
+        self.state_label.setText(self.tr("Card removed: the session is in its grace period."))
+        self.banner.show()
+        self._tick()
+        self.timer.start()
+
+    def stop_countdown(self) -> None:
+        """The card is back (or the session ended): hide the banner."""
+        self._deadline = None
+        self.timer.stop()
+        self.banner.hide()
+        self.unlock_button.hide()
+        self.state_label.setText(self.tr("Session active."))
+
+    @property
+    def countdown_visible(self) -> bool:
+        """Whether the removal banner is showing."""
+        return self.banner.isVisible() or (self._deadline is not None and not self.isVisible())
+
+    def countdown_text(self) -> str:
+        """The mm:ss on the banner (empty when there is no countdown)."""
+        return self.countdown_label.text() if self._deadline is not None else ""
+
+    def offer_unlock(self, text: str) -> None:
+        """The card is back but not unlocked (PIN cancelled or refused): offer to type the PIN again."""
+        self.unlock_button.show()
+        self.show_notice(text)
+
+    def _tick(self) -> None:
+        if self._deadline is None:
+            return
+        text = mmss(self._deadline - self._monotonic())
+        if text != self.countdown_label.text():
+            self.countdown_label.setText(text)
+            self.countdown_changed.emit(text)
+
+    # -- actions --------------------------------------------------------------------------------------
+
+    def _refresh_clicked(self) -> None:
+        if not self.refresh_button.isEnabled():
+            return
+        self.refresh_button.setEnabled(False)
+        self.vm_status.setText(self.tr("Reading the VMs..."))
+        self.refresh_vms_requested.emit()
+
+    def _logout_clicked(self) -> None:
+        self.logout_button.setEnabled(False)
+        self.refresh_button.setEnabled(False)
+        self.state_label.setText(self.tr("Logging out: revoking the temporary key..."))
+        self.logout_requested.emit()
+
+    def set_ending(self, text: str) -> None:
+        """The session is ending (logout/quit in progress)."""
+        self.logout_button.setEnabled(False)
+        self.refresh_button.setEnabled(False)
+        self.state_label.setText(text)
+
+    def allow_close(self) -> None:
+        """The controller is done with this window: closing it no longer means 'quit'."""
+        self._allow_close = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._allow_close:
+            self.timer.stop()
+            super().closeEvent(event)
+            return
+        # Closing the session window quits: the controller logs out first, then closes us.
+        event.ignore()
+        self.close_requested.emit()
+
+
+def _value(name: str) -> QLabel:
+    lbl = QLabel("-")
+    lbl.setObjectName(name)
+    lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    lbl.setWordWrap(True)
+    return lbl

@@ -1,0 +1,263 @@
+"""The settings dialog: PKCS#11 modules (found and manual), local store folder, extra CA bundle, language."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.i18n import LANGUAGES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SavedSettings:
+    """What the dialog saved (the controller applies it to the next scan and login)."""
+
+    modules: tuple[str, ...]
+    store_folder: str | None
+    ca_bundle: str | None
+    language: str | None
+
+
+class SettingsStore:
+    """Reads and writes the app settings file through the session layer's config (no secret in it)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = path
+
+    def load(self) -> Any:
+        """The AppSettings (defaults when the file is missing or unreadable)."""
+        from app.session.config import AppSettings, load_settings
+
+        try:
+            return load_settings(self.path)
+        except Exception as e:  # a corrupt file is reported by the dialog, never overwritten silently
+            log.warning("settings unreadable: %s", type(e).__name__)
+            return AppSettings()
+
+    def save(self, settings: Any) -> None:
+        """Write the settings (ConfigError if the existing file is corrupt)."""
+        from app.session.config import save_settings
+
+        save_settings(settings, self.path)
+
+
+def discover_modules() -> tuple[str, ...]:
+    """PKCS#11 modules found on this system (p11-kit registry, OpenSC defaults); blocking."""
+    try:
+        from app.tokens import modules
+    except ImportError:
+        return ()
+    found = modules.discover_modules()
+    return tuple(str(getattr(m, "path", m)) for m in found)
+
+
+class SettingsDialog(QDialog):
+    """Edits AppSettings. Discovery runs on the cards worker when one is given."""
+
+    def __init__(
+        self, store: SettingsStore | None, parent: QWidget | None = None, *, worker: Any = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("SettingsDialog")
+        self.setWindowTitle(self.tr("Settings"))
+        self.store = store or SettingsStore()
+        self.settings = self.store.load()
+        self.saved: SavedSettings | None = None
+        layout = QVBoxLayout(self)
+
+        mod_box = QGroupBox(self.tr("Smart card modules (PKCS#11)"))
+        mod_layout = QVBoxLayout(mod_box)
+        self.modules = QListWidget()
+        self.modules.setObjectName("moduleList")
+        mod_layout.addWidget(self.modules)
+        self.found_label = QLabel(self.tr("Looking for modules..."))
+        self.found_label.setObjectName("foundLabel")
+        mod_layout.addWidget(self.found_label)
+        row = QHBoxLayout()
+        self.add_module = QPushButton(self.tr("A&dd module..."))
+        self.add_module.setObjectName("addModule")
+        self.remove_module = QPushButton(self.tr("Re&move"))
+        self.remove_module.setObjectName("removeModule")
+        self.add_module.setAutoDefault(False)
+        self.remove_module.setAutoDefault(False)
+        self.add_module.clicked.connect(self._add_module)
+        self.remove_module.clicked.connect(self._remove_module)
+        row.addStretch(1)
+        row.addWidget(self.add_module)
+        row.addWidget(self.remove_module)
+        mod_layout.addLayout(row)
+        layout.addWidget(mod_box)
+        for m in self.settings.pkcs11_modules:
+            self._add_item(m, manual=True)
+
+        form = QFormLayout()
+        self.store_edit = QLineEdit(self.settings.store_folders[0] if self.settings.store_folders else "")
+        self.store_edit.setObjectName("storeFolder")
+        form.addRow(
+            self._label(self.tr("Local certificate &folder:"), self.store_edit),
+            self._with_browse(self.store_edit, folder=True),
+        )
+        self.ca_edit = QLineEdit(self.settings.extra_ca_bundle or "")
+        self.ca_edit.setObjectName("caBundle")
+        self.ca_edit.setPlaceholderText(self.tr("only if your company inspects TLS traffic"))
+        form.addRow(
+            self._label(self.tr("Extra &CA bundle:"), self.ca_edit),
+            self._with_browse(self.ca_edit, folder=False),
+        )
+        self.language = QComboBox()
+        self.language.setObjectName("language")
+        self.language.addItem(self.tr("System language"), "")
+        for code, name in LANGUAGES.items():
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(max(0, self.language.findData(self.settings.language or "")))
+        form.addRow(self._label(self.tr("&Language:"), self.language), self.language)
+        layout.addLayout(form)
+        note = QLabel(self.tr("A new language applies the next time the application starts."))
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.error = QLabel()
+        self.error.setObjectName("settingsError")
+        self.error.setProperty("role", "fieldError")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText(self.tr("&Save"))
+        buttons.button(QDialogButtonBox.StandardButton.Save).setDefault(True)
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("&Cancel"))
+        buttons.accepted.connect(self._save)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.resize(560, 440)
+
+        if worker is not None:
+            worker.submit(discover_modules, self._found, lambda e: self._found(()), name="discover-modules")
+        else:
+            self._found(())
+
+    def _label(self, text: str, buddy: QWidget) -> QLabel:
+        lbl = QLabel(text)
+        lbl.setBuddy(buddy)
+        return lbl
+
+    def _with_browse(self, edit: QLineEdit, *, folder: bool) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit, 1)
+        b = QPushButton(self.tr("Browse..."))
+        b.setAutoDefault(False)
+        if folder:
+            b.clicked.connect(lambda: self._browse_folder(edit))
+        else:
+            b.clicked.connect(lambda: self._browse_file(edit))
+        row.addWidget(b)
+        return box
+
+    def _browse_folder(self, edit: QLineEdit) -> None:
+        path = QFileDialog.getExistingDirectory(self, self.tr("Choose a folder"), edit.text())
+        if path:
+            edit.setText(path)
+
+    def _browse_file(self, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Choose a CA bundle"),
+            edit.text(),
+            self.tr("Certificates (*.pem *.crt);;All files (*)"),
+        )
+        if path:
+            edit.setText(path)
+
+    def _add_item(self, path: str, *, manual: bool) -> None:
+        for i in range(self.modules.count()):
+            if self.modules.item(i).data(Qt.ItemDataRole.UserRole) == path:
+                return
+        text = path if manual else self.tr("%1 (found)").replace("%1", path)
+        item = QListWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, path)
+        item.setData(Qt.ItemDataRole.UserRole + 1, manual)
+        self.modules.addItem(item)
+
+    def _found(self, paths: Any) -> None:
+        for p in paths:
+            self._add_item(p, manual=False)
+        self.found_label.setText(self.tr("%n module(s) found on this system.").replace("%n", str(len(paths))))
+
+    def _add_module(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            self.tr("Choose a PKCS#11 module"),
+            "",
+            self.tr("Libraries (*.so *.dylib *.dll);;All files (*)"),
+        )
+        if path:
+            self._add_item(path, manual=True)
+
+    def _remove_module(self) -> None:
+        item = self.modules.currentItem()
+        if item is not None and item.data(Qt.ItemDataRole.UserRole + 1):
+            self.modules.takeItem(self.modules.row(item))
+
+    def manual_modules(self) -> tuple[str, ...]:
+        """The module paths added by hand."""
+        return tuple(
+            self.modules.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.modules.count())
+            if self.modules.item(i).data(Qt.ItemDataRole.UserRole + 1)
+        )
+
+    def _save(self) -> None:
+        ca = self.ca_edit.text().strip() or None
+        folder = self.store_edit.text().strip() or None
+        if ca and not Path(ca).is_file():
+            self.error.setText(self.tr("The CA bundle %1 does not exist.").replace("%1", ca))
+            self.error.show()
+            return
+        if folder and not Path(folder).is_dir():
+            self.error.setText(self.tr("The folder %1 does not exist.").replace("%1", folder))
+            self.error.show()
+            return
+        lang = self.language.currentData() or None
+        new = replace(
+            self.settings,
+            pkcs11_modules=self.manual_modules(),
+            store_folders=(folder,) if folder else (),
+            extra_ca_bundle=ca,
+            language=lang,
+        )
+        try:
+            self.store.save(new)
+        except Exception as e:
+            from app.ui.errors import describe
+
+            self.error.setText(" ".join(describe(e)))
+            self.error.show()
+            return
+        self.saved = SavedSettings(self.manual_modules(), folder, ca, lang)
+        self.accept()
