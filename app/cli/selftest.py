@@ -192,30 +192,27 @@ def _dist_version(name: str) -> str:
 
 
 def check_pkcs11_modules() -> Iterator[str]:
-    """List the PKCS#11 modules this machine offers and open each one (as the app does at start)."""
-    try:
-        from app.tokens import modules as _modules
-    except ImportError as e:
-        raise CheckFailed(f"PKCS#11 module discovery is not part of this build ({e})") from e
-    from app.tokens.pkcs11 import Pkcs11Module
+    """List the PKCS#11 modules this machine offers (as the app finds them) and load each one."""
+    from app.tokens.modules import discover
+    from app.tokens.pkcs11 import load_module
 
-    found = _modules.discover()  # type: ignore[attr-defined]
+    found = discover()
     if not found:
-        raise CheckWarning("no PKCS#11 module is installed on this machine (for PIV cards: install OpenSC)")
+        raise CheckWarning("no PKCS#11 module found (p11-kit registry, OTL_PKCS11_MODULE(S), OpenSC's "
+                           "default paths); for PIV smart cards install OpenSC")
     bad = 0
-    for m in found:
-        path = str(getattr(m, "path", m))
+    for c in found:
         try:
-            mod = Pkcs11Module(path)
+            mod = load_module(c.path)
             try:
                 slots = mod.slots()
-                desc = mod.library_description()
+                desc = mod.library_description
             finally:
                 mod.close()
-            yield f"{path}: loads ({desc}; {len(slots)} slot(s))"
+            yield f"{c.path} ({c.origin}): loads - {desc}; {len(slots)} slot(s)"
         except Exception as e:  # one broken module must not hide the others
             bad += 1
-            yield f"{path}: does NOT load ({e})"
+            yield f"{c.path} ({c.origin}): does NOT load - {e}"
     if bad:
         raise CheckWarning(f"{bad} of {len(found)} PKCS#11 module(s) could not be loaded")
 
@@ -238,8 +235,46 @@ def check_trust_store() -> str:
 
 
 def check_tls_handshake() -> str:
-    """A mutual-TLS handshake, with a key generated now, against the built-in sandbox API."""
-    raise CheckFailed("not wired yet")
+    """A mutual-TLS API call, with a key generated now, against the built-in sandbox API.
+
+    The sandbox requires a certificate from a CA made here, so the call only succeeds if the client
+    certificate went through tlslite-ng with the SoftwareSigner, and the sandbox's server certificate
+    was verified (against its own CA only: nothing here can turn verification off).
+    """
+    import tempfile
+
+    from app.sandbox import Sandbox
+    from app.sandbox.pki import CertificateAuthority
+    from app.session.api import OutscaleClient
+    from app.session.model import Secret
+    from app.session.regions import resolve_endpoint
+    from app.session.tls import TrustConfig, make_session
+    from app.tokens.signer import SoftwareSigner
+
+    with tempfile.TemporaryDirectory(prefix="otl-selftest-") as tmp:
+        ca = CertificateAuthority("OUTSCALE Trusted Login selftest CA")
+        client = ca.issue_client("selftest", key_kind="p256")
+        assert client.key is not None
+        signer = SoftwareSigner(client.key, client.certificate, description="selftest key (generated now)")
+        sandbox = Sandbox(Path(tmp) / "sandbox", client_ca_pem=ca.cert_pem())
+        info = sandbox.start()
+        try:
+            session = make_session(signer, TrustConfig(extra_ca_file=info.ca_file, include_defaults=False),
+                                   timeout=20)
+            try:
+                api = OutscaleClient(session, resolve_endpoint(info.region, info.endpoint), timeout=20)
+                accounts = api.with_access_key(info.access_key, Secret(info.secret_key)).read_accounts()
+                conn = session.connection_info
+            finally:
+                session.close()
+        finally:
+            sandbox.stop()
+    if not accounts:
+        raise CheckFailed("the sandbox answered, but with no account")
+    if conn is None or not conn.client_cert_subject:
+        raise CheckFailed("the call succeeded without sending the client certificate")
+    return (f"API call over mutual TLS accepted ({conn.summary()}; "
+            f"records: {conn.cipher_implementation or 'pure Python'})")
 
 
 def check_keyring() -> str:
