@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import hashlib
 import logging
 import queue
 import threading
@@ -838,6 +839,19 @@ def _parse_iso(value: str | None) -> float | None:
     return d.timestamp()
 
 
+def _fingerprint(cert: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def _candidate_modules() -> list[str]:
+    """PKCS#11 modules to look for the card in when neither the request nor the URI names one."""
+    from app.tokens.modules import module_paths
+
+    return list(module_paths())
+
+
 def replace_info(info: SessionInfo, **changes: Any) -> SessionInfo:
     """dataclasses.replace for SessionInfo (kept here so callers need not import dataclasses)."""
     return dataclasses.replace(info, **changes)
@@ -886,14 +900,38 @@ class RealBackend:
     # -- certificate ----------------------------------------------------------------------------
 
     def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
-        from app.tokens import cards
-
         choice = request.certificate
         if choice is None:
             raise SessionError("no certificate was chosen")
-        return cards.open_certificate(choice, pin_callback)
+        if not choice.is_card:
+            from app.tokens.filestore import open_file_signer
+
+            signer: Signer = open_file_signer(choice.ref, choice.file_password)
+            return OpenedCertificate(signer, signer.certificate.subject.rfc4514_string(),
+                                     _fingerprint(signer.certificate), None, None)
+        from app.tokens.card import Pkcs11Signer, open_card_signer
+        from app.tokens.errors import ModuleLoadFailed
+        from app.tokens.uri import Pkcs11Uri
+
+        named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
+        candidates = [named] if named else _candidate_modules()
+        if not candidates:
+            raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")
+        card: Pkcs11Signer | None = None
+        for i, module_path in enumerate(candidates):
+            try:
+                card = open_card_signer(module_path, choice.ref, pin_callback)
+                break
+            except (TokenNotPresent, ModuleLoadFailed):
+                if i == len(candidates) - 1:
+                    raise  # the card is in none of them: say so with the last module's words
+        assert card is not None
+        return OpenedCertificate(card, card.certificate.subject.rfc4514_string(), card.fingerprint_sha256,
+                                 card.identity, card.token_label)
 
     def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
+        if getattr(opened.signer, "logged_in", False):
+            return  # the card kept its login state: no PIN needed
         relogin = getattr(opened.signer, "relogin", None)
         if relogin is not None:
             relogin(pin_callback)

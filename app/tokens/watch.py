@@ -16,7 +16,6 @@ p11-kit remoting and many modules only show a re-inserted token after a re-initi
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import threading
 import time
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from app.tokens.errors import TokenError, TokenNotPresent
-from app.tokens.pkcs11 import Pkcs11Module, load_module, loaded_module
+from app.tokens.pkcs11 import load_module, loaded_module
 
 log = logging.getLogger(__name__)
 
@@ -247,36 +246,10 @@ def _describe(e: TokenError) -> str:
     return f"the card stopped answering ({ckr or type(e).__name__})"
 
 
-class ModuleProbe:
-    """TokenProbe over a loaded app.tokens.pkcs11 module (every call runs on that module's worker)."""
-
-    def __init__(self, module: Pkcs11Module) -> None:
-        self._module = module
-
-    def is_present(self, serial: str) -> bool:
-        return self._module.probe(serial).present
-
-    def present_serials(self) -> frozenset[str]:
-        return frozenset(t.serial for t in self._module.tokens())
-
-    def rescan(self) -> None:
-        self._module.reinitialize()
-
-    def holds_certificate(self, serial: str, fingerprint: str) -> bool:
-        want = fingerprint.lower()
-        for token in self._module.tokens():
-            if token.serial != serial:
-                continue
-            objects = self._module.read_objects(token.slot_id)
-            for cert in objects.certificates:
-                if cert.value is not None and hashlib.sha256(cert.value).hexdigest() == want:
-                    return True
-        return False
-
-
 def watch_card(identity: TokenIdentity, on_event: WatchCallback, *, interval: float = DEFAULT_INTERVAL,
                rescan_backoff: Sequence[float] = DEFAULT_RESCAN_BACKOFF) -> TokenWatch:
     """A (not yet started) watch of a card whose module is already loaded by the token layer."""
     module = loaded_module(identity.module_path) or load_module(identity.module_path)
-    return TokenWatch(identity, ModuleProbe(module), on_event, interval=interval,
+    # Pkcs11Module implements TokenProbe; its calls run on the module's serial worker thread.
+    return TokenWatch(identity, module, on_event, interval=interval,
                       rescan_backoff=rescan_backoff)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.tokens.watch import ModuleProbe, TokenIdentity, WatchEvent, WatchEventKind, watch_card
+from app.tokens.watch import TokenIdentity, WatchEvent, WatchEventKind, watch_card
 from tests.rigs.p11kit import P11KitCard
 from tests.rigs.softhsm import SoftHsmRig
 
@@ -38,7 +38,7 @@ def _identity(card: P11KitCard, rig: SoftHsmRig, key: str = "second_p256") -> To
 
 
 def test_probe_sees_the_card_and_its_certificate(p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig) -> None:
-    probe = ModuleProbe(p11kit_card.module())
+    probe = p11kit_card.module()
     ident = _identity(p11kit_card, softhsm_rig)
     assert probe.is_present(ident.serial)
     assert ident.serial in probe.present_serials()
