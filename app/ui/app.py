@@ -141,7 +141,7 @@ class TrustedLoginApp(QObject):
         def read() -> Any:
             from app.session import config
 
-            return config.load_profile(name)
+            return config.resolve_profile(name)
 
         self.net.submit(read, self._apply_profile, self._profile_error, name="profile")
 
@@ -159,7 +159,7 @@ class TrustedLoginApp(QObject):
                 identity=(getattr(p, "access_key", None) or getattr(p, "login", None) or ""),
                 secret=secret_text,
                 region=getattr(p, "region", None),
-                endpoint=getattr(p, "endpoint", None),
+                endpoint=getattr(p, "endpoint_api", None),
             )
         )
 

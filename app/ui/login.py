@@ -53,6 +53,7 @@ class LoginPrefill:
     remember: bool = False
     remember_secret: bool = False
     note: str | None = None  # a line shown above the form (e.g. "Demo: sandbox API on ...")
+    grace_override_seconds: float | None = None  # demo/tests: end sooner after a removal
 
 
 class LoginWindow(QWidget):
@@ -356,6 +357,8 @@ class LoginWindow(QWidget):
             self.region_combo.setCurrentIndex(self.region_combo.findData(values.region))
         if values.ca_file is not None:
             self.ca_file = values.ca_file
+        if values.grace_override_seconds is not None:
+            self.grace_override_seconds = values.grace_override_seconds
         if values.certificate is not None:
             self.set_certificate(values.certificate)
         self.remember_check.setChecked(values.remember)

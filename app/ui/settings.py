@@ -69,7 +69,7 @@ def discover_modules() -> tuple[str, ...]:
         from app.tokens import modules
     except ImportError:
         return ()
-    found = modules.discover_modules()
+    found = modules.discover()
     return tuple(str(getattr(m, "path", m)) for m in found)
 
 

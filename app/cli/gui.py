@@ -1,0 +1,76 @@
+"""`osc-trusted-login [gui]`: the desktop application."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of the desktop application."""
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a PKCS#11 module to use besides the ones found (repeatable)",
+    )
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a folder of PKCS#12/PEM certificates (repeatable)",
+    )
+    parser.add_argument("--profile", help="osc profile to prefill the login window with")
+    parser.add_argument("--endpoint", help="custom API endpoint URL")
+    parser.add_argument("--ca-file", help="extra trust anchors (PEM) for the endpoint's certificate")
+    parser.add_argument("--language", choices=("en", "fr"), help="interface language (default: the system's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the window; returns the exit code."""
+    try:
+        import PySide6  # noqa: F401 - only checks that the UI extra is installed
+    except ImportError:
+        print(
+            "The desktop interface needs PySide6 (pip install 'osc-trusted-login[ui]'); "
+            "`osc-trusted-login login --headless` works without it.",
+            file=sys.stderr,
+        )
+        return 2
+    from app.session.config import list_profiles, load_settings
+    from app.tokens.modules import module_paths
+    from app.ui.app import AppOptions
+    from app.ui.app import run as run_app
+    from app.ui.inventory import InventoryConfig
+    from app.ui.login import LoginPrefill
+    from app.ui.settings import SettingsStore
+
+    try:
+        settings = load_settings()
+    except Exception as e:  # a corrupt settings file: say so and start with defaults (never overwritten)
+        print(f"warning: settings not read: {e}", file=sys.stderr)
+        from app.session.config import AppSettings
+
+        settings = AppSettings()
+    try:
+        import os
+
+        from app.session.config import default_osc_config_path
+
+        profiles = list_profiles(os.environ.get("OSC_CONFIG_FILE") or default_osc_config_path())
+    except Exception:
+        profiles = ()
+    modules = module_paths([*args.module, *settings.pkcs11_modules])
+    stores = tuple(args.store) or tuple(settings.store_folders)
+    prefill = None
+    if args.endpoint or args.ca_file or settings.extra_ca_bundle:
+        prefill = LoginPrefill(endpoint=args.endpoint, ca_file=args.ca_file or settings.extra_ca_bundle)
+    options = AppOptions(
+        inventory=InventoryConfig(module_paths=tuple(modules), store_paths=stores),
+        prefill=prefill,
+        profiles=tuple(profiles),
+        settings_store=SettingsStore(),
+    )
+    return run_app(options, language=args.language or settings.language)
