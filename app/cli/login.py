@@ -323,11 +323,13 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
         except _Stop as s:
             session.logout(s.reason)
             session.wait_ended(30)
+            _drain(session)
             return EXIT_OK
         except Exception as e:
+            session.wait_ended(30)
+            _drain(session)  # the final state line first, then the error that caused it
             printer.error(e)
             print(f"login failed: {e}", file=err)
-            session.wait_ended(30)
             return EXIT_LOGIN_FAILED
         if not args.json:
             who = info.account_email or info.account_id or info.identity
