@@ -1,0 +1,205 @@
+"""The whole desktop flow on real parts: login window -> picker -> PIN (wrong, then right) -> session
+window -> card pulled out (banner) -> put back (PIN again) -> logout; and a session that runs out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from PySide6.QtCore import Qt
+
+from app.session.model import CertificateChoice, EndReason
+from app.tokens.errors import PinIncorrect
+from app.tokens.pin import PinPurpose
+from app.ui.login import LoginPrefill, PickedCertificate
+from app.ui.workers import StallMeter
+from tests.rigs.softhsm import SoftHsmRig
+from tests.ui.conftest import record
+
+WRONG_PIN = "000000"
+TIMEOUT = 20000
+
+
+def _type_credentials(qtbot: Any, app: Any) -> None:
+    w = app.login_window
+    info = app.sandbox.info
+    qtbot.keyClicks(w.identity_edit, info.login)
+    qtbot.keyClicks(w.secret_edit, info.password)
+
+
+def _pin_dialog(qtbot: Any, app: Any, purpose: PinPurpose = PinPurpose.LOGIN) -> Any:
+    qtbot.waitUntil(
+        lambda: app.pin_bridge.dialog is not None and app.pin_bridge.dialog.request.purpose is purpose,
+        timeout=TIMEOUT,
+    )
+    return app.pin_bridge.dialog
+
+
+def _answer_pin(qtbot: Any, dialog: Any, pin: str) -> None:
+    # A PIN dialog always starts empty: nothing is ever filled in or re-sent for the user.
+    assert dialog.pin_edit.text() == ""
+    assert not dialog.ok_button.isEnabled()
+    qtbot.keyClicks(dialog.pin_edit, pin)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+
+def _active_keys(app: Any) -> set[str]:
+    return {k.access_key_id for k in app.sandbox.access_keys() if k.state == "ACTIVE"}
+
+
+def test_full_flow_wrong_pin_removal_reinsertion_logout(
+    qtbot: Any, ui_app: Any, softhsm_rig: SoftHsmRig
+) -> None:
+    app = ui_app
+    w = app.login_window
+    card = app.card
+    pin = card.token.user_pin
+    fingerprint = softhsm_rig.keys["second_p256"].fingerprint_sha256
+    meter = StallMeter(5)
+    app.start()
+    qtbot.waitExposed(w)
+    meter.start()
+    _type_credentials(qtbot, app)
+
+    # Login without a certificate opens the picker, which lists the card's certificate.
+    qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.picker is not None, timeout=TIMEOUT)
+    picker = app.picker
+    qtbot.waitUntil(lambda: any(r.fingerprint == fingerprint for r in picker.rows()), timeout=TIMEOUT)
+    row = next(r for r in picker.rows() if r.fingerprint == fingerprint)
+    assert row.usable and row.group_kind == "card" and row.matches_account
+    assert picker.rows()[0].matches_account  # account-CA matches come first
+    assert picker.select_fingerprint(fingerprint)
+    qtbot.mouseClick(picker.use_button, Qt.MouseButton.LeftButton)
+
+    # The login continues on its own once the certificate is chosen: the PIN is asked. A wrong PIN
+    # fails the login; it is not re-sent and no second prompt opens.
+    dialog = _pin_dialog(qtbot, app)
+    assert dialog.request.token_label == card.token.label
+    with qtbot.waitSignal(app.login_failed, timeout=TIMEOUT) as failed:
+        _answer_pin(qtbot, dialog, WRONG_PIN)
+    assert isinstance(failed.args[0], PinIncorrect)
+    assert app.pin_bridge.calls == 1
+    assert app.pin_bridge.dialog is None and app.session is None
+    assert w.message.isVisible() and "PIN" in w.message.text()
+    assert w.login_button.isEnabled() and not w.busy
+    assert not _active_keys(app) - {app.sandbox.info.access_key}  # no key was created
+
+    # The user logs in again and types the right PIN (into an empty field).
+    with qtbot.waitSignal(app.logged_in, timeout=TIMEOUT) as logged:
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+        _answer_pin(qtbot, _pin_dialog(qtbot, app), pin)
+    info = logged.args[0]
+    assert app.pin_bridge.calls == 2
+    sw = app.session_window
+    qtbot.waitExposed(sw)
+    assert not w.isVisible()
+    assert w.secret_edit.text() == ""  # the password is forgotten once the temporary key exists
+    qtbot.waitUntil(lambda: sw.vm_table.rowCount() == 3, timeout=TIMEOUT)
+    stall = meter.stop()
+    record("max_ui_stall_ms_login_and_enumeration", round(stall, 1))
+    print(f"longest UI event-loop stall during enumeration + login: {stall:.1f} ms")
+    assert info.temporary_key_id in _active_keys(app)
+    assert sw.key_id.text() == info.temporary_key_id
+    assert sw.card.text() == card.token.label
+    assert "5 minutes" in sw.grace.text()
+
+    # Pull the card out: the countdown banner appears.
+    card.remove()
+    qtbot.waitUntil(lambda: sw.banner.isVisible(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: re.fullmatch(r"0[45]:\d\d", sw.countdown_text()) is not None, timeout=TIMEOUT)
+
+    # Put it back: the card lost its login, so its PIN is asked again; then the banner goes.
+    card.insert()
+    _answer_pin(qtbot, _pin_dialog(qtbot, app, PinPurpose.RELOGIN), pin)
+    qtbot.waitUntil(lambda: not sw.banner.isVisible(), timeout=TIMEOUT)
+    assert app.session is not None and app.session_info is not None
+
+    # Logout revokes the temporary key and brings the login window back.
+    with qtbot.waitSignal(app.session_ended, timeout=TIMEOUT) as ended:
+        qtbot.mouseClick(sw.logout_button, Qt.MouseButton.LeftButton)
+    assert ended.args[0].reason is EndReason.LOGOUT
+    qtbot.waitExposed(w)
+    assert "Logged out" in w.message.text() and "revoked" in w.message.text()
+    assert info.temporary_key_id not in _active_keys(app)
+
+
+def test_session_runs_out_after_removal_and_returns_to_login(qtbot: Any, ui_app: Any) -> None:
+    app = ui_app
+    w = app.login_window
+    card = app.card
+    uri = f"pkcs11:token={quote(card.token.label)};object={quote('second p256')};type=cert"
+    app.start()
+    w.prefill(
+        LoginPrefill(
+            identity=app.sandbox.info.login,
+            secret=app.sandbox.info.password,
+            certificate=PickedCertificate(
+                CertificateChoice(uri, module_path=card.client_module_path),
+                "second card p256",
+                card.token.label,
+            ),
+            grace_override_seconds=1.0,
+        )
+    )
+    with qtbot.waitSignal(app.logged_in, timeout=TIMEOUT) as logged:
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+        _answer_pin(qtbot, _pin_dialog(qtbot, app), card.token.user_pin)
+    info = logged.args[0]
+    assert info.grace_seconds == 1.0
+    sw = app.session_window
+    with qtbot.waitSignal(app.session_ended, timeout=TIMEOUT) as ended:
+        card.remove()
+    assert ended.args[0].reason is EndReason.CARD_REMOVED
+    qtbot.waitExposed(w)
+    assert not sw.isVisible()
+    assert "card removed" in w.message.text().lower()
+    assert "revoked" in w.message.text()
+    assert info.temporary_key_id not in _active_keys(app)
+    assert app.session is None
+
+
+def test_picker_follows_card_removal_and_insertion(qtbot: Any, ui_app: Any, softhsm_rig: SoftHsmRig) -> None:
+    app = ui_app
+    fingerprint = softhsm_rig.keys["second_p256"].fingerprint_sha256
+    app.start()
+    app.open_picker()
+    picker = app.picker
+
+    def listed() -> bool:
+        return any(r.fingerprint == fingerprint for r in picker.rows())
+
+    qtbot.waitUntil(listed, timeout=TIMEOUT)
+    app.card.remove()
+    qtbot.waitUntil(lambda: not listed(), timeout=TIMEOUT)
+    app.card.insert()
+    qtbot.waitUntil(listed, timeout=TIMEOUT)
+    picker.reject()
+    qtbot.waitUntil(lambda: app.picker is None)
+
+
+def test_cancel_at_the_pin_prompt_cancels_the_login(qtbot: Any, ui_app: Any) -> None:
+    app = ui_app
+    w = app.login_window
+    card = app.card
+    uri = f"pkcs11:token={quote(card.token.label)};object={quote('second p256')};type=cert"
+    app.start()
+    w.prefill(
+        LoginPrefill(
+            identity=app.sandbox.info.login,
+            secret=app.sandbox.info.password,
+            certificate=PickedCertificate(
+                CertificateChoice(uri, module_path=card.client_module_path),
+                "second card p256",
+                card.token.label,
+            ),
+        )
+    )
+    qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+    dialog = _pin_dialog(qtbot, app)
+    assert w.busy and w.cancel_button.isVisible()
+    with qtbot.waitSignal(app.login_failed, timeout=TIMEOUT):
+        dialog.reject()
+    assert "cancelled" in w.message.text().lower()
+    assert app.session is None and not w.busy
