@@ -317,6 +317,16 @@ def _text(b: Any) -> str:
     return str(b).strip()
 
 
+def _find(session: Any, attrs: dict[Any, Any]) -> list[Any]:
+    """C_FindObjects*, materialised; checks the token first.
+
+    python-pkcs11 leaves its search marked active when C_FindObjectsInit fails, and then raises
+    from a finaliser (an "exception ignored" on a dead device); C_GetTokenInfo fails cleanly first.
+    """
+    session.token.slot.get_token()
+    return list(session.get_objects(attrs))
+
+
 # Environment variables that some modules read at C_Initialize (process-wide): applied under a lock
 # around every C_Initialize of a module that was loaded with `init_env`.
 _ENV_LOCK = threading.Lock()
@@ -356,6 +366,17 @@ class _Login:
         self.refs = 1
         self.valid = True
         self.witness: Any = None  # a private object: readable only while logged in
+        self.stale: list[Any] = []  # sessions left with a stuck operation; closed when the login ends
+        self.keys: dict[bytes, Any] = {}  # CKA_ID -> private key object found in `session`
+
+    def key(self, cka_id: bytes) -> Any | None:
+        """The private key object with this CKA_ID (searched once per session)."""
+        if cka_id not in self.keys:
+            found = _find(self.session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cka_id})
+            if not found:
+                return None
+            self.keys[cka_id] = found[0]
+        return self.keys[cka_id]
 
 
 class Pkcs11Module:
@@ -736,8 +757,10 @@ class Pkcs11Module:
         try:
             if login.witness is not None:
                 login.witness[Attribute.CLASS]
+            elif login.keys:
+                next(iter(login.keys.values()))[Attribute.CLASS]
             else:
-                list(login.session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+                _find(login.session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY})
             return True
         except Exception:
             return False
@@ -810,9 +833,8 @@ class Pkcs11Module:
             raise map_error(e, token_label=label, read_flags=flags_now, during="C_Login") from None
         login = _Login(session, serial, label, self.generation)
         try:
-            witness = next(iter(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY,
-                                                     Attribute.PRIVATE: True})), None)
-            login.witness = witness
+            found = _find(session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.PRIVATE: True})
+            login.witness = found[0] if found else None
         except Exception:
             login.witness = None
         self._logins[serial] = login
@@ -825,10 +847,15 @@ class Pkcs11Module:
         if self._logins.get(login.serial) is login:
             del self._logins[login.serial]
         if login.valid and login.generation == self.generation:
-            try:
-                login.session.close()  # C_Logout + C_CloseSession
-            except Exception:
-                log.debug("closing the session on '%s' failed", login.label)
+            # the session that did C_Login closes last: its close() is the C_Logout
+            sessions = sorted([login.session, *login.stale],
+                              key=lambda s: getattr(s, "user_type", None) == _p11.UserType.USER)
+            for s in sessions:
+                try:
+                    s.close()
+                except Exception:
+                    log.debug("closing a session on '%s' failed", login.label)
+        login.stale.clear()
         login.valid = False
 
     # -- provisioning (SoftHSM2 test and demo tokens; never used on a user's card) --------------
@@ -876,15 +903,13 @@ class CardLogin:
         """The private key with this CKA_ID (KeyNotFound if none); `spki_der` is unused for now."""
         def _find() -> ObjectReading:
             self._check()
-            s = self._login.session
             try:
-                keys = list(s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cka_id}))
+                key = self._login.key(cka_id)
             except Exception as e:
                 raise map_error(e, token_label=self.token_label, during="C_FindObjects") from e
-            if not keys:
+            if key is None:
                 raise KeyNotFound(f"No private key with ID {cka_id.hex()} on '{self.token_label}'.",
                                   token_label=self.token_label)
-            key = keys[0]
             try:
                 attrs = key.get_attributes([Attribute.ID, Attribute.LABEL, Attribute.KEY_TYPE,
                                             Attribute.ALWAYS_AUTHENTICATE, Attribute.SIGN])
@@ -919,13 +944,15 @@ class CardLogin:
 
         def _sign() -> bytes:
             self._check()
-            s = self._login.session
             label = self.token_label
             try:
-                keys = list(s.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: cka_id}))
+                key = self._login.key(cka_id)
             except Exception as e:
-                raise map_error(e, token_label=label, during="C_FindObjects") from e
-            if not keys:
+                err = map_error(e, token_label=label, during="C_FindObjects")
+                if isinstance(err, TokenRemoved):
+                    self._login.valid = False
+                raise err from e
+            if key is None:
                 raise KeyNotFound(f"No private key with ID {cka_id.hex()} on '{label}'.", token_label=label)
             kwargs: dict[str, Any] = {"mechanism": mech}
             if param is not None:
@@ -940,17 +967,34 @@ class CardLogin:
                 return int(found[1].flags) if found else None
 
             try:
-                return bytes(keys[0].sign(data, **kwargs))
+                return bytes(key.sign(data, **kwargs))
             except Exception as e:
                 err = map_error(e, token_label=label, read_flags=flags_now, during="C_Sign")
                 if isinstance(err, TokenRemoved):
                     self._login.valid = False
+                elif "pin" in kwargs:
+                    self._replace_session()
                 raise err from (None if context_pin is not None else e)
         try:
             return self._module.call(_sign)
         finally:
             if context_pin is not None:
                 context_pin.wipe()
+
+    def _replace_session(self) -> None:
+        # A refused context-specific login leaves C_SignInit's operation active on some modules
+        # (SoftHSM2), and PKCS#11 2.x has no way to cancel it: continue on a fresh session of the
+        # same login (the login state is per token) and close the stuck one when the login ends.
+        login = self._login
+        try:
+            fresh = login.session.token.open()
+        except Exception:
+            log.debug("could not open a fresh session on '%s'", login.label)
+            return
+        login.stale.append(login.session)
+        login.session = fresh
+        login.witness = None
+        login.keys = {}
 
     def alive(self) -> bool:
         """True while the login still works (checks the card)."""
@@ -1063,7 +1107,7 @@ class ProvisioningSession:
     def destroy_objects(self, cka_id: bytes) -> int:
         """Delete every object with this CKA_ID; returns how many."""
         def _destroy() -> int:
-            objs = list(self._session.get_objects({Attribute.ID: cka_id}))
+            objs = _find(self._session, {Attribute.ID: cka_id})
             for o in objs:
                 o.destroy()
             return len(objs)
