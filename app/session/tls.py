@@ -36,7 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from requests.adapters import HTTPAdapter
-from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, GroupName
+from tlslite.bufferedsocket import BufferedSocket
+from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, ContentType, GroupName
 from tlslite.constants import SignatureScheme as TlsScheme
 from tlslite.errors import (
     TLSAbruptCloseError,
@@ -445,16 +446,75 @@ class _CryptographyECDH:
             raise TLSIllegalParameterException("Invalid key share") from e
 
 
+class _FlightSocket(BufferedSocket):  # type: ignore[misc]
+    """Holds our handshake messages until we wait for an answer, so each flight is one TCP write.
+
+    tlslite writes Certificate and CertificateVerify separately: a server that refuses the
+    certificate closes before the rest arrives, and the next write fails (EPIPE) before we could
+    read its alert. One write per flight lets the alert arrive where we read.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.hold = True
+        self._buffer_writes = False
+        super().__init__(sock)
+
+    @property
+    def buffer_writes(self) -> bool:  # type: ignore[override]
+        return self._buffer_writes or self.hold
+
+    @buffer_writes.setter
+    def buffer_writes(self, value: bool) -> None:
+        self._buffer_writes = value
+
+    def recv(self, bufsize: int) -> bytearray:
+        if self._write_queue:
+            self.flush()
+        return super().recv(bufsize)  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        """End of the handshake: write through from now on."""
+        self.hold = False
+        self.flush()
+
+
 class _Connection(TLSConnection):  # type: ignore[misc]
     """tlslite client connection with our record layer, key exchange, scheme choice and server check."""
 
     def __init__(self, sock: socket.socket, verify: Callable[[list[bytes]], ServerCertificate],
                  identity: TlsIdentity | None) -> None:
         super().__init__(sock)
+        self.sock = _FlightSocket(sock)
         self._recordLayer = _FastRecordLayer(self.sock)
         self._otl_verify = verify
         self._otl_identity = identity
         self.otl_server: ServerCertificate | None = None
+        self._otl_saved: tuple[Any, Any] | None = None
+
+    def _shutdown(self, resumable: bool) -> None:
+        # Keep the read keys: a failed write may have a fatal alert waiting behind it (late_alert).
+        self._otl_saved = (self._recordLayer._readState, self._recordLayer.version)
+        super()._shutdown(resumable)
+
+    def late_alert(self) -> int | None:
+        """The description of an alert already received after a failed write (None if there is none)."""
+        if self._otl_saved is None:
+            return None
+        self._recordLayer._readState, self._recordLayer.version = self._otl_saved
+        try:
+            self.sock.socket.settimeout(0.2)
+            for _ in range(8):  # skip tickets or other records queued before the alert
+                result: Any = None
+                for result in self._recordLayer.recvRecord():
+                    if result in (0, 1):
+                        return None
+                header, parser = result
+                if header.type == ContentType.alert:
+                    parser.get(1)
+                    return int(parser.get(1))
+        except (OSError, TLSError, AssertionError, ValueError):
+            return None
+        return None
 
     @staticmethod
     def _getKEX(group: int, version: tuple[int, int]) -> Any:  # noqa: N802
@@ -596,11 +656,12 @@ class TlsSocketError(ssl.SSLError):
         self.error = error
 
 
-def _alert_error(alert: TLSRemoteAlert, host: str, identity: TlsIdentity | None) -> TlsError:
-    name = AlertDescription.toStr(alert.description)
+def _alert_error(alert: TLSRemoteAlert | int, host: str, identity: TlsIdentity | None) -> TlsError:
+    description = alert if isinstance(alert, int) else alert.description
+    name = AlertDescription.toStr(description)
     subject = identity.subject if identity else None
-    if alert.description in _CERT_ALERTS:
-        if identity is None or alert.description == AlertDescription.certificate_required:
+    if description in _CERT_ALERTS:
+        if identity is None or description == AlertDescription.certificate_required:
             msg = f"The server {host} requires a client certificate"
             msg += "." if identity is None else f" and did not accept {subject} ({name})."
         else:
@@ -621,22 +682,46 @@ class TlsSocket:
         self._server_der = server_der
         self._io_refs = 0
         self._closed = False
+        self._received = False
+
+    def _closed_right_after_handshake(self) -> TlsSocketError | None:
+        """The error for a TLS 1.3 server that dropped us before sending anything.
+
+        In TLS 1.3 the server checks our certificate after our last handshake message; when it
+        refuses it, its alert often loses the race with the TCP reset (the kernel drops queued
+        data on RST), so a connection closed before any byte came back means exactly that.
+        """
+        info = self.connection_info
+        if self._received or info.resumed or info.tls_version != "TLSv1.3":
+            return None
+        subject = self._identity.subject if self._identity else None
+        if subject:
+            msg = (f"The server {info.host} closed the connection right after the handshake: it most "
+                   f"likely refused the client certificate {subject}.")
+        else:
+            msg = (f"The server {info.host} closed the connection right after the handshake: it most "
+                   f"likely requires a client certificate.")
+        return TlsSocketError(ClientCertRejected(msg, host=info.host, alert="connection closed",
+                                                 certificate_subject=subject))
 
     # reading / writing
     def recv(self, bufsize: int = 16384, flags: int = 0) -> bytes:
         try:
-            return bytes(self._conn.read(max=bufsize, min=1))
+            data = bytes(self._conn.read(max=bufsize, min=1))
         except TLSRemoteAlert as e:
             if e.description == AlertDescription.close_notify:
                 return b""
             raise TlsSocketError(_alert_error(e, self.connection_info.host, self._identity)) from e
-        except TLSAbruptCloseError:
+        except (TLSAbruptCloseError, ConnectionResetError) as e:
+            early = self._closed_right_after_handshake()
+            if early is not None:
+                raise early from e
             return b""  # a ragged EOF, as ssl's suppress_ragged_eofs=True
         except TLSError as e:
             raise TlsSocketError(TlsHandshakeError(
                 f"TLS error with {self.connection_info.host}: {e}", host=self.connection_info.host)) from e
-        except ConnectionResetError:
-            return b""
+        self._received = True
+        return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         view = memoryview(buffer).cast("B")
@@ -653,7 +738,16 @@ class TlsSocket:
             self._conn.write(bytearray(data))
         except TLSRemoteAlert as e:
             raise TlsSocketError(_alert_error(e, self.connection_info.host, self._identity)) from e
-        except (TLSAbruptCloseError, TLSError) as e:
+        except (TLSAbruptCloseError, TLSError, OSError) as e:
+            description = self._conn.late_alert()
+            if description is not None:
+                raise TlsSocketError(_alert_error(description, self.connection_info.host,
+                                                  self._identity)) from e
+            early = self._closed_right_after_handshake()
+            if early is not None:
+                raise early from e
+            if isinstance(e, OSError):
+                raise
             raise OSError(errno.EPIPE, f"TLS connection closed: {e}") from e
 
     def pending(self) -> int:
@@ -799,6 +893,7 @@ class TlsContext:
             return verify_server(ders, host, trust)[0]
 
         conn = _Connection(sock, verify, identity)
+        conn.closeSocket = False  # we close it ourselves, after looking for a late alert
         key = identity._key() if identity else None
         resumable = self.tickets.take((host, port))
         sni = None if _is_ip(host) else host
@@ -823,9 +918,18 @@ class TlsContext:
         except (TLSLocalAlert, TLSAlert, TLSError, ValueError, TypeError) as e:
             raise TlsHandshakeError(f"The TLS handshake with {host} failed: {e}", host=host) from e
         except OSError as e:
+            # A server that refused our certificate may have sent its alert and closed while we
+            # were still writing: the alert is waiting in our receive buffer.
+            description = conn.late_alert()
+            if description is not None:
+                raise _alert_error(description, host, identity) from e
             raise EndpointUnreachable(f"The connection to {host} failed during the TLS handshake: "
                                       f"{e.strerror or e}", host=host) from e
+        finally:
+            if conn.closed:
+                sock.close()
 
+        conn.sock.release()
         if conn.resumed:
             assert resumable is not None
             server = resumable[1]

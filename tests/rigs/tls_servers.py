@@ -123,6 +123,13 @@ class PythonTlsServer:
     def url(self, path: str = "/hello", host: str = "localhost") -> str:
         return f"https://{host}:{self.port}{path}"
 
+    def wait_seen(self, count: int = 1, timeout: float = 5.0) -> list[SeenConnection]:
+        """The connections seen so far, once at least `count` were recorded (handler threads lag)."""
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.seen
+
 
 class OpenSslServer:
     """`openssl s_server -Verify 1 -www` (a peer nobody here wrote). `-www` pages tell what it saw."""
