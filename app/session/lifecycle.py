@@ -523,7 +523,7 @@ class TrustedSession:
             return RevocationResult(None, False, message="no temporary key to revoke")
         try:
             api.delete_key(key.access_key_id)
-        except (SessionError, TokenError, OSError) as e:
+        except Exception as e:  # whatever went wrong, the user must hear that the key outlives the session
             expires = key.expiration_date
             msg = (f"The temporary access key {key.access_key_id} could not be deleted ({_plain(e)}); "
                    f"it stays valid until it expires at {expires or 'its expiration date'}.")
@@ -641,7 +641,8 @@ class TrustedSession:
                 return
             except TokenNotPresent:
                 return  # removed again during the prompt: the watch reports it
-            except TokenError as e:
+            except Exception as e:  # KeyNotFound (not the same certificate), a module error...
+                log.warning("re-login to the card failed: %s", type(e).__name__)
                 self._emit(EventKind.WARNING, message=f"The card could not be unlocked ({_plain(e)}); "
                            "the countdown goes on.")
                 return
