@@ -470,10 +470,13 @@ class Pkcs11Module:
                 except Exception:
                     log.debug("closing a session on %s failed", self.path)
             self._invalidate_logins()
+            # C_Finalize but never dlclose: some modules (opencryptoki) register pthread_atfork
+            # handlers, and the next fork() would jump into the unmapped library. python-pkcs11
+            # keeps the library object; a later load_module() C_Initialize's it again.
             try:
-                _p11.unload(self.path)
+                self._lib.finalize()
             except Exception:
-                log.debug("unloading %s failed", self.path)
+                log.debug("C_Finalize of %s failed", self.path)
 
         try:
             self.executor.call(_close)
@@ -1158,7 +1161,7 @@ def loaded_module(path: str) -> Pkcs11Module | None:
 
 
 def unload_module(path: str) -> None:
-    """Close sessions, C_Finalize and unload the library (no-op when not loaded)."""
+    """Close sessions and C_Finalize (the library stays mapped; no-op when not loaded)."""
     with _REGISTRY_LOCK:
         mod = _REGISTRY.pop(_key(path), None)
     if mod is not None:
@@ -1175,3 +1178,16 @@ def unload_all() -> None:
             m.close()
         except Exception:
             log.debug("unloading %s failed", m.path)
+
+
+def binding_info() -> str:
+    """'python-pkcs11 VERSION (EXTENSION FILE)': proves the compiled binding loads (selftest)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import pkcs11._pkcs11 as ext
+
+    try:
+        v = version("python-pkcs11")
+    except PackageNotFoundError:
+        v = "?"
+    return f"python-pkcs11 {v} ({os.path.basename(ext.__file__ or '?')})"
