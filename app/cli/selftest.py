@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--offscreen", action="store_true",
                         help="do not show anything on screen (the default when there is no display)")
+    parser.add_argument("--check", action="append", choices=CHECK_IDS, metavar="ID",
+                        help=f"run only this check (repeatable): {', '.join(CHECK_IDS)}")
 
 
 def is_frozen() -> bool:
@@ -332,31 +334,42 @@ def _run_one(name: str, fn: Callable[[], object], *, threaded: bool) -> CheckRes
     return CheckResult(name, status, detail, round(time.monotonic() - start, 3))
 
 
-def run_checks(offscreen: bool = False) -> list[CheckResult]:
-    """Run every check in order and return their results."""
+# (id for --check, name shown, function, needs Qt started first, run off the main thread)
+CHECK_IDS = ("runtime", "qt", "login-window", "app-icon", "x11", "pkcs11-binding", "pkcs11-modules",
+             "trust-store", "tls", "keyring")
+
+
+def run_checks(offscreen: bool = False, only: Sequence[str] = ()) -> list[CheckResult]:
+    """Run the checks (all, or those whose ids are in `only`) in order and return their results."""
     qt = QtChecks(offscreen)
-    checks: list[tuple[str, Callable[[], object], bool]] = [
-        ("runtime", check_runtime, False),
-        ("Qt", qt.load, False),
-        ("login window", qt.login_window, False),
-        ("app icon", qt.icon, False),
+    checks: list[tuple[str, str, Callable[[], object], bool, bool]] = [
+        ("runtime", "runtime", check_runtime, False, False),
+        ("qt", "Qt", qt.load, False, False),
+        ("login-window", "login window", qt.login_window, True, False),
+        ("app-icon", "app icon", qt.icon, True, False),
     ]
     if sys.platform.startswith("linux"):
-        checks.append(("X11 display plugin", qt.native_display_plugin, False))
+        checks.append(("x11", "X11 display plugin", qt.native_display_plugin, True, False))
     checks += [
-        ("PKCS#11 binding", check_pkcs11_binding, False),
-        ("PKCS#11 modules", check_pkcs11_modules, True),
-        ("trust store", check_trust_store, False),
-        ("mutual TLS", check_tls_handshake, True),
-        ("OS keyring", check_keyring, False),
+        ("pkcs11-binding", "PKCS#11 binding", check_pkcs11_binding, False, False),
+        ("pkcs11-modules", "PKCS#11 modules", check_pkcs11_modules, False, True),
+        ("trust-store", "trust store", check_trust_store, False, False),
+        ("tls", "mutual TLS", check_tls_handshake, False, True),
+        ("keyring", "OS keyring", check_keyring, False, False),
     ]
-    return [_run_one(name, fn, threaded=threaded) for name, fn, threaded in checks]
+    if only:
+        wanted = set(only)
+        # The Qt checks need Qt started: selecting one of them selects "qt" too.
+        if any(needs_qt for cid, _, _, needs_qt, _ in checks if cid in wanted):
+            wanted.add("qt")
+        checks = [c for c in checks if c[0] in wanted]
+    return [_run_one(name, fn, threaded=threaded) for _, name, fn, _, threaded in checks]
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the self-test; exit code 0 when nothing failed, 1 otherwise."""
     started = time.monotonic()
-    results = run_checks(offscreen=bool(args.offscreen))
+    results = run_checks(offscreen=bool(args.offscreen), only=args.check or ())
     failed = [r for r in results if r.status == FAIL]
     if args.json:
         print(json.dumps({

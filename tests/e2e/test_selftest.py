@@ -104,3 +104,10 @@ def test_version_flag(tmp_path: Path) -> None:
     p = _run(tmp_path, "--version")
     assert p.returncode == 0
     assert p.stdout.strip() == f"osc-trusted-login {__version__}"
+
+
+def test_selftest_check_selects_checks_and_brings_qt_along(tmp_path: Path) -> None:
+    p = _run(tmp_path, "selftest", "--json", "--check", "login-window", "--check", "trust-store")
+    report = json.loads(p.stdout)
+    assert p.returncode == 0
+    assert [c["name"] for c in report["checks"]] == ["Qt", "login window", "trust store"]
