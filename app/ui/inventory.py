@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from app.session.model import CertificateChoice, Secret
 from app.tokens.errors import TokenError
-from app.tokens.inventory import CertificateEntry, CertificateSource, Inventory, scan_module
+from app.tokens.inventory import CertificateEntry, CertificateSource, Inventory, Problem, scan_module
 from app.ui.picker import CertRow, InventorySnapshot
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,34 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
         expires=e.not_after.date().isoformat() if e.not_after else "-",
         key=key,
         usable=e.usable,
-        problems=e.problem_messages,
+        problems=problem_words(e),
         choice=choice,
         fingerprint=e.fingerprint_sha256,
         matches_account=e.usable and e.issuer in ca_subjects,
     )
+
+
+def problem_words(e: CertificateEntry) -> tuple[str, ...]:
+    """Why a certificate is unusable, in the current language (details stay as the token layer wrote them)."""
+    from PySide6.QtCore import QCoreApplication
+
+    translate = QCoreApplication.translate
+    words = {
+        Problem.UNPARSABLE: translate("describe", "the certificate data cannot be parsed"),
+        Problem.UNREADABLE: translate("describe", "the certificate cannot be read from the card"),
+        Problem.NO_PRIVATE_KEY: translate("describe", "no private key for this certificate"),
+        Problem.KEY_CANNOT_SIGN: translate("describe", "the private key is not allowed to sign"),
+        Problem.EXPIRED: translate("describe", "the certificate has expired"),
+        Problem.NOT_YET_VALID: translate("describe", "the certificate is not valid yet"),
+        Problem.NOT_FOR_CLIENT_AUTH: translate(
+            "describe", "not for client authentication (extended key usage)"
+        ),
+        Problem.NO_DIGITAL_SIGNATURE: translate(
+            "describe", "its key usage does not allow digital signatures"
+        ),
+        Problem.UNSUPPORTED_KEY: translate("describe", "unsupported key type (RSA and EC only)"),
+    }
+    return tuple(words.get(p, str(p)) for p in e.problems) + tuple(e.details)
 
 
 def rows_from_inventory(

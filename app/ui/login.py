@@ -163,8 +163,15 @@ class LoginWindow(QWidget):
 
         self.region_combo = QComboBox()
         self.region_combo.setObjectName("regionCombo")
+        names = {  # the session layer's labels, in the user's language
+            "ap-northeast-1": self.tr("Tokyo (ap-northeast-1)"),
+            "cloudgouv-eu-west-1": self.tr("France, SecNumCloud (cloudgouv-eu-west-1)"),
+            "eu-west-2": self.tr("France (eu-west-2)"),
+            "us-east-2": self.tr("United States East (us-east-2)"),
+            "us-west-1": self.tr("United States West (us-west-1)"),
+        }
         for r in REGIONS:
-            self.region_combo.addItem(REGION_LABELS.get(r, r), r)
+            self.region_combo.addItem(names.get(r) or REGION_LABELS.get(r, r), r)
         self.region_combo.addItem(self.tr("Custom endpoint..."), CUSTOM)
         self.region_combo.setCurrentIndex(REGIONS.index(DEFAULT_REGION))
         region_label = QLabel(self.tr("&Region:"))

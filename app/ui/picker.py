@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -97,7 +96,7 @@ class CertificatePicker(QDialog):
         )
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setStretchLastSection(True)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.tree.itemDoubleClicked.connect(lambda *_: self._accept_if_usable())
         layout.addWidget(self.tree, 1)
@@ -219,7 +218,7 @@ class CertificatePicker(QDialog):
                     item.setForeground(c, grey)
             parent.addChild(item)
         self.tree.expandAll()
-        for c in range(1, 5):
+        for c in range(4):
             self.tree.resizeColumnToContents(c)
         self.empty.setVisible(not rows)
         self.tree.setVisible(bool(rows))

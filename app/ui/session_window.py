@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -31,15 +31,19 @@ def mmss(seconds: float) -> str:
     return f"{s // 60:02d}:{s % 60:02d}"
 
 
-def duration_words(seconds: float, tr: Callable[[str], str]) -> str:
-    """'1 hour', '5 minutes', '20 seconds'."""
+def duration_words(seconds: float) -> str:
+    """'1 hour', '5 minutes', '20 seconds' in the current language."""
     if seconds >= 3600 and seconds % 3600 == 0:
         n = int(seconds // 3600)
-        return (tr("%n hour(s)") if n > 1 else tr("1 hour")).replace("%n", str(n))
+        if n == 1:
+            return QCoreApplication.translate("SessionWindow", "1 hour")
+        return QCoreApplication.translate("SessionWindow", "%n hours").replace("%n", str(n))
     if seconds >= 60 and seconds % 60 == 0:
         n = int(seconds // 60)
-        return (tr("%n minutes") if n > 1 else tr("1 minute")).replace("%n", str(n))
-    return tr("%n seconds").replace("%n", f"{seconds:g}")
+        if n == 1:
+            return QCoreApplication.translate("SessionWindow", "1 minute")
+        return QCoreApplication.translate("SessionWindow", "%n minutes").replace("%n", str(n))
+    return QCoreApplication.translate("SessionWindow", "%n seconds").replace("%n", f"{seconds:g}")
 
 
 class SessionWindow(QWidget):
@@ -73,6 +77,14 @@ class SessionWindow(QWidget):
         self.banner_label.setWordWrap(True)
         self.countdown_label = QLabel()
         self.countdown_label.setObjectName("countdown")
+        # Big, and wide enough for "00:00" whatever the banner text does beside it.
+        font = QFont(self.countdown_label.font())
+        font.setPointSize(22)
+        font.setBold(True)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setFamily("monospace")
+        self.countdown_label.setFont(font)
+        self.countdown_label.setMinimumWidth(QFontMetrics(font).horizontalAdvance("00:00") + 16)
         self.unlock_button = QPushButton(self.tr("&Unlock card..."))
         self.unlock_button.setObjectName("unlockButton")
         self.unlock_button.clicked.connect(self.unlock_requested)
@@ -187,9 +199,7 @@ class SessionWindow(QWidget):
         )
         if info.card_label:
             self.grace.setText(
-                self.tr("the session ends %1 later").replace(
-                    "%1", duration_words(info.grace_seconds, self.tr)
-                )
+                self.tr("the session ends %1 later").replace("%1", duration_words(info.grace_seconds))
             )
         else:
             self.grace.setText(self.tr("not watched (certificate file)"))
