@@ -66,8 +66,14 @@ class ClientPki:
 
 def build_client_pki(folder: Path) -> ClientPki:
     folder.mkdir(parents=True, exist_ok=True)
-    pki = ClientPki(folder, CertificateAuthority("Sandbox test client CA"), CertificateAuthority("Another client CA"))
-    for name, ca, kind in [("alice", pki.ca, "p256"), ("bob", pki.ca, "rsa2048"), ("mallory", pki.other_ca, "p256")]:
+    pki = ClientPki(
+        folder, CertificateAuthority("Sandbox test client CA"), CertificateAuthority("Another client CA")
+    )
+    for name, ca, kind in [
+        ("alice", pki.ca, "p256"),
+        ("bob", pki.ca, "rsa2048"),
+        ("mallory", pki.other_ca, "p256"),
+    ]:
         issued = ca.issue_client(name, key_kind=kind)
         issued.write(folder / f"{name}.pem", folder / f"{name}.key")
         pki.issued[name] = issued

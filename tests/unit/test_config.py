@@ -25,14 +25,23 @@ def _write(path: Path, data: object) -> Path:
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     h = tmp_path / "home"
-    _write(h / ".osc" / "config.json", {
-        "default": {"access_key": "AKDEFAULT", "secret_key": "SKDEFAULT", "region": "eu-west-2"},
-        "prod": {"access_key": "AKPROD", "secret_key": "SKPROD", "region": "us-east-2",
-                 "endpoints": {"api": "https://api.private.example/api/v1"},
-                 "x509_client_cert": URI.replace("private", "cert"), "x509_client_key": URI,
-                 "login": "ops@example.com", "password": "pw-in-file"},
-        "legacy": {"email": "old@example.com", "password": "x", "region": "cloudgouv-eu-west-1"},
-    })
+    _write(
+        h / ".osc" / "config.json",
+        {
+            "default": {"access_key": "AKDEFAULT", "secret_key": "SKDEFAULT", "region": "eu-west-2"},
+            "prod": {
+                "access_key": "AKPROD",
+                "secret_key": "SKPROD",
+                "region": "us-east-2",
+                "endpoints": {"api": "https://api.private.example/api/v1"},
+                "x509_client_cert": URI.replace("private", "cert"),
+                "x509_client_key": URI,
+                "login": "ops@example.com",
+                "password": "pw-in-file",
+            },
+            "legacy": {"email": "old@example.com", "password": "x", "region": "cloudgouv-eu-west-1"},
+        },
+    )
     return h
 
 
@@ -56,12 +65,24 @@ def test_osc_profile_env_selects_and_email_alias(home: Path) -> None:
 
 
 def test_env_overrides_file_and_says_so(home: Path) -> None:
-    env = {"OSC_PROFILE": "prod", "OSC_ACCESS_KEY": "AKENV", "OSC_SECRET_KEY": "SKENV", "OSC_REGION": "us-west-1",
-           "OSC_ENDPOINT_API": "https://127.0.0.1:9443", "OSC_X509_CLIENT_CERT": "/tmp/c.pem",
-           "OSC_X509_CLIENT_KEY": "/tmp/c.key", "OSC_LOGIN": "env@example.com", "OSC_PASSWORD": "envpw"}
+    env = {
+        "OSC_PROFILE": "prod",
+        "OSC_ACCESS_KEY": "AKENV",
+        "OSC_SECRET_KEY": "SKENV",
+        "OSC_REGION": "us-west-1",
+        "OSC_ENDPOINT_API": "https://127.0.0.1:9443",
+        "OSC_X509_CLIENT_CERT": "/tmp/c.pem",
+        "OSC_X509_CLIENT_KEY": "/tmp/c.key",
+        "OSC_LOGIN": "env@example.com",
+        "OSC_PASSWORD": "envpw",
+    }
     p = C.resolve_profile(env=env, home=home)
-    assert (p.access_key, p.region, p.endpoint_api, p.login) == ("AKENV", "us-west-1", "https://127.0.0.1:9443",
-                                                                 "env@example.com")
+    assert (p.access_key, p.region, p.endpoint_api, p.login) == (
+        "AKENV",
+        "us-west-1",
+        "https://127.0.0.1:9443",
+        "env@example.com",
+    )
     assert p.secret_key is not None and p.secret_key.reveal() == "SKENV"
     assert p.password is not None and p.password.reveal() == "envpw"
     assert p.x509_client_cert == "/tmp/c.pem" and not p.client_cert_is_pkcs11
@@ -87,7 +108,7 @@ def test_osc_config_file(tmp_path: Path) -> None:
 def test_missing_default_file_is_fine_but_missing_profile_is_not(tmp_path: Path, home: Path) -> None:
     p = C.resolve_profile(env={"OSC_ACCESS_KEY": "AK", "OSC_SECRET_KEY": "SK"}, home=tmp_path / "empty")
     assert p.access_key == "AK"
-    with pytest.raises(ConfigError, match="No profile 'nope'.*default, prod, legacy"):
+    with pytest.raises(ConfigError, match=r"No profile 'nope'.*default, prod, legacy"):
         C.resolve_profile("nope", env={}, home=home)
     with pytest.raises(ConfigError):
         C.resolve_profile(env={"OSC_PROFILE": "nope"}, home=home)
@@ -122,8 +143,15 @@ def _mode(p: Path) -> int:
 def test_save_osc_profile_keeps_others_and_is_owner_only(home: Path) -> None:
     f = C.default_osc_config_path(home)
     f.chmod(0o644)
-    C.save_osc_profile(f, "sandbox", {"region": "eu-west-2", "endpoints": {"api": "https://127.0.0.1:1/api/v1"},
-                                      "secret_key": Secret("S")})
+    C.save_osc_profile(
+        f,
+        "sandbox",
+        {
+            "region": "eu-west-2",
+            "endpoints": {"api": "https://127.0.0.1:1/api/v1"},
+            "secret_key": Secret("S"),
+        },
+    )
     data = json.loads(f.read_text())
     assert set(data) == {"default", "prod", "legacy", "sandbox"} and data["sandbox"]["secret_key"] == "S"
     assert _mode(f) == 0o600
@@ -135,9 +163,16 @@ def test_save_osc_profile_keeps_others_and_is_owner_only(home: Path) -> None:
 def test_settings_defaults_and_round_trip(tmp_path: Path) -> None:
     path = C.default_settings_path(tmp_path / "cfg")
     assert C.load_settings(path) == C.AppSettings()
-    s = C.AppSettings(pkcs11_modules=("/usr/lib/opensc-pkcs11.so",), store_folders=("/home/u/certs",),
-                      extra_ca_bundle="/etc/ca.pem", language="fr", remembered_login="ops@example.com",
-                      remembered_region="us-east-2", remember_login=True, grace_override_seconds=120)
+    s = C.AppSettings(
+        pkcs11_modules=("/usr/lib/opensc-pkcs11.so",),
+        store_folders=("/home/u/certs",),
+        extra_ca_bundle="/etc/ca.pem",
+        language="fr",
+        remembered_login="ops@example.com",
+        remembered_region="us-east-2",
+        remember_login=True,
+        grace_override_seconds=120,
+    )
     C.save_settings(s, path)
     assert C.load_settings(path) == s
     assert _mode(path) == 0o600 and _mode(path.parent) == 0o700
@@ -153,8 +188,15 @@ def test_settings_keep_unknown_keys(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["future_option"] == {"a": 1}
 
 
-@pytest.mark.parametrize("data", [{"pkcs11_modules": "notalist"}, {"grace_override_seconds": -1},
-                                  {"remember_login": "yes"}, {"language": 3}])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"pkcs11_modules": "notalist"},
+        {"grace_override_seconds": -1},
+        {"remember_login": "yes"},
+        {"language": 3},
+    ],
+)
 def test_settings_type_errors(tmp_path: Path, data: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         C.load_settings(_write(tmp_path / "settings.json", data))

@@ -31,12 +31,20 @@ def test_default_region() -> None:
     assert resolve_endpoint(None, None).url == "https://api.eu-west-2.outscale.com/api/v1"
 
 
-@pytest.mark.parametrize(("url", "expected_url", "host", "port"), [
-    ("https://127.0.0.1:8443", "https://127.0.0.1:8443/api/v1", "127.0.0.1:8443", 8443),
-    ("https://127.0.0.1:8443/api/v1/", "https://127.0.0.1:8443/api/v1", "127.0.0.1:8443", 8443),
-    ("https://Api.Private.example:443/api/v1", "https://api.private.example/api/v1", "api.private.example", 443),
-    ("https://[::1]:9443/custom", "https://[::1]:9443/custom", "[::1]:9443", 9443),
-])
+@pytest.mark.parametrize(
+    ("url", "expected_url", "host", "port"),
+    [
+        ("https://127.0.0.1:8443", "https://127.0.0.1:8443/api/v1", "127.0.0.1:8443", 8443),
+        ("https://127.0.0.1:8443/api/v1/", "https://127.0.0.1:8443/api/v1", "127.0.0.1:8443", 8443),
+        (
+            "https://Api.Private.example:443/api/v1",
+            "https://api.private.example/api/v1",
+            "api.private.example",
+            443,
+        ),
+        ("https://[::1]:9443/custom", "https://[::1]:9443/custom", "[::1]:9443", 9443),
+    ],
+)
 def test_custom_endpoints(url: str, expected_url: str, host: str, port: int) -> None:
     ep = resolve_endpoint("eu-west-2", url)
     assert (ep.url, ep.host, ep.port, ep.custom) == (expected_url, host, port, True)
@@ -52,8 +60,17 @@ def test_the_spec_url_given_as_custom_is_not_custom() -> None:
     assert not resolve_endpoint("us-east-2", "https://api.us-east-2.outscale.com/api/v1").custom
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "ftp://x", "https://", "https://u:p@host/",
-                                 "https://h/api?x=1", "https://h:99999/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "ftp://x",
+        "https://",
+        "https://u:p@host/",
+        "https://h/api?x=1",
+        "https://h:99999/",
+    ],
+)
 def test_bad_custom_endpoints(url: str) -> None:
     with pytest.raises(ConfigError):
         resolve_endpoint("eu-west-2", url)
