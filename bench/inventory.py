@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.sandbox.pki import CertificateAuthority, new_key  # noqa: E402
-from app.tokens.inventory import scan_module  # noqa: E402
-from app.tokens.softhsm import SoftHsm  # noqa: E402
+from app.sandbox.pki import CertificateAuthority, new_key
+from app.tokens.inventory import scan_module
+from app.tokens.softhsm import SoftHsm
 
 
 def provision(root: Path, n_tokens: int, n_certs: int) -> SoftHsm:
@@ -55,7 +55,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         hsm = provision(Path(tmp) / "softhsm", args.tokens, args.certs)
-        print(f"provisioned {args.tokens} tokens x {args.certs} certificates in {time.perf_counter() - t0:.1f} s")
+        took = time.perf_counter() - t0
+        print(f"provisioned {args.tokens} tokens x {args.certs} certificates in {took:.1f} s")
         mod = hsm.module()
         env = hsm.subprocess_env()
         labels = [t.label for t in hsm.tokens]
@@ -71,16 +72,32 @@ def main() -> int:
             t0 = time.perf_counter()
             listed = 0
             for label in labels:
-                out = subprocess.run([tool, "--module", hsm.module_path, "--token-label", label, "--list-objects",
-                                      "--type", "cert"], env=env, capture_output=True, text=True, check=True).stdout
+                out = subprocess.run(
+                    [
+                        tool,
+                        "--module",
+                        hsm.module_path,
+                        "--token-label",
+                        label,
+                        "--list-objects",
+                        "--type",
+                        "cert",
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
                 listed += out.count("Certificate Object")
             native.append(time.perf_counter() - t0)
             assert listed == args.tokens * args.certs, listed
         o, n = statistics.median(ours), statistics.median(native)
         print(f"inventory (ours):            median {o * 1000:7.1f} ms  (min {min(ours) * 1000:.1f})")
         print(f"pkcs11-tool --list-objects:  median {n * 1000:7.1f} ms  (min {min(native) * 1000:.1f})")
-        print(f"ratio ours / pkcs11-tool: {o / n:.2f}x   goal: <= 1.5x and <= 1000 ms -> "
-              f"{'met' if o / n <= 1.5 and o <= 1.0 else 'NOT met'}")
+        print(
+            f"ratio ours / pkcs11-tool: {o / n:.2f}x   goal: <= 1.5x and <= 1000 ms -> "
+            f"{'met' if o / n <= 1.5 and o <= 1.0 else 'NOT met'}"
+        )
         print(f"cpu: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     return 0
 

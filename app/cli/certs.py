@@ -18,11 +18,21 @@ from app.tokens.modules import discover
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add this command's options."""
-    parser.add_argument("--module", action="append", default=[], metavar="PATH",
-                        help="a PKCS#11 module to read (repeatable); default: OTL_PKCS11_MODULE(S), "
-                             "else the p11-kit registry (Linux) or OpenSC's default location")
-    parser.add_argument("--store", action="append", default=[], metavar="PATH",
-                        help="a PKCS#12 / PEM file or a folder of them (repeatable)")
+    parser.add_argument(
+        "--module",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a PKCS#11 module to read (repeatable); default: OTL_PKCS11_MODULE(S), "
+        "else the p11-kit registry (Linux) or OpenSC's default location",
+    )
+    parser.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a PKCS#12 / PEM file or a folder of them (repeatable)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--no-modules", action="store_true", help="read only the --store paths")
 
@@ -52,8 +62,10 @@ def _table(inv: Inventory, out: TextIO) -> None:
         elif t.user_pin_count_low:
             pin.append("PIN: wrong PINs counted")
         extra = f" [{', '.join(pin)}]" if pin else ""
-        print(f"Card '{t.label}' serial {t.serial} ({t.manufacturer} {t.model}) in {t.module_path}{extra}",
-              file=out)
+        print(
+            f"Card '{t.label}' serial {t.serial} ({t.manufacturer} {t.model}) in {t.module_path}{extra}",
+            file=out,
+        )
     if inv.tokens:
         print(file=out)
     rows = [("", "WHERE", "LABEL", "SUBJECT", "KEY", "VALID UNTIL", "STATUS")]

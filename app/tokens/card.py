@@ -9,6 +9,7 @@ worker. Card signers block: never call them on a UI thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -64,7 +65,9 @@ _CURVE_SCHEME = {
 MechanismFilter = Callable[[str], bool] | Iterable[str] | None
 
 
-def _apply_filter(mechanisms: Iterable[str], mechanisms_filter: MechanismFilter, disable_pss: bool) -> frozenset[str]:
+def _apply_filter(
+    mechanisms: Iterable[str], mechanisms_filter: MechanismFilter, disable_pss: bool
+) -> frozenset[str]:
     mechs = set(mechanisms)
     if mechanisms_filter is not None:
         if callable(mechanisms_filter):
@@ -76,8 +79,9 @@ def _apply_filter(mechanisms: Iterable[str], mechanisms_filter: MechanismFilter,
     return frozenset(mechs)
 
 
-def schemes_for(key_type: KeyType, key_size: int, mechanisms: Iterable[str],
-                curve: str | None = None) -> tuple[SignatureScheme, ...]:
+def schemes_for(
+    key_type: KeyType, key_size: int, mechanisms: Iterable[str], curve: str | None = None
+) -> tuple[SignatureScheme, ...]:
     """TLS signature schemes a key of this type can make with these mechanisms, best first."""
     mechs = set(mechanisms)
     out: list[SignatureScheme] = []
@@ -86,8 +90,12 @@ def schemes_for(key_type: KeyType, key_size: int, mechanisms: Iterable[str],
             # emLen >= hLen + sLen + 2 with sLen = hLen
             out += [s for s in RSA_PSS_SCHEMES if (key_size + 7) // 8 >= 2 * s.hash_algorithm.digest_size + 2]
         if "RSA_PKCS" in mechs:
-            out += [s for s in RSA_PKCS1_SCHEMES
-                    if (key_size + 7) // 8 >= len(DIGEST_INFO_PREFIX[s.hash_name]) + s.hash_algorithm.digest_size + 11]
+            out += [
+                s
+                for s in RSA_PKCS1_SCHEMES
+                if (key_size + 7) // 8
+                >= len(DIGEST_INFO_PREFIX[s.hash_name]) + s.hash_algorithm.digest_size + 11
+            ]
     elif key_type is KeyType.EC and "ECDSA" in mechs:
         first = _CURVE_SCHEME.get(curve or "")
         out += ([first] if first else []) + [s for s in ECDSA_SCHEMES if s is not first]
@@ -135,8 +143,10 @@ class Pkcs11Signer:
         self._fingerprint = sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
     def __repr__(self) -> str:
-        return (f"Pkcs11Signer({self.token_label!r}, id={self._cka_id.hex()}, {self._key_type} {self._key_size}, "
-                f"always_authenticate={self._always_auth})")
+        return (
+            f"Pkcs11Signer({self.token_label!r}, id={self._cka_id.hex()}, {self._key_type} {self._key_size}, "
+            f"always_authenticate={self._always_auth})"
+        )
 
     # -- Signer protocol ------------------------------------------------------------------------
 
@@ -165,8 +175,9 @@ class Pkcs11Signer:
 
     def sign_digest(self, digest: bytes, scheme: SignatureScheme) -> bytes:
         if scheme not in self.supported_schemes():
-            raise MechanismUnsupported(f"'{self.token_label}' cannot sign with {scheme}",
-                                       token_label=self.token_label)
+            raise MechanismUnsupported(
+                f"'{self.token_label}' cannot sign with {scheme}", token_label=self.token_label
+            )
         algo = scheme.hash_algorithm
         digest = bytes(digest)
         if len(digest) != algo.digest_size:
@@ -180,20 +191,34 @@ class Pkcs11Signer:
                     self._pin_callback(self._request(PinPurpose.SIGNATURE))
             else:
                 if self._pin_callback is None:
-                    raise PinCancelled("This key asks for the PIN before each signature, and no PIN prompt "
-                                       "is available.", token_label=self.token_label)
+                    raise PinCancelled(
+                        "This key asks for the PIN before each signature, and no PIN prompt is available.",
+                        token_label=self.token_label,
+                    )
                 context_pin = self._pin_callback(self._request(PinPurpose.SIGNATURE))
                 if context_pin is None:
                     raise PinCancelled("The PIN prompt was cancelled.", token_label=self.token_label)
         if scheme.is_pkcs1:
-            return self._login.sign(self._cka_id, "RSA_PKCS", DIGEST_INFO_PREFIX[scheme.hash_name] + digest,
-                                    context_pin=context_pin, context_protected=context_protected)
+            return self._login.sign(
+                self._cka_id,
+                "RSA_PKCS",
+                DIGEST_INFO_PREFIX[scheme.hash_name] + digest,
+                context_pin=context_pin,
+                context_protected=context_protected,
+            )
         if scheme.is_pss:
-            return self._login.sign(self._cka_id, "RSA_PKCS_PSS", digest, pss_hash=scheme.hash_name,
-                                    salt_length=algo.digest_size, context_pin=context_pin,
-                                    context_protected=context_protected)
-        raw = self._login.sign(self._cka_id, "ECDSA", digest, context_pin=context_pin,
-                               context_protected=context_protected)
+            return self._login.sign(
+                self._cka_id,
+                "RSA_PKCS_PSS",
+                digest,
+                pss_hash=scheme.hash_name,
+                salt_length=algo.digest_size,
+                context_pin=context_pin,
+                context_protected=context_protected,
+            )
+        raw = self._login.sign(
+            self._cka_id, "ECDSA", digest, context_pin=context_pin, context_protected=context_protected
+        )
         half = len(raw) // 2
         return encode_dss_signature(int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big"))
 
@@ -201,13 +226,18 @@ class Pkcs11Signer:
 
     def _request(self, purpose: PinPurpose, last_error: str | None = None) -> PinRequest:
         flags = None
-        try:
+        with contextlib.suppress(TokenError):
             flags = self._login.module.token_flags(self.token_serial)
-        except TokenError:
-            pass
         tries, low, final, _locked = pin_state_from_flags(flags)
-        return PinRequest(token_label=self.token_label, purpose=purpose, tries_left=tries, count_low=low,
-                          final_try=final, protected_path=self._protected, last_error=last_error)
+        return PinRequest(
+            token_label=self.token_label,
+            purpose=purpose,
+            tries_left=tries,
+            count_low=low,
+            final_try=final,
+            protected_path=self._protected,
+            last_error=last_error,
+        )
 
     @property
     def module(self) -> Pkcs11Module:
@@ -270,8 +300,9 @@ class Pkcs11Signer:
             raise PinCancelled("No PIN prompt to log in again.", token_label=self.token_label)
         module = self._login.module
         if not module.holds_certificate(self.token_serial, self._fingerprint):
-            raise KeyNotFound(f"'{self.token_label}' no longer holds this certificate.",
-                              token_label=self.token_label)
+            raise KeyNotFound(
+                f"'{self.token_label}' no longer holds this certificate.", token_label=self.token_label
+            )
         old = self._login
         new = module.login(self.token_serial, callback, purpose=PinPurpose.RELOGIN, last_error=last_error)
         old.close()
@@ -289,18 +320,23 @@ def _find_certificate(module: Pkcs11Module, uri: Pkcs11Uri) -> CertificateEntry:
 
     inv = scan_module(module.path, module=module)
     matches = [
-        c for c in inv.certificates
+        c
+        for c in inv.certificates
         if c.token is not None
-        and uri.matches_token(label=c.token.label, serial=c.token.serial, manufacturer=c.token.manufacturer,
-                              model=c.token.model)
+        and uri.matches_token(
+            label=c.token.label, serial=c.token.serial, manufacturer=c.token.manufacturer, model=c.token.model
+        )
         and uri.matches_slot(slot_id=c.token.slot_id, description=c.token.slot_description)
         and uri.matches_object(cka_id=c.cka_id, label=c.label)
     ]
     if not matches:
         if inv.errors:
             raise inv.errors[0]
-        tokens = [t for t in inv.tokens if uri.matches_token(label=t.label, serial=t.serial,
-                                                             manufacturer=t.manufacturer, model=t.model)]
+        tokens = [
+            t
+            for t in inv.tokens
+            if uri.matches_token(label=t.label, serial=t.serial, manufacturer=t.manufacturer, model=t.model)
+        ]
         if not tokens:
             raise TokenNotPresent(f"No card matches {uri} in {module.path}.", token_label=uri.token)
         raise KeyNotFound(f"No certificate matches {uri}.", token_label=tokens[0].label)
@@ -336,18 +372,26 @@ def open_card_signer(
     token = entry.token
     assert token is not None
     if entry.problems and not allow_unusable:
-        raise CertificateUnusable(f"This certificate cannot be used: {'; '.join(entry.problem_messages)}.",
-                                  token_label=token.label)
+        raise CertificateUnusable(
+            f"This certificate cannot be used: {'; '.join(entry.problem_messages)}.", token_label=token.label
+        )
     cert = entry.certificate()
     login = module.login(token.serial, pin_callback, purpose=PinPurpose.LOGIN)
     try:
         key = login.find_private_key(entry.cka_id)
         mechanisms = set(module.mechanisms(token.serial))
         protected = bool(module.token_flags(token.serial) & CKF_PROTECTED_AUTHENTICATION_PATH)
-        return Pkcs11Signer(login, cert, entry.cka_id, mechanisms=mechanisms,
-                            always_authenticate=bool(key.always_authenticate), protected_path=protected,
-                            pin_callback=pin_callback, mechanisms_filter=mechanisms_filter,
-                            disable_pss=disable_pss)
+        return Pkcs11Signer(
+            login,
+            cert,
+            entry.cka_id,
+            mechanisms=mechanisms,
+            always_authenticate=bool(key.always_authenticate),
+            protected_path=protected,
+            pin_callback=pin_callback,
+            mechanisms_filter=mechanisms_filter,
+            disable_pss=disable_pss,
+        )
     except BaseException:
         login.close()
         raise

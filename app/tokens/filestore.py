@@ -74,7 +74,7 @@ def _pem_blocks(data: bytes, kind: bytes) -> list[bytes]:
         end = data.find(b"-----", end_marker + 9)
         if end < 0:
             break
-        out.append(data[i:end + 5] + b"\n")
+        out.append(data[i : end + 5] + b"\n")
         start = end + 5
     return out
 
@@ -89,28 +89,55 @@ def _has_private_key_block(data: bytes) -> tuple[bool, bool]:
 
 def _companion_key(path: Path) -> Path | None:
     """`name.key` or `name-key.pem` / `name.key.pem` beside a PEM certificate."""
-    for cand in (path.with_suffix(".key"), path.with_name(path.stem + "-key.pem"),
-                 path.with_name(path.stem + ".key.pem")):
+    for cand in (
+        path.with_suffix(".key"),
+        path.with_name(path.stem + "-key.pem"),
+        path.with_name(path.stem + ".key.pem"),
+    ):
         if cand != path and cand.is_file():
             return cand
     return None
 
 
-def _file_entry(path: Path, der: bytes, *, has_key: bool, needs_password: bool, label: str,
-                now: _dt.datetime | None, extra_problems: tuple[Problem, ...] = (),
-                details: tuple[str, ...] = ()) -> CertificateEntry:
+def _file_entry(
+    path: Path,
+    der: bytes,
+    *,
+    has_key: bool,
+    needs_password: bool,
+    label: str,
+    now: _dt.datetime | None,
+    extra_problems: tuple[Problem, ...] = (),
+    details: tuple[str, ...] = (),
+) -> CertificateEntry:
     p = parse_certificate(der, now)
     problems = list(p.problems) + list(extra_problems)
     if not has_key:
         problems.append(Problem.NO_PRIVATE_KEY)
     return CertificateEntry(
-        source=CertificateSource.FILE, uri=str(path), label=label, der=der, subject=p.subject,
-        issuer=p.issuer, serial_number=p.serial_number, not_before=p.not_before, not_after=p.not_after,
-        key_type=p.key_type, key_size=p.key_size, curve=p.curve, key_usage=p.key_usage,
-        extended_key_usage=p.extended_key_usage, fingerprint_sha256=p.fingerprint_sha256,
-        has_private_key=has_key, private_key_visible=has_key, always_authenticate=False,
-        problems=tuple(dict.fromkeys(problems)), details=details + ((p.error,) if p.error else ()),
-        file_path=str(path), needs_password=needs_password)
+        source=CertificateSource.FILE,
+        uri=str(path),
+        label=label,
+        der=der,
+        subject=p.subject,
+        issuer=p.issuer,
+        serial_number=p.serial_number,
+        not_before=p.not_before,
+        not_after=p.not_after,
+        key_type=p.key_type,
+        key_size=p.key_size,
+        curve=p.curve,
+        key_usage=p.key_usage,
+        extended_key_usage=p.extended_key_usage,
+        fingerprint_sha256=p.fingerprint_sha256,
+        has_private_key=has_key,
+        private_key_visible=has_key,
+        always_authenticate=False,
+        problems=tuple(dict.fromkeys(problems)),
+        details=details + ((p.error,) if p.error else ()),
+        file_path=str(path),
+        needs_password=needs_password,
+    )
 
 
 def read_file_entries(path: Path | str, *, now: _dt.datetime | None = None) -> list[CertificateEntry]:
@@ -133,9 +160,18 @@ def read_file_entries(path: Path | str, *, now: _dt.datetime | None = None) -> l
     try:
         der = x509.load_pem_x509_certificate(leaf).public_bytes(serialization.Encoding.DER)
     except Exception as e:
-        return [CertificateEntry(source=CertificateSource.FILE, uri=str(path), label=path.name, der=b"",
-                                 problems=(Problem.UNPARSABLE,), details=(f"{type(e).__name__}: {e}"[:200],),
-                                 file_path=str(path), fingerprint_sha256=hashlib.sha256(leaf).hexdigest())]
+        return [
+            CertificateEntry(
+                source=CertificateSource.FILE,
+                uri=str(path),
+                label=path.name,
+                der=b"",
+                problems=(Problem.UNPARSABLE,),
+                details=(f"{type(e).__name__}: {e}"[:200],),
+                file_path=str(path),
+                fingerprint_sha256=hashlib.sha256(leaf).hexdigest(),
+            )
+        ]
     return [_file_entry(path, der, has_key=has_key, needs_password=encrypted, label=path.name, now=now)]
 
 
@@ -146,16 +182,36 @@ def _pkcs12_entry(path: Path, data: bytes, now: _dt.datetime | None) -> Certific
         # Either a password is needed or the file is corrupt: tell them apart with an empty password
         # being refused the same way; we cannot read the certificate without the password.
         if not _looks_like_pkcs12(data):
-            return CertificateEntry(source=CertificateSource.FILE, uri=str(path), label=path.name, der=b"",
-                                    problems=(Problem.UNPARSABLE,), details=("not a PKCS#12 file",),
-                                    file_path=str(path), fingerprint_sha256=hashlib.sha256(data).hexdigest())
-        return CertificateEntry(source=CertificateSource.FILE, uri=str(path), label=path.name, der=b"",
-                                has_private_key=True, file_path=str(path), needs_password=True,
-                                details=("the certificate is shown after the file's password is given",))
+            return CertificateEntry(
+                source=CertificateSource.FILE,
+                uri=str(path),
+                label=path.name,
+                der=b"",
+                problems=(Problem.UNPARSABLE,),
+                details=("not a PKCS#12 file",),
+                file_path=str(path),
+                fingerprint_sha256=hashlib.sha256(data).hexdigest(),
+            )
+        return CertificateEntry(
+            source=CertificateSource.FILE,
+            uri=str(path),
+            label=path.name,
+            der=b"",
+            has_private_key=True,
+            file_path=str(path),
+            needs_password=True,
+            details=("the certificate is shown after the file's password is given",),
+        )
     if p12.cert is None:
-        return CertificateEntry(source=CertificateSource.FILE, uri=str(path), label=path.name, der=b"",
-                                problems=(Problem.UNPARSABLE,), details=("no certificate in the file",),
-                                file_path=str(path))
+        return CertificateEntry(
+            source=CertificateSource.FILE,
+            uri=str(path),
+            label=path.name,
+            der=b"",
+            problems=(Problem.UNPARSABLE,),
+            details=("no certificate in the file",),
+            file_path=str(path),
+        )
     der = p12.cert.certificate.public_bytes(serialization.Encoding.DER)
     label = (p12.cert.friendly_name or b"").decode("utf-8", "replace") or path.name
     return _file_entry(path, der, has_key=p12.key is not None, needs_password=False, label=label, now=now)
@@ -166,11 +222,12 @@ def _looks_like_pkcs12(data: bytes) -> bool:
     if len(data) < 8 or data[0] != 0x30:
         return False
     i = 2 if data[1] < 0x80 else 2 + (data[1] & 0x7F)
-    return data[i:i + 3] == b"\x02\x01\x03"
+    return data[i : i + 3] == b"\x02\x01\x03"
 
 
-def scan_store(paths: Sequence[Path | str], *, now: _dt.datetime | None = None
-               ) -> tuple[list[CertificateEntry], list[FileStoreError]]:
+def scan_store(
+    paths: Sequence[Path | str], *, now: _dt.datetime | None = None
+) -> tuple[list[CertificateEntry], list[FileStoreError]]:
     """Entries of every credential file in `paths` (files, or folders scanned one level deep).
 
     One bad file never breaks the listing: its error is returned beside the entries.
@@ -180,8 +237,9 @@ def scan_store(paths: Sequence[Path | str], *, now: _dt.datetime | None = None
     for p in paths:
         p = Path(p).expanduser()
         if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.is_file()
-                           and f.suffix.lower() in PKCS12_SUFFIXES + PEM_SUFFIXES)
+            files = sorted(
+                f for f in p.iterdir() if f.is_file() and f.suffix.lower() in PKCS12_SUFFIXES + PEM_SUFFIXES
+            )
         elif p.exists():
             files = [p]
         else:
@@ -244,7 +302,9 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
         try:
             certs = [x509.load_pem_x509_certificate(b) for b in blocks]
         except Exception as e:
-            raise FileStoreError(f"{path.name}: the certificate cannot be parsed ({type(e).__name__})") from None
+            raise FileStoreError(
+                f"{path.name}: the certificate cannot be parsed ({type(e).__name__})"
+            ) from None
         key_data = data if b"PRIVATE KEY-----" in data else None
         if key_data is None and (comp := _companion_key(path)) is not None:
             key_data = _read(comp)
@@ -258,14 +318,18 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
         except (ValueError, TypeError) as e:
             if encrypted:
                 raise StorePasswordIncorrect(f"The password of {path.name} is incorrect.") from None
-            raise FileStoreError(f"{path.name}: the private key cannot be read ({type(e).__name__})") from None
-        key = loaded  # type: ignore[assignment]
+            raise FileStoreError(
+                f"{path.name}: the private key cannot be read ({type(e).__name__})"
+            ) from None
+        key = loaded
         cert, chain = certs[0], tuple(certs[1:])
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise KeyNotFound(f"{path.name}: only RSA and EC keys are supported")
-    if key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) \
-            != cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo):
+    if key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
         raise KeyNotFound(f"{path.name}: the private key does not match the certificate")
     return FileCredential(cert, chain, key)
 

@@ -55,8 +55,9 @@ class Inventory:
         return tuple(c for c in self.certificates if c.usable)
 
     def merged(self, other: Inventory) -> Inventory:
-        return Inventory(self.tokens + other.tokens, self.certificates + other.certificates,
-                         self.errors + other.errors)
+        return Inventory(
+            self.tokens + other.tokens, self.certificates + other.certificates, self.errors + other.errors
+        )
 
     def find(self, fingerprint_sha256: str) -> CertificateEntry | None:
         fp = fingerprint_sha256.lower().replace(":", "")
@@ -65,12 +66,26 @@ class Inventory:
 
 def certificate_uri(token: TokenInfo, label: str, cka_id: bytes) -> str:
     """RFC 7512 URI of a certificate object on a token."""
-    return str(Pkcs11Uri(token=token.label, manufacturer=token.manufacturer, model=token.model,
-                         serial=token.serial, object=label or None, type="cert", id=cka_id))
+    return str(
+        Pkcs11Uri(
+            token=token.label,
+            manufacturer=token.manufacturer,
+            model=token.model,
+            serial=token.serial,
+            object=label or None,
+            type="cert",
+            id=cka_id,
+        )
+    )
 
 
-def _entry(token: TokenInfo, obj: ObjectReading, parsed: ParsedCertificate | None,
-           privs: Mapping[bytes, ObjectReading], pub_ids: set[bytes]) -> CertificateEntry:
+def _entry(
+    token: TokenInfo,
+    obj: ObjectReading,
+    parsed: ParsedCertificate | None,
+    privs: Mapping[bytes, ObjectReading],
+    pub_ids: set[bytes],
+) -> CertificateEntry:
     problems: list[Problem] = []
     details: list[str] = []
     if obj.error is not None or obj.value is None:
@@ -90,20 +105,35 @@ def _entry(token: TokenInfo, obj: ObjectReading, parsed: ParsedCertificate | Non
     uri = certificate_uri(token, obj.label, obj.cka_id)
     p = parsed
     return CertificateEntry(
-        source=CertificateSource.PKCS11, uri=uri, label=obj.label, der=obj.value or b"",
-        subject=p.subject if p else "", issuer=p.issuer if p else "",
-        serial_number=p.serial_number if p else "", not_before=p.not_before if p else None,
-        not_after=p.not_after if p else None, key_type=p.key_type if p else KeyType.OTHER,
-        key_size=p.key_size if p else 0, curve=p.curve if p else None,
-        key_usage=p.key_usage if p else (), extended_key_usage=p.extended_key_usage if p else (),
-        fingerprint_sha256=p.fingerprint_sha256 if p else "", has_private_key=has_key,
-        private_key_visible=visible, always_authenticate=priv.always_authenticate if priv else None,
-        problems=tuple(dict.fromkeys(problems)), details=tuple(details), cka_id=obj.cka_id, token=token,
-        module_path=token.module_path)
+        source=CertificateSource.PKCS11,
+        uri=uri,
+        label=obj.label,
+        der=obj.value or b"",
+        subject=p.subject if p else "",
+        issuer=p.issuer if p else "",
+        serial_number=p.serial_number if p else "",
+        not_before=p.not_before if p else None,
+        not_after=p.not_after if p else None,
+        key_type=p.key_type if p else KeyType.OTHER,
+        key_size=p.key_size if p else 0,
+        curve=p.curve if p else None,
+        key_usage=p.key_usage if p else (),
+        extended_key_usage=p.extended_key_usage if p else (),
+        fingerprint_sha256=p.fingerprint_sha256 if p else "",
+        has_private_key=has_key,
+        private_key_visible=visible,
+        always_authenticate=priv.always_authenticate if priv else None,
+        problems=tuple(dict.fromkeys(problems)),
+        details=tuple(details),
+        cka_id=obj.cka_id,
+        token=token,
+        module_path=token.module_path,
+    )
 
 
-def entries_from_token_objects(module_path: str, objs: TokenObjects,
-                               now: _dt.datetime | None = None) -> tuple[TokenInfo, list[CertificateEntry]]:
+def entries_from_token_objects(
+    module_path: str, objs: TokenObjects, now: _dt.datetime | None = None
+) -> tuple[TokenInfo, list[CertificateEntry]]:
     """Turn one token's reading into a TokenInfo and its CertificateEntry-s."""
     token = TokenInfo.from_reading(module_path, objs.token, objs.mechanisms)
     privs = {k.cka_id: k for k in objs.private_keys if k.error is None and k.cka_id}
@@ -111,20 +141,36 @@ def entries_from_token_objects(module_path: str, objs: TokenObjects,
     entries = []
     for obj in objs.certificates:
         try:
-            parsed = parse_certificate(obj.value, now) if obj.value is not None and obj.error is None else None
+            parsed = (
+                parse_certificate(obj.value, now) if obj.value is not None and obj.error is None else None
+            )
             entries.append(_entry(token, obj, parsed, privs, pub_ids))
         except Exception as e:  # one bad object never breaks the listing
             log.debug("certificate object on %s skipped: %s", token.label, e)
-            entries.append(CertificateEntry(
-                source=CertificateSource.PKCS11, uri=certificate_uri(token, obj.label, obj.cka_id),
-                label=obj.label, der=obj.value or b"", problems=(Problem.UNREADABLE,),
-                details=(f"{type(e).__name__}",), cka_id=obj.cka_id, token=token, module_path=module_path))
+            entries.append(
+                CertificateEntry(
+                    source=CertificateSource.PKCS11,
+                    uri=certificate_uri(token, obj.label, obj.cka_id),
+                    label=obj.label,
+                    der=obj.value or b"",
+                    problems=(Problem.UNREADABLE,),
+                    details=(f"{type(e).__name__}",),
+                    cka_id=obj.cka_id,
+                    token=token,
+                    module_path=module_path,
+                )
+            )
     entries.sort(key=lambda e: (e.cka_id, e.label, e.fingerprint_sha256))  # cards return objects in any order
     return token, entries
 
 
-def scan_module(module_path: str, *, init_env: Mapping[str, str] | None = None,
-                now: _dt.datetime | None = None, module: Pkcs11Module | None = None) -> Inventory:
+def scan_module(
+    module_path: str,
+    *,
+    init_env: Mapping[str, str] | None = None,
+    now: _dt.datetime | None = None,
+    module: Pkcs11Module | None = None,
+) -> Inventory:
     """Tokens and certificates of one module. Never raises for a token error: see `errors`."""
     try:
         mod = module or load_module(module_path, init_env=init_env)
@@ -154,8 +200,13 @@ def scan_module(module_path: str, *, init_env: Mapping[str, str] | None = None,
     return Inventory(tuple(tokens), tuple(certs), tuple(errors))
 
 
-def scan(module_paths: Sequence[str] = (), store_paths: Sequence[str] = (), *,
-         now: _dt.datetime | None = None, init_envs: Mapping[str, Mapping[str, str]] | None = None) -> Inventory:
+def scan(
+    module_paths: Sequence[str] = (),
+    store_paths: Sequence[str] = (),
+    *,
+    now: _dt.datetime | None = None,
+    init_envs: Mapping[str, Mapping[str, str]] | None = None,
+) -> Inventory:
     """The full inventory: modules are read in parallel (each on its own worker), then local stores."""
     from app.tokens.filestore import scan_store
 

@@ -82,9 +82,21 @@ class TokenInfo:
     mechanisms: frozenset[str] = frozenset()
 
     @classmethod
-    def from_reading(cls, module_path: str, r: TokenReading, mechanisms: frozenset[str] = frozenset()) -> TokenInfo:
-        return cls(module_path, r.slot_id, r.slot_description, r.label, r.serial, r.manufacturer, r.model,
-                   r.flags, r.slot_flags, mechanisms)
+    def from_reading(
+        cls, module_path: str, r: TokenReading, mechanisms: frozenset[str] = frozenset()
+    ) -> TokenInfo:
+        return cls(
+            module_path,
+            r.slot_id,
+            r.slot_description,
+            r.label,
+            r.serial,
+            r.manufacturer,
+            r.model,
+            r.flags,
+            r.slot_flags,
+            mechanisms,
+        )
 
     @property
     def login_required(self) -> bool:
@@ -131,19 +143,30 @@ class TokenInfo:
     @property
     def uri(self) -> str:
         """RFC 7512 URI of the token."""
-        return str(Pkcs11Uri(token=self.label, manufacturer=self.manufacturer, model=self.model,
-                             serial=self.serial))
+        return str(
+            Pkcs11Uri(token=self.label, manufacturer=self.manufacturer, model=self.model, serial=self.serial)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "module": self.module_path, "slot_id": self.slot_id, "slot_description": self.slot_description,
-            "label": self.label, "serial": self.serial, "manufacturer": self.manufacturer,
-            "model": self.model, "uri": self.uri, "login_required": self.login_required,
+            "module": self.module_path,
+            "slot_id": self.slot_id,
+            "slot_description": self.slot_description,
+            "label": self.label,
+            "serial": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "uri": self.uri,
+            "login_required": self.login_required,
             "protected_authentication_path": self.protected_authentication_path,
-            "user_pin_initialized": self.user_pin_initialized, "user_pin_count_low": self.user_pin_count_low,
-            "user_pin_final_try": self.user_pin_final_try, "user_pin_locked": self.user_pin_locked,
-            "user_pin_to_be_changed": self.user_pin_to_be_changed, "write_protected": self.write_protected,
-            "removable": self.removable, "tries_left": self.tries_left,
+            "user_pin_initialized": self.user_pin_initialized,
+            "user_pin_count_low": self.user_pin_count_low,
+            "user_pin_final_try": self.user_pin_final_try,
+            "user_pin_locked": self.user_pin_locked,
+            "user_pin_to_be_changed": self.user_pin_to_be_changed,
+            "write_protected": self.write_protected,
+            "removable": self.removable,
+            "tries_left": self.tries_left,
             "mechanisms": sorted(self.mechanisms),
         }
 
@@ -168,7 +191,9 @@ class CertificateEntry:
     extended_key_usage: tuple[str, ...] = ()
     fingerprint_sha256: str = ""  # lowercase hex of SHA-256 over the DER
     has_private_key: bool = False
-    private_key_visible: bool = False  # False: inferred from the public key (private objects hidden until login)
+    private_key_visible: bool = (
+        False  # False: inferred from the public key (private objects hidden until login)
+    )
     always_authenticate: bool | None = None  # None: cannot tell before logging in
     problems: tuple[Problem, ...] = ()
     details: tuple[str, ...] = ()  # extra words about the problems (parse error...)
@@ -201,30 +226,53 @@ class CertificateEntry:
     def to_json(self) -> dict[str, Any]:
         """One object of `certs --json`."""
         return {
-            "source": str(self.source), "uri": self.uri, "module": self.module_path, "file": self.file_path,
-            "token_label": self.token_label, "token_serial": self.token_serial, "label": self.label,
-            "id": self.cka_id.hex(), "subject": self.subject, "issuer": self.issuer,
+            "source": str(self.source),
+            "uri": self.uri,
+            "module": self.module_path,
+            "file": self.file_path,
+            "token_label": self.token_label,
+            "token_serial": self.token_serial,
+            "label": self.label,
+            "id": self.cka_id.hex(),
+            "subject": self.subject,
+            "issuer": self.issuer,
             "serial_number": self.serial_number,
             "not_before": self.not_before.isoformat() if self.not_before else None,
             "not_after": self.not_after.isoformat() if self.not_after else None,
-            "key_type": str(self.key_type), "key_size": self.key_size, "curve": self.curve,
-            "key_usage": list(self.key_usage), "extended_key_usage": list(self.extended_key_usage),
-            "fingerprint_sha256": self.fingerprint_sha256, "has_private_key": self.has_private_key,
-            "always_authenticate": self.always_authenticate, "needs_password": self.needs_password,
-            "usable": self.usable, "problems": [str(p) for p in self.problems],
+            "key_type": str(self.key_type),
+            "key_size": self.key_size,
+            "curve": self.curve,
+            "key_usage": list(self.key_usage),
+            "extended_key_usage": list(self.extended_key_usage),
+            "fingerprint_sha256": self.fingerprint_sha256,
+            "has_private_key": self.has_private_key,
+            "always_authenticate": self.always_authenticate,
+            "needs_password": self.needs_password,
+            "usable": self.usable,
+            "problems": [str(p) for p in self.problems],
             "problem_messages": list(self.problem_messages),
         }
 
 
 _EKU_NAMES = {
-    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth", ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
-    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection", ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
-    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping", ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
     ExtendedKeyUsageOID.SMARTCARD_LOGON: "smartcardLogon",
 }
-_KU_NAMES = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
-             "key_agreement", "key_cert_sign", "crl_sign")
+_KU_NAMES = (
+    "digital_signature",
+    "content_commitment",
+    "key_encipherment",
+    "data_encipherment",
+    "key_agreement",
+    "key_cert_sign",
+    "crl_sign",
+)
 _CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 
@@ -259,7 +307,9 @@ def parse_certificate(der: bytes, now: _dt.datetime | None = None) -> ParsedCert
         nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
         public = cert.public_key()
     except Exception as e:  # any parse failure: listed as unparsable, never breaks the listing
-        return ParsedCertificate(der, fp, error=f"{type(e).__name__}: {e}"[:200], problems=(Problem.UNPARSABLE,))
+        return ParsedCertificate(
+            der, fp, error=f"{type(e).__name__}: {e}"[:200], problems=(Problem.UNPARSABLE,)
+        )
     problems: list[Problem] = []
     now = now or _dt.datetime.now(_dt.UTC)
     if na < now:
@@ -270,7 +320,11 @@ def parse_certificate(der: bytes, now: _dt.datetime | None = None) -> ParsedCert
     if isinstance(public, rsa.RSAPublicKey):
         key_type, size = KeyType.RSA, public.key_size
     elif isinstance(public, ec.EllipticCurvePublicKey):
-        key_type, size, curve = KeyType.EC, public.curve.key_size, _CURVES.get(public.curve.name, public.curve.name)
+        key_type, size, curve = (
+            KeyType.EC,
+            public.curve.key_size,
+            _CURVES.get(public.curve.name, public.curve.name),
+        )
     else:
         if isinstance(public, (dsa.DSAPublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
             size = getattr(public, "key_size", 0)
@@ -289,13 +343,29 @@ def parse_certificate(der: bytes, now: _dt.datetime | None = None) -> ParsedCert
     try:
         eku_ext = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         eku = tuple(_EKU_NAMES.get(o, o.dotted_string) for o in eku_ext)
-        if ExtendedKeyUsageOID.CLIENT_AUTH not in eku_ext and \
-                ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku_ext:
+        if (
+            ExtendedKeyUsageOID.CLIENT_AUTH not in eku_ext
+            and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku_ext
+        ):
             problems.append(Problem.NOT_FOR_CLIENT_AUTH)
     except x509.ExtensionNotFound:
         pass
     except Exception:
         problems.append(Problem.UNPARSABLE)
     return ParsedCertificate(
-        der, fp, cert, None, subject, issuer, f"{cert.serial_number:x}", nb, na, key_type, size, curve,
-        ku, eku, tuple(dict.fromkeys(problems)))
+        der,
+        fp,
+        cert,
+        None,
+        subject,
+        issuer,
+        f"{cert.serial_number:x}",
+        nb,
+        na,
+        key_type,
+        size,
+        curve,
+        ku,
+        eku,
+        tuple(dict.fromkeys(problems)),
+    )

@@ -19,17 +19,31 @@ ENV_MODULE = "OTL_PKCS11_MODULE"  # one path
 ENV_MODULES = "OTL_PKCS11_MODULES"  # several, separated by os.pathsep
 
 P11KIT_REGISTRY_DIRS = ("/etc/pkcs11/modules", "/usr/share/p11-kit/modules", "~/.config/pkcs11/modules")
-P11KIT_LIB_DIRS = ("/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11", "/usr/lib64/pkcs11",
-                   "/usr/lib/pkcs11")
+P11KIT_LIB_DIRS = (
+    "/usr/lib/x86_64-linux-gnu/pkcs11",
+    "/usr/lib/aarch64-linux-gnu/pkcs11",
+    "/usr/lib64/pkcs11",
+    "/usr/lib/pkcs11",
+)
 # p11-kit's own helper modules are not cards: the trust module lists CA anchors, the client is for remoting.
 P11KIT_SKIP = ("p11-kit-trust", "p11-kit-client", "pkcs11-spy")
 
-OPENSC_WINDOWS = (r"C:\Windows\System32\opensc-pkcs11.dll",
-                  r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll")
-OPENSC_MACOS = ("/Library/OpenSC/lib/opensc-pkcs11.so", "/usr/local/lib/opensc-pkcs11.so",
-                "/opt/homebrew/lib/opensc-pkcs11.so", "/Library/OpenSC/lib/pkcs11/opensc-pkcs11.so")
-OPENSC_LINUX = ("/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so", "/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so",
-                "/usr/lib64/opensc-pkcs11.so", "/usr/lib/opensc-pkcs11.so")
+OPENSC_WINDOWS = (
+    r"C:\Windows\System32\opensc-pkcs11.dll",
+    r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll",
+)
+OPENSC_MACOS = (
+    "/Library/OpenSC/lib/opensc-pkcs11.so",
+    "/usr/local/lib/opensc-pkcs11.so",
+    "/opt/homebrew/lib/opensc-pkcs11.so",
+    "/Library/OpenSC/lib/pkcs11/opensc-pkcs11.so",
+)
+OPENSC_LINUX = (
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so",
+    "/usr/lib64/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +84,9 @@ def _parse_p11kit_file(path: Path) -> dict[str, str]:
     return conf
 
 
-def p11kit_registry(dirs: Sequence[str] = P11KIT_REGISTRY_DIRS,
-                    lib_dirs: Sequence[str] = P11KIT_LIB_DIRS) -> list[ModuleCandidate]:
+def p11kit_registry(
+    dirs: Sequence[str] = P11KIT_REGISTRY_DIRS, lib_dirs: Sequence[str] = P11KIT_LIB_DIRS
+) -> list[ModuleCandidate]:
     """Modules registered with p11-kit (`*.module` files), the system's card modules on Linux."""
     seen: dict[str, ModuleCandidate] = {}
     for d in dirs:
@@ -84,8 +99,10 @@ def p11kit_registry(dirs: Sequence[str] = P11KIT_REGISTRY_DIRS,
             if not mod:
                 continue
             if not os.path.isabs(mod):
-                mod = next((os.path.join(ld, mod) for ld in lib_dirs if os.path.exists(os.path.join(ld, mod))),
-                           os.path.join(lib_dirs[0], mod))
+                mod = next(
+                    (os.path.join(ld, mod) for ld in lib_dirs if os.path.exists(os.path.join(ld, mod))),
+                    os.path.join(lib_dirs[0], mod),
+                )
             if any(s in os.path.basename(mod) for s in P11KIT_SKIP):
                 continue
             seen[name] = ModuleCandidate(mod, "p11-kit", name)
@@ -99,8 +116,14 @@ def platform_defaults(platform: str | None = None) -> list[ModuleCandidate]:
     return [ModuleCandidate(p, "default") for p in paths if os.path.exists(p)][:1]
 
 
-def discover(explicit: Iterable[str] = (), *, use_environment: bool = True, use_registry: bool = True,
-             environ: Mapping[str, str] | None = None, platform: str | None = None) -> list[ModuleCandidate]:
+def discover(
+    explicit: Iterable[str] = (),
+    *,
+    use_environment: bool = True,
+    use_registry: bool = True,
+    environ: Mapping[str, str] | None = None,
+    platform: str | None = None,
+) -> list[ModuleCandidate]:
     """Candidate modules, most specific first, without duplicates (same file = same module).
 
     Explicit paths (settings, --module) come first and are kept even when the file is missing, so

@@ -17,7 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -151,7 +151,9 @@ def map_error(
     name = ckr_name(exc)
     who = f"'{token_label}'" if token_label else "the card"
     if isinstance(exc, _REMOVED):
-        return TokenRemoved(f"{who} was removed or stopped answering{what} ({name}).", token_label=token_label)
+        return TokenRemoved(
+            f"{who} was removed or stopped answering{what} ({name}).", token_label=token_label
+        )
     if isinstance(exc, _NOT_PRESENT):
         return TokenNotPresent(f"{who} is not in the reader{what} ({name}).", token_label=token_label)
     if isinstance(exc, _x.PinIncorrect):
@@ -174,18 +176,25 @@ def map_error(
     if isinstance(exc, _x.PinLocked):
         return PinLocked(f"The PIN of {who} is locked.", token_label=token_label)
     if isinstance(exc, (_x.PinLenRange, _x.PinInvalid)):
-        return PinInvalid(f"{who} does not accept a PIN of that length or with those characters ({name}).",
-                          token_label=token_label)
+        return PinInvalid(
+            f"{who} does not accept a PIN of that length or with those characters ({name}).",
+            token_label=token_label,
+        )
     if isinstance(exc, _x.FunctionCancelled):
         return PinCancelled(f"The operation was cancelled on {who}.", token_label=token_label)
     if isinstance(exc, (_x.MechanismInvalid, _x.MechanismParamInvalid)):
-        return MechanismUnsupported(f"{who} cannot do this signature mechanism ({name}).",
-                                    token_label=token_label)
+        return MechanismUnsupported(
+            f"{who} cannot do this signature mechanism ({name}).", token_label=token_label
+        )
     if isinstance(exc, _x.PKCS11Error):
-        return TokenOperationFailed(f"The card operation failed{what} ({name or type(exc).__name__}).",
-                                    ckr=name, token_label=token_label)
-    return TokenOperationFailed(f"The card operation failed{what}: {type(exc).__name__}: {exc}",
-                                token_label=token_label)
+        return TokenOperationFailed(
+            f"The card operation failed{what} ({name or type(exc).__name__}).",
+            ckr=name,
+            token_label=token_label,
+        )
+    return TokenOperationFailed(
+        f"The card operation failed{what}: {type(exc).__name__}: {exc}", token_label=token_label
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +208,8 @@ class SerialExecutor:
     def __init__(self, name: str) -> None:
         self._ident: int | None = None
         self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=name, initializer=self._remember_thread)
+            max_workers=1, thread_name_prefix=name, initializer=self._remember_thread
+        )
         self.name = name
 
     def _remember_thread(self) -> None:
@@ -511,16 +521,25 @@ class Pkcs11Module:
                     pass
                 except Exception as e:
                     log.debug("C_GetTokenInfo on slot %s of %s: %s", slot.slot_id, self.path, ckr_name(e))
-            out.append(SlotReading(int(slot.slot_id), _text(slot.slot_description), sflags, token, initialized))
+            out.append(
+                SlotReading(int(slot.slot_id), _text(slot.slot_description), sflags, token, initialized)
+            )
         return out
 
     @staticmethod
     def _token_reading(slot: Any, tok: Any) -> TokenReading:
         return TokenReading(
-            slot_id=int(slot.slot_id), slot_description=_text(slot.slot_description),
-            slot_flags=int(slot.flags), label=_text(tok.label), serial=_text(tok.serial),
-            manufacturer=_text(tok.manufacturer_id), model=_text(tok.model), flags=int(tok.flags),
-            hardware_version=tuple(tok.hardware_version), firmware_version=tuple(tok.firmware_version))
+            slot_id=int(slot.slot_id),
+            slot_description=_text(slot.slot_description),
+            slot_flags=int(slot.flags),
+            label=_text(tok.label),
+            serial=_text(tok.serial),
+            manufacturer=_text(tok.manufacturer_id),
+            model=_text(tok.model),
+            flags=int(tok.flags),
+            hardware_version=tuple(tok.hardware_version),
+            firmware_version=tuple(tok.firmware_version),
+        )
 
     def tokens(self) -> list[TokenReading]:
         """Initialised tokens only (empty slots and SoftHSM2's free slot are left out)."""
@@ -552,13 +571,16 @@ class Pkcs11Module:
 
     def token(self, serial: str) -> TokenReading:
         """Fresh info about one token."""
+
         def _read() -> TokenReading:
             slot, tok = self._require_token(serial)
             return self._token_reading(slot, tok)
+
         return self.call(_read)
 
     def mechanisms(self, serial: str) -> dict[str, MechanismReading]:
         """C_GetMechanismList + C_GetMechanismInfo of the token's slot."""
+
         def _read() -> dict[str, MechanismReading]:
             slot, _tok = self._require_token(serial)
             out: dict[str, MechanismReading] = {}
@@ -566,13 +588,15 @@ class Pkcs11Module:
                 for m in slot.get_mechanisms():
                     try:
                         info = slot.get_mechanism_info(m)
-                        out[_mech_name(m)] = MechanismReading(_mech_name(m), int(info.min_key_length),
-                                                              int(info.max_key_length), int(info.flags))
+                        out[_mech_name(m)] = MechanismReading(
+                            _mech_name(m), int(info.min_key_length), int(info.max_key_length), int(info.flags)
+                        )
                     except Exception:
                         out[_mech_name(m)] = MechanismReading(_mech_name(m), 0, 0, 0)
             except Exception as e:
                 raise map_error(e, token_label=_text(_tok.label), during="C_GetMechanismList") from e
             return out
+
         return self.call(_read)
 
     def read_objects(self, slot_id: int) -> TokenObjects:
@@ -585,7 +609,9 @@ class Pkcs11Module:
     def _read_objects(self, slot_id: int) -> TokenObjects:
         self._ensure_initialized()
         try:
-            slot = next((s for s in self._lib.get_slots(token_present=True) if int(s.slot_id) == slot_id), None)
+            slot = next(
+                (s for s in self._lib.get_slots(token_present=True) if int(s.slot_id) == slot_id), None
+            )
             if slot is None:
                 raise TokenNotPresent(f"slot {slot_id} has no card")
             tok = slot.get_token()
@@ -616,13 +642,22 @@ class Pkcs11Module:
         return TokenObjects(reading, certs, privs, pubs, mechs, tuple(errors))
 
     _CERT_ATTRS = (Attribute.ID, Attribute.LABEL, Attribute.VALUE)
-    _KEY_ATTRS = (Attribute.ID, Attribute.LABEL, Attribute.KEY_TYPE, Attribute.ALWAYS_AUTHENTICATE,
-                  Attribute.SIGN, Attribute.PRIVATE)
+    _KEY_ATTRS = (
+        Attribute.ID,
+        Attribute.LABEL,
+        Attribute.KEY_TYPE,
+        Attribute.ALWAYS_AUTHENTICATE,
+        Attribute.SIGN,
+        Attribute.PRIVATE,
+    )
     _PUB_ATTRS = (Attribute.ID, Attribute.LABEL, Attribute.KEY_TYPE, Attribute.MODULUS_BITS)
 
     def _read_class(self, session: Any, cls: ObjectClass, errors: list[str]) -> tuple[ObjectReading, ...]:
-        kind = {ObjectClass.CERTIFICATE: "certificate", ObjectClass.PRIVATE_KEY: "private_key",
-                ObjectClass.PUBLIC_KEY: "public_key"}[cls]
+        kind = {
+            ObjectClass.CERTIFICATE: "certificate",
+            ObjectClass.PRIVATE_KEY: "private_key",
+            ObjectClass.PUBLIC_KEY: "public_key",
+        }[cls]
         try:
             # materialise the search first: no other operation may run while C_FindObjects is active
             objs = list(session.get_objects({Attribute.CLASS: cls}))
@@ -631,8 +666,11 @@ class Pkcs11Module:
         except Exception as e:
             errors.append(f"{kind} search: {ckr_name(e) or e}")
             return ()
-        wanted = {"certificate": self._CERT_ATTRS, "private_key": self._KEY_ATTRS,
-                  "public_key": self._PUB_ATTRS}[kind]
+        wanted = {
+            "certificate": self._CERT_ATTRS,
+            "private_key": self._KEY_ATTRS,
+            "public_key": self._PUB_ATTRS,
+        }[kind]
         out = []
         for obj in objs:
             try:
@@ -643,18 +681,25 @@ class Pkcs11Module:
                 out.append(ObjectReading(kind, error=f"attributes unreadable ({ckr_name(e) or e})"))
                 continue
             kt = attrs.get(Attribute.KEY_TYPE)
-            out.append(ObjectReading(
-                object_class=kind,
-                cka_id=bytes(attrs.get(Attribute.ID) or b""),
-                label=_text(attrs.get(Attribute.LABEL) or ""),
-                value=bytes(attrs[Attribute.VALUE]) if attrs.get(Attribute.VALUE) is not None else None,
-                key_type=getattr(kt, "name", None) if kt is not None else None,
-                key_bits=int(attrs[Attribute.MODULUS_BITS]) if attrs.get(Attribute.MODULUS_BITS) else None,
-                always_authenticate=(bool(attrs[Attribute.ALWAYS_AUTHENTICATE])
-                                     if Attribute.ALWAYS_AUTHENTICATE in attrs else None),
-                can_sign=bool(attrs[Attribute.SIGN]) if Attribute.SIGN in attrs else None,
-                private=bool(attrs[Attribute.PRIVATE]) if Attribute.PRIVATE in attrs else None,
-            ))
+            out.append(
+                ObjectReading(
+                    object_class=kind,
+                    cka_id=bytes(attrs.get(Attribute.ID) or b""),
+                    label=_text(attrs.get(Attribute.LABEL) or ""),
+                    value=bytes(attrs[Attribute.VALUE]) if attrs.get(Attribute.VALUE) is not None else None,
+                    key_type=getattr(kt, "name", None) if kt is not None else None,
+                    key_bits=int(attrs[Attribute.MODULUS_BITS])
+                    if attrs.get(Attribute.MODULUS_BITS)
+                    else None,
+                    always_authenticate=(
+                        bool(attrs[Attribute.ALWAYS_AUTHENTICATE])
+                        if Attribute.ALWAYS_AUTHENTICATE in attrs
+                        else None
+                    ),
+                    can_sign=bool(attrs[Attribute.SIGN]) if Attribute.SIGN in attrs else None,
+                    private=bool(attrs[Attribute.PRIVATE]) if Attribute.PRIVATE in attrs else None,
+                )
+            )
         return tuple(out)
 
     # -- presence -----------------------------------------------------------------------------
@@ -700,6 +745,7 @@ class Pkcs11Module:
 
     def present_serials(self) -> frozenset[str]:
         """Serials of the initialised tokens present now (empty when the module reports the device gone)."""
+
         def _read() -> frozenset[str]:
             try:
                 self._ensure_initialized()
@@ -716,6 +762,7 @@ class Pkcs11Module:
                 return frozenset()
             except Exception as e:
                 raise map_error(e, during="C_GetSlotList") from e
+
         return self.call(_read)
 
     def rescan(self) -> None:
@@ -741,8 +788,8 @@ class Pkcs11Module:
                             return True
                     except (*_REMOVED,) as e:
                         raise map_error(e, token_label=_text(tok.label)) from e
-                    except Exception:
-                        continue
+                    except Exception as e:  # an unreadable object is not ours; look at the next
+                        log.debug("certificate value unreadable: %s", ckr_name(e))
                 return False
             except TokenError:
                 raise
@@ -753,6 +800,7 @@ class Pkcs11Module:
                     session.close()
                 except Exception:
                     log.debug("C_CloseSession failed on %s", self.path)
+
         return self.call(_read)
 
     @staticmethod
@@ -770,8 +818,14 @@ class Pkcs11Module:
 
     # -- login --------------------------------------------------------------------------------
 
-    def login(self, serial: str, pin_callback: PinCallback, *, purpose: PinPurpose = PinPurpose.LOGIN,
-              last_error: str | None = None) -> CardLogin:
+    def login(
+        self,
+        serial: str,
+        pin_callback: PinCallback,
+        *,
+        purpose: PinPurpose = PinPurpose.LOGIN,
+        last_error: str | None = None,
+    ) -> CardLogin:
         """Log in to a token (asking the PIN through `pin_callback` on the CALLING thread).
 
         A PIN is never retried: a refused PIN raises PinIncorrect (with the flags read after the
@@ -787,8 +841,15 @@ class Pkcs11Module:
         if locked:
             raise PinLocked(f"The PIN of '{info.label}' is locked.", token_label=info.label)
         protected = bool(info.flags & CKF_PROTECTED_AUTHENTICATION_PATH)
-        request = PinRequest(token_label=info.label, purpose=purpose, tries_left=tries, count_low=low,
-                             final_try=final, protected_path=protected, last_error=last_error)
+        request = PinRequest(
+            token_label=info.label,
+            purpose=purpose,
+            tries_left=tries,
+            count_low=low,
+            final_try=final,
+            protected_path=protected,
+            last_error=last_error,
+        )
         pin: Pin | None = None
         if protected:
             pin_callback(request)  # "enter the PIN on the reader"; the answer is ignored
@@ -815,7 +876,7 @@ class Pkcs11Module:
         return login
 
     def _open_login(self, serial: str, label: str, pin: Pin | None) -> _Login:
-        slot, tok = self._require_token(serial)
+        _slot, tok = self._require_token(serial)
 
         def flags_now() -> int | None:
             found = self._find_token(serial)
@@ -851,8 +912,10 @@ class Pkcs11Module:
             del self._logins[login.serial]
         if login.valid and login.generation == self.generation:
             # the session that did C_Login closes last: its close() is the C_Logout
-            sessions = sorted([login.session, *login.stale],
-                              key=lambda s: getattr(s, "user_type", None) == _p11.UserType.USER)
+            sessions = sorted(
+                [login.session, *login.stale],
+                key=lambda s: getattr(s, "user_type", None) == _p11.UserType.USER,
+            )
             for s in sessions:
                 try:
                     s.close()
@@ -894,16 +957,17 @@ class CardLogin:
     @property
     def valid(self) -> bool:
         """False once the card was removed, the module re-scanned, or this login closed."""
-        return (not self._closed and self._login.valid
-                and self._login.generation == self._module.generation)
+        return not self._closed and self._login.valid and self._login.generation == self._module.generation
 
     def _check(self) -> None:
         if not self.valid:
-            raise TokenRemoved(f"The login to '{self.token_label}' was lost; log in again.",
-                               token_label=self.token_label)
+            raise TokenRemoved(
+                f"The login to '{self.token_label}' was lost; log in again.", token_label=self.token_label
+            )
 
     def find_private_key(self, cka_id: bytes, spki_der: bytes | None = None) -> ObjectReading:
         """The private key with this CKA_ID (KeyNotFound if none); `spki_der` is unused for now."""
+
         def _find() -> ObjectReading:
             self._check()
             try:
@@ -911,23 +975,45 @@ class CardLogin:
             except Exception as e:
                 raise map_error(e, token_label=self.token_label, during="C_FindObjects") from e
             if key is None:
-                raise KeyNotFound(f"No private key with ID {cka_id.hex()} on '{self.token_label}'.",
-                                  token_label=self.token_label)
+                raise KeyNotFound(
+                    f"No private key with ID {cka_id.hex()} on '{self.token_label}'.",
+                    token_label=self.token_label,
+                )
             try:
-                attrs = key.get_attributes([Attribute.ID, Attribute.LABEL, Attribute.KEY_TYPE,
-                                            Attribute.ALWAYS_AUTHENTICATE, Attribute.SIGN])
+                attrs = key.get_attributes(
+                    [
+                        Attribute.ID,
+                        Attribute.LABEL,
+                        Attribute.KEY_TYPE,
+                        Attribute.ALWAYS_AUTHENTICATE,
+                        Attribute.SIGN,
+                    ]
+                )
             except Exception as e:
                 raise map_error(e, token_label=self.token_label, during="C_GetAttributeValue") from e
             kt = attrs.get(Attribute.KEY_TYPE)
-            return ObjectReading("private_key", cka_id=bytes(attrs.get(Attribute.ID) or b""),
-                                 label=_text(attrs.get(Attribute.LABEL) or ""),
-                                 key_type=getattr(kt, "name", None),
-                                 always_authenticate=bool(attrs.get(Attribute.ALWAYS_AUTHENTICATE, False)),
-                                 can_sign=bool(attrs.get(Attribute.SIGN, True)))
+            return ObjectReading(
+                "private_key",
+                cka_id=bytes(attrs.get(Attribute.ID) or b""),
+                label=_text(attrs.get(Attribute.LABEL) or ""),
+                key_type=getattr(kt, "name", None),
+                always_authenticate=bool(attrs.get(Attribute.ALWAYS_AUTHENTICATE, False)),
+                can_sign=bool(attrs.get(Attribute.SIGN, True)),
+            )
+
         return self._module.call(_find)
 
-    def sign(self, cka_id: bytes, mechanism: str, data: bytes, *, pss_hash: str | None = None,
-             salt_length: int = 0, context_pin: Pin | None = None, context_protected: bool = False) -> bytes:
+    def sign(
+        self,
+        cka_id: bytes,
+        mechanism: str,
+        data: bytes,
+        *,
+        pss_hash: str | None = None,
+        salt_length: int = 0,
+        context_pin: Pin | None = None,
+        context_protected: bool = False,
+    ) -> bytes:
         """C_SignInit + [C_Login(CKU_CONTEXT_SPECIFIC)] + C_Sign with the private key of this CKA_ID.
 
         `mechanism` is a PKCS#11 name without the CKM_ prefix ("RSA_PKCS", "RSA_PKCS_PSS", "ECDSA").
@@ -941,8 +1027,11 @@ class CardLogin:
             raise MechanismUnsupported(f"unknown mechanism {mechanism}") from None
         param: Any = None
         if mech is Mechanism.RSA_PKCS_PSS:
-            h = {"sha256": (Mechanism.SHA256, _p11.MGF.SHA256), "sha384": (Mechanism.SHA384, _p11.MGF.SHA384),
-                 "sha512": (Mechanism.SHA512, _p11.MGF.SHA512)}[pss_hash or "sha256"]
+            h = {
+                "sha256": (Mechanism.SHA256, _p11.MGF.SHA256),
+                "sha384": (Mechanism.SHA384, _p11.MGF.SHA384),
+                "sha512": (Mechanism.SHA512, _p11.MGF.SHA512),
+            }[pss_hash or "sha256"]
             param = (h[0], h[1], salt_length)
 
         def _sign() -> bytes:
@@ -978,6 +1067,7 @@ class CardLogin:
                 elif "pin" in kwargs:
                     self._replace_session()
                 raise err from (None if context_pin is not None else e)
+
         try:
             return self._module.call(_sign)
         finally:
@@ -1008,10 +1098,8 @@ class CardLogin:
         if self._closed:
             return
         self._closed = True
-        try:
+        with suppress(TokenError):
             self._module.call(self._module._release_login, self._login)
-        except TokenError:
-            pass
 
 
 class ProvisioningSession:
@@ -1032,6 +1120,7 @@ class ProvisioningSession:
                 return tok.open(rw=True)
             except Exception as e:
                 raise map_error(e, token_label=_text(tok.label), during="C_Login") from None
+
         self._session = self._module.call(_open)
         return self
 
@@ -1046,10 +1135,12 @@ class ProvisioningSession:
                     s.close()
                 except Exception:
                     log.debug("closing the provisioning session failed")
+
         self._module.call(_close)
 
-    def generate_keypair(self, kind: str, cka_id: bytes, label: str, *, always_authenticate: bool = False,
-                         private: bool = True) -> dict[str, Any]:
+    def generate_keypair(
+        self, kind: str, cka_id: bytes, label: str, *, always_authenticate: bool = False, private: bool = True
+    ) -> dict[str, Any]:
         """Generate a non-extractable signing key pair ON the token.
 
         `kind`: "rsa2048", "rsa3072", "rsa4096", "p256", "p384", "p521". Returns the public key as
@@ -1061,40 +1152,78 @@ class ProvisioningSession:
 
         def _gen() -> dict[str, Any]:
             s = self._session
-            priv_tpl = {Attribute.TOKEN: True, Attribute.PRIVATE: private, Attribute.SENSITIVE: True,
-                        Attribute.EXTRACTABLE: False, Attribute.SIGN: True, Attribute.DECRYPT: False,
-                        Attribute.UNWRAP: False, Attribute.DERIVE: False,
-                        Attribute.ALWAYS_AUTHENTICATE: always_authenticate,
-                        Attribute.ID: cka_id, Attribute.LABEL: label}
-            pub_tpl = {Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.VERIFY: True,
-                       Attribute.ENCRYPT: False, Attribute.WRAP: False,
-                       Attribute.ID: cka_id, Attribute.LABEL: label}
+            priv_tpl = {
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: private,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.SIGN: True,
+                Attribute.DECRYPT: False,
+                Attribute.UNWRAP: False,
+                Attribute.DERIVE: False,
+                Attribute.ALWAYS_AUTHENTICATE: always_authenticate,
+                Attribute.ID: cka_id,
+                Attribute.LABEL: label,
+            }
+            pub_tpl = {
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: False,
+                Attribute.VERIFY: True,
+                Attribute.ENCRYPT: False,
+                Attribute.WRAP: False,
+                Attribute.ID: cka_id,
+                Attribute.LABEL: label,
+            }
             try:
                 if kind.startswith("rsa"):
                     pub_tpl[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
                     pub_tpl[Attribute.MODULUS_BITS] = int(kind[3:])
-                    pub, _priv = s.generate_keypair(_p11.KeyType.RSA, int(kind[3:]), store=True,
-                                                    public_template=pub_tpl, private_template=priv_tpl)
-                    return {"kind": "rsa", "n": int.from_bytes(pub[Attribute.MODULUS], "big"),
-                            "e": int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big")}
+                    pub, _priv = s.generate_keypair(
+                        _p11.KeyType.RSA,
+                        int(kind[3:]),
+                        store=True,
+                        public_template=pub_tpl,
+                        private_template=priv_tpl,
+                    )
+                    return {
+                        "kind": "rsa",
+                        "n": int.from_bytes(pub[Attribute.MODULUS], "big"),
+                        "e": int.from_bytes(pub[Attribute.PUBLIC_EXPONENT], "big"),
+                    }
                 curve = {"p256": "secp256r1", "p384": "secp384r1", "p521": "secp521r1"}[kind]
                 params = s.create_domain_parameters(
-                    _p11.KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True)
-                pub, _priv = params.generate_keypair(store=True, public_template=pub_tpl,
-                                                     private_template=priv_tpl)
+                    _p11.KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters(curve)}, local=True
+                )
+                pub, _priv = params.generate_keypair(
+                    store=True, public_template=pub_tpl, private_template=priv_tpl
+                )
                 return {"kind": "ec", "curve": kind, "point": bytes(pub[Attribute.EC_POINT])}
             except Exception as e:
                 raise map_error(e, during="C_GenerateKeyPair") from e
+
         return self._module.call(_gen)
 
-    def create_certificate(self, der: bytes, cka_id: bytes, label: str, *, subject: bytes | None = None,
-                           issuer: bytes | None = None, serial: bytes | None = None) -> None:
+    def create_certificate(
+        self,
+        der: bytes,
+        cka_id: bytes,
+        label: str,
+        *,
+        subject: bytes | None = None,
+        issuer: bytes | None = None,
+        serial: bytes | None = None,
+    ) -> None:
         """Write a CKO_CERTIFICATE (X.509) object. `der` may be anything: tests write garbage too."""
-        tpl: dict[Any, Any] = {Attribute.CLASS: ObjectClass.CERTIFICATE,
-                               Attribute.CERTIFICATE_TYPE: _p11.CertificateType.X_509,
-                               Attribute.TOKEN: True, Attribute.PRIVATE: False, Attribute.VALUE: der,
-                               Attribute.ID: cka_id, Attribute.LABEL: label,
-                               Attribute.SUBJECT: subject or b"\x30\x00"}
+        tpl: dict[Any, Any] = {
+            Attribute.CLASS: ObjectClass.CERTIFICATE,
+            Attribute.CERTIFICATE_TYPE: _p11.CertificateType.X_509,
+            Attribute.TOKEN: True,
+            Attribute.PRIVATE: False,
+            Attribute.VALUE: der,
+            Attribute.ID: cka_id,
+            Attribute.LABEL: label,
+            Attribute.SUBJECT: subject or b"\x30\x00",
+        }
         if issuer is not None:
             tpl[Attribute.ISSUER] = issuer
         if serial is not None:
@@ -1105,15 +1234,18 @@ class ProvisioningSession:
                 self._session.create_object(tpl)
             except Exception as e:
                 raise map_error(e, during="C_CreateObject") from e
+
         self._module.call(_create)
 
     def destroy_objects(self, cka_id: bytes) -> int:
         """Delete every object with this CKA_ID; returns how many."""
+
         def _destroy() -> int:
             objs = _find(self._session, {Attribute.ID: cka_id})
             for o in objs:
                 o.destroy()
             return len(objs)
+
         return self._module.call(_destroy)
 
 

@@ -20,6 +20,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -133,7 +134,9 @@ class SoftHsm:
                 f"directories.tokendir = {self.token_dir}\n"
                 "objectstore.backend = file\n"
                 "log.level = ERROR\n"
-                "slots.removable = false\n", encoding="utf-8")
+                "slots.removable = false\n",
+                encoding="utf-8",
+            )
         self.system_module_path = system_module
         self.module_path = self._claim_library(system_module)
         self._tokens: dict[str, SoftHsmToken] = {}
@@ -185,15 +188,17 @@ class SoftHsm:
     def tokens(self) -> tuple[SoftHsmToken, ...]:
         return tuple(self._tokens.values())
 
-    def init_token(self, label: str, *, user_pin: str = DEFAULT_USER_PIN,
-                   so_pin: str = DEFAULT_SO_PIN) -> SoftHsmToken:
+    def init_token(
+        self, label: str, *, user_pin: str = DEFAULT_USER_PIN, so_pin: str = DEFAULT_SO_PIN
+    ) -> SoftHsmToken:
         """Initialise a new token in the free slot (softhsm2-util) and return it with its serial."""
         if label in self._tokens:
             raise ValueError(f"token {label!r} already exists")
         self._softhsm2_util("--init-token", "--free", "--label", label, "--so-pin", so_pin, "--pin", user_pin)
         serial = self._serial_of(label)
-        tok = SoftHsmToken(label=label, serial=serial, module_path=self.module_path, user_pin=user_pin,
-                           so_pin=so_pin)
+        tok = SoftHsmToken(
+            label=label, serial=serial, module_path=self.module_path, user_pin=user_pin, so_pin=so_pin
+        )
         self._tokens[label] = tok
         self.rescan()
         return tok
@@ -204,8 +209,14 @@ class SoftHsm:
         self._tokens.pop(token.label, None)
 
     def _softhsm2_util(self, *args: str) -> str:
-        proc = subprocess.run(["softhsm2-util", *args], env=self.subprocess_env(), capture_output=True,
-                              text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            ["softhsm2-util", *args],
+            env=self.subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if proc.returncode != 0:
             # never echo the arguments: they hold PINs
             raise TokenError(f"softhsm2-util {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
@@ -233,66 +244,121 @@ class SoftHsm:
         self._next_id += 1
         return i.to_bytes(2, "big")
 
-    def generate_key(self, token: SoftHsmToken, kind: str = "rsa2048", *, cka_id: bytes | None = None,
-                     label: str | None = None, always_authenticate: bool = False,
-                     private: bool = True) -> tuple[bytes, PublicKey]:
+    def generate_key(
+        self,
+        token: SoftHsmToken,
+        kind: str = "rsa2048",
+        *,
+        cka_id: bytes | None = None,
+        label: str | None = None,
+        always_authenticate: bool = False,
+        private: bool = True,
+    ) -> tuple[bytes, PublicKey]:
         """Generate a signing key pair ON the token; returns (CKA_ID, public key)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
         with self.module().open_rw_session(token.serial, token.user_pin) as s:
-            reading = s.generate_keypair(kind, cka_id, label or f"key {cka_id.hex()}",
-                                         always_authenticate=always_authenticate, private=private)
+            reading = s.generate_keypair(
+                kind,
+                cka_id,
+                label or f"key {cka_id.hex()}",
+                always_authenticate=always_authenticate,
+                private=private,
+            )
         return cka_id, public_key_from_reading(reading)
 
-    def write_certificate(self, token: SoftHsmToken, certificate: x509.Certificate, cka_id: bytes,
-                          label: str) -> None:
+    def write_certificate(
+        self, token: SoftHsmToken, certificate: x509.Certificate, cka_id: bytes, label: str
+    ) -> None:
         """Write a CKO_CERTIFICATE with CKA_SUBJECT/ISSUER/SERIAL_NUMBER filled in."""
         der = certificate.public_bytes(serialization.Encoding.DER)
         serial_der = _der_integer(certificate.serial_number)
         with self.module().open_rw_session(token.serial, token.user_pin) as s:
-            s.create_certificate(der, cka_id, label, subject=certificate.subject.public_bytes(),
-                                 issuer=certificate.issuer.public_bytes(), serial=serial_der)
+            s.create_certificate(
+                der,
+                cka_id,
+                label,
+                subject=certificate.subject.public_bytes(),
+                issuer=certificate.issuer.public_bytes(),
+                serial=serial_der,
+            )
 
-    def write_raw_certificate(self, token: SoftHsmToken, value: bytes, cka_id: bytes | None = None,
-                              label: str = "garbage") -> bytes:
+    def write_raw_certificate(
+        self, token: SoftHsmToken, value: bytes, cka_id: bytes | None = None, label: str = "garbage"
+    ) -> bytes:
         """Write a certificate object whose CKA_VALUE is `value` as is (tests: garbage DER)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
         with self.module().open_rw_session(token.serial, token.user_pin) as s:
             s.create_certificate(value, cka_id, label)
         return cka_id
 
-    def write_certificates(self, token: SoftHsmToken, items: list[tuple[x509.Certificate, bytes, str]]) -> None:
+    def write_certificates(
+        self, token: SoftHsmToken, items: list[tuple[x509.Certificate, bytes, str]]
+    ) -> None:
         """Write many certificates in one session (benchmarks)."""
         with self.module().open_rw_session(token.serial, token.user_pin) as s:
             for cert, cka_id, label in items:
-                s.create_certificate(cert.public_bytes(serialization.Encoding.DER), cka_id, label,
-                                     subject=cert.subject.public_bytes(), issuer=cert.issuer.public_bytes(),
-                                     serial=_der_integer(cert.serial_number))
+                s.create_certificate(
+                    cert.public_bytes(serialization.Encoding.DER),
+                    cka_id,
+                    label,
+                    subject=cert.subject.public_bytes(),
+                    issuer=cert.issuer.public_bytes(),
+                    serial=_der_integer(cert.serial_number),
+                )
 
     def add_client_certificate(
-        self, token: SoftHsmToken, ca: object, cn: str, kind: str = "rsa2048", *,
-        cka_id: bytes | None = None, label: str | None = None, always_authenticate: bool = False,
-        private: bool = True, client_auth: bool = True, key_on_token: bool = True,
-        not_before: _dt.datetime | None = None, not_after: _dt.datetime | None = None,
+        self,
+        token: SoftHsmToken,
+        ca: Any,
+        cn: str,
+        kind: str = "rsa2048",
+        *,
+        cka_id: bytes | None = None,
+        label: str | None = None,
+        always_authenticate: bool = False,
+        private: bool = True,
+        client_auth: bool = True,
+        key_on_token: bool = True,
+        not_before: _dt.datetime | None = None,
+        not_after: _dt.datetime | None = None,
     ) -> ProvisionedKey:
         """Generate a key on the token (or, with key_on_token=False, in software: a certificate
         without key), certify it with `ca` (an app.sandbox.pki.CertificateAuthority), write the
         certificate with the same CKA_ID."""
         label = label or cn
         if key_on_token:
-            cka_id, public = self.generate_key(token, kind, cka_id=cka_id, label=label,
-                                               always_authenticate=always_authenticate, private=private)
+            cka_id, public = self.generate_key(
+                token,
+                kind,
+                cka_id=cka_id,
+                label=label,
+                always_authenticate=always_authenticate,
+                private=private,
+            )
         else:
             from app.sandbox.pki import new_key
 
             cka_id = cka_id if cka_id is not None else self._new_id()
             public = new_key(kind).public_key()
-        issued = ca.issue_client(cn, public_key=public, client_auth=client_auth,  # type: ignore[attr-defined]
-                                 not_before=not_before, not_after=not_after)
+        issued = ca.issue_client(
+            cn,
+            public_key=public,
+            client_auth=client_auth,
+            not_before=not_before,
+            not_after=not_after,
+        )
         cert: x509.Certificate = issued.certificate
         self.write_certificate(token, cert, cka_id, label)
-        return ProvisionedKey(token=token, cka_id=cka_id, label=label, kind=kind, public_key=public,
-                              certificate=cert, on_token=key_on_token,
-                              always_authenticate=always_authenticate)
+        return ProvisionedKey(
+            token=token,
+            cka_id=cka_id,
+            label=label,
+            kind=kind,
+            public_key=public,
+            certificate=cert,
+            on_token=key_on_token,
+            always_authenticate=always_authenticate,
+        )
 
 
 def _der_integer(value: int) -> bytes:
@@ -305,8 +371,14 @@ def _der_integer(value: int) -> bytes:
     return b"\x02" + bytes([0x80 | len(n)]) + n + body
 
 
-def demo_token(root: Path | str, ca: object, *, label: str = "Demo card", kind: str = "p256",
-               user_pin: str = DEFAULT_USER_PIN) -> tuple[SoftHsm, SoftHsmToken, ProvisionedKey]:
+def demo_token(
+    root: Path | str,
+    ca: Any,
+    *,
+    label: str = "Demo card",
+    kind: str = "p256",
+    user_pin: str = DEFAULT_USER_PIN,
+) -> tuple[SoftHsm, SoftHsmToken, ProvisionedKey]:
     """A fresh SoftHSM2 in `root` with one token holding one client certificate (the demo card)."""
     hsm = SoftHsm(root)
     tok = hsm.init_token(label, user_pin=user_pin)

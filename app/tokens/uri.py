@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 # Path attributes in the order RFC 7512 lists them (we build in this order).
 PATH_ATTRS = (
-    "library-description", "library-manufacturer", "library-version",
-    "slot-description", "slot-manufacturer", "slot-id",
-    "token", "manufacturer", "model", "serial",
-    "object", "type", "id",
+    "library-description",
+    "library-manufacturer",
+    "library-version",
+    "slot-description",
+    "slot-manufacturer",
+    "slot-id",
+    "token",
+    "manufacturer",
+    "model",
+    "serial",
+    "object",
+    "type",
+    "id",
 )
 QUERY_ATTRS = ("pin-source", "module-name", "module-path")
 OBJECT_TYPES = ("cert", "private", "public", "secret-key", "data")
@@ -82,7 +92,7 @@ class Pkcs11Uri:
             raise UriError("a PKCS#11 URI starts with 'pkcs11:'")
         body = text[7:]
         path, _, query = body.partition("?")
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         vendor_path: list[tuple[str, str]] = []
         vendor_query: list[tuple[str, str]] = []
         had_pin = False
@@ -128,8 +138,12 @@ class Pkcs11Uri:
         if t is not None and t not in OBJECT_TYPES:
             raise UriError(f"unknown object type {t!r}")
         kwargs = {k.replace("-", "_"): v for k, v in values.items()}
-        return cls(**kwargs, vendor_path=tuple(vendor_path), vendor_query=tuple(vendor_query),  # type: ignore[arg-type]
-                   had_pin_value=had_pin)
+        return cls(
+            **kwargs,
+            vendor_path=tuple(vendor_path),
+            vendor_query=tuple(vendor_query),
+            had_pin_value=had_pin,
+        )
 
     # -- build ------------------------------------------------------------------------------
 
@@ -145,14 +159,17 @@ class Pkcs11Uri:
             else:
                 parts.append(f"{name}={_encode(str(v), _PATH_SAFE)}")
         parts += [f"{k}={_encode(v, _PATH_SAFE)}" for k, v in self.vendor_path]
-        query = [f"{name}={_encode(v, _QUERY_SAFE)}" for name in QUERY_ATTRS
-                 if (v := getattr(self, name.replace("-", "_"))) is not None]
+        query = [
+            f"{name}={_encode(v, _QUERY_SAFE)}"
+            for name in QUERY_ATTRS
+            if (v := getattr(self, name.replace("-", "_"))) is not None
+        ]
         query += [f"{k}={_encode(v, _QUERY_SAFE)}" for k, v in self.vendor_query]
         return "pkcs11:" + ";".join(parts) + ("?" + "&".join(query) if query else "")
 
-    def with_(self, **changes: object) -> Pkcs11Uri:
+    def with_(self, **changes: Any) -> Pkcs11Uri:
         """A copy with some attributes changed."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)
 
     def without_query(self) -> Pkcs11Uri:
         """The same URI without module-path / module-name / pin-source."""
@@ -162,18 +179,26 @@ class Pkcs11Uri:
 
     def matches_token(self, *, label: str, serial: str, manufacturer: str, model: str) -> bool:
         """Whether the token attributes given in this URI match (absent attributes match anything)."""
-        return ((self.token is None or self.token == label) and (self.serial is None or self.serial == serial)
-                and (self.manufacturer is None or self.manufacturer == manufacturer)
-                and (self.model is None or self.model == model))
+        return (
+            (self.token is None or self.token == label)
+            and (self.serial is None or self.serial == serial)
+            and (self.manufacturer is None or self.manufacturer == manufacturer)
+            and (self.model is None or self.model == model)
+        )
 
     def matches_slot(self, *, slot_id: int, description: str = "", manufacturer: str = "") -> bool:
-        return ((self.slot_id is None or self.slot_id == slot_id)
-                and (self.slot_description is None or self.slot_description == description)
-                and (self.slot_manufacturer is None or self.slot_manufacturer == manufacturer))
+        return (
+            (self.slot_id is None or self.slot_id == slot_id)
+            and (self.slot_description is None or self.slot_description == description)
+            and (self.slot_manufacturer is None or self.slot_manufacturer == manufacturer)
+        )
 
     def matches_object(self, *, cka_id: bytes, label: str, object_type: str = "cert") -> bool:
-        return ((self.id is None or self.id == cka_id) and (self.object is None or self.object == label)
-                and (self.type is None or self.type == object_type))
+        return (
+            (self.id is None or self.id == cka_id)
+            and (self.object is None or self.object == label)
+            and (self.type is None or self.type == object_type)
+        )
 
 
 def parse_uri(text: str) -> Pkcs11Uri:

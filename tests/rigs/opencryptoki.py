@@ -95,9 +95,13 @@ class OpencryptokiRig:
         if _slotd_running():
             raise RuntimeError("a pkcsslotd is already running; refusing to start a second one")
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._proc = subprocess.Popen(["pkcsslotd", "-f", "-l", str(self.log_dir / "otl-tests.log")],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            ["pkcsslotd", "-f", "-l", str(self.log_dir / "otl-tests.log")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while not SOCKET.exists():
             if self._proc.poll() is not None or time.monotonic() > deadline:
@@ -109,8 +113,13 @@ class OpencryptokiRig:
         """(Re)initialise the soft token: fresh objects, PIN counters reset. Returns its serial."""
         if loaded_module(self.module_path) is not None:
             unload_module(self.module_path)
-        r = subprocess.run([sys.executable, "-c", _INIT_SCRIPT, self.module_path, str(SOFT_SLOT), SO_PIN, user_pin,
-                            LABEL], capture_output=True, text=True, timeout=120, check=False)
+        r = subprocess.run(
+            [sys.executable, "-c", _INIT_SCRIPT, self.module_path, str(SOFT_SLOT), SO_PIN, user_pin, LABEL],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         if r.returncode != 0:
             raise RuntimeError(f"opencryptoki token init failed: {r.stderr.strip()[-500:]}")
         self.serial = r.stdout.strip().splitlines()[-1]

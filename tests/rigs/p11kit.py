@@ -12,6 +12,7 @@ the process environment is never changed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -80,10 +81,22 @@ class P11KitCard:
         if self.socket_path.exists():
             self.socket_path.unlink()
         self._proc = subprocess.Popen(
-            ["p11-kit", "server", "-f", "-n", str(self.socket_path), "--provider", self.hsm.system_module_path,
-             f"pkcs11:token={_uri_escape(self.token.label)}"],
-            env=self.hsm.subprocess_env(), start_new_session=True,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "p11-kit",
+                "server",
+                "-f",
+                "-n",
+                str(self.socket_path),
+                "--provider",
+                self.hsm.system_module_path,
+                f"pkcs11:token={_uri_escape(self.token.label)}",
+            ],
+            env=self.hsm.subprocess_env(),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -102,10 +115,8 @@ class P11KitCard:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
     def module(self) -> Pkcs11Module:
@@ -144,7 +155,9 @@ def p11kit_card_factory(softhsm_rig: SoftHsmRig, tmp_path: Path) -> Iterator[Cal
     cards: list[P11KitCard] = []
 
     def make(token: SoftHsmToken | None = None, hsm: SoftHsm | None = None) -> P11KitCard:
-        card = P11KitCard(hsm or softhsm_rig.hsm, token or softhsm_rig.second, tmp_path / f"p11kit{len(cards)}")
+        card = P11KitCard(
+            hsm or softhsm_rig.hsm, token or softhsm_rig.second, tmp_path / f"p11kit{len(cards)}"
+        )
         cards.append(card)
         card.insert()
         return card

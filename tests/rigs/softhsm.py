@@ -86,13 +86,19 @@ def build_standard_rig(root: Path, ca: CertificateAuthority | None = None) -> So
         o = dict(opts)
         expired = bool(o.pop("expired", False))
         rig.keys[name] = hsm.add_client_certificate(
-            card, ca, f"test {name}", kind, label=f"test {name}",
+            card,
+            ca,
+            f"test {name}",
+            kind,
+            label=f"test {name}",
             not_before=now - _dt.timedelta(days=30) if expired else None,
             not_after=now - _dt.timedelta(days=1) if expired else None,
-            **o)  # type: ignore[arg-type]
+            **o,
+        )  # type: ignore[arg-type]
     rig.garbage_id = hsm.write_raw_certificate(card, GARBAGE_DER, label="garbage")
-    rig.keys["second_p256"] = hsm.add_client_certificate(second, ca, "second card p256", "p256",
-                                                         label="second p256")
+    rig.keys["second_p256"] = hsm.add_client_certificate(
+        second, ca, "second card p256", "p256", label="second p256"
+    )
     return rig
 
 
@@ -109,7 +115,9 @@ def test_ca() -> CertificateAuthority:
 
 
 @pytest.fixture(scope="session")
-def softhsm_rig(tmp_path_factory: pytest.TempPathFactory, test_ca: CertificateAuthority) -> Iterator[SoftHsmRig]:
+def softhsm_rig(
+    tmp_path_factory: pytest.TempPathFactory, test_ca: CertificateAuthority
+) -> Iterator[SoftHsmRig]:
     """The standard SoftHSM2 cards, built once per test session."""
     require_softhsm()
     rig = build_standard_rig(tmp_path_factory.mktemp("softhsm"), test_ca)

@@ -42,22 +42,34 @@ class Prompt:
         return [r.purpose for r in self.requests]
 
 
-def _entry(rig: SoftHsmRig, name: str):  # noqa: ANN202
+def _entry(rig: SoftHsmRig, name: str):
     inv = scan_module(rig.module_path, module=rig.module())
     return next(c for c in inv.certificates if c.label == f"test {name}")
 
 
-def _open(rig: SoftHsmRig, name: str, prompt: Prompt, **kw) -> Pkcs11Signer:  # noqa: ANN003
+def _open(rig: SoftHsmRig, name: str, prompt: Prompt, **kw) -> Pkcs11Signer:
     return open_card_signer(rig.module_path, _entry(rig, name), prompt, **kw)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("rsa2048", {"rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512", "rsa_pkcs1_sha256",
-                 "rsa_pkcs1_sha384", "rsa_pkcs1_sha512"}),
-    ("rsa3072", {"rsa_pss_rsae_sha256", "rsa_pkcs1_sha256"}),
-    ("p256", {"ecdsa_secp256r1_sha256"}),
-    ("p384", {"ecdsa_secp384r1_sha384"}),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "rsa2048",
+            {
+                "rsa_pss_rsae_sha256",
+                "rsa_pss_rsae_sha384",
+                "rsa_pss_rsae_sha512",
+                "rsa_pkcs1_sha256",
+                "rsa_pkcs1_sha384",
+                "rsa_pkcs1_sha512",
+            },
+        ),
+        ("rsa3072", {"rsa_pss_rsae_sha256", "rsa_pkcs1_sha256"}),
+        ("p256", {"ecdsa_secp256r1_sha256"}),
+        ("p384", {"ecdsa_secp384r1_sha384"}),
+    ],
+)
 def test_every_scheme_verifies(softhsm_rig: SoftHsmRig, name: str, expected: set[str]) -> None:
     prompt = Prompt(softhsm_rig.card.user_pin)
     signer = _open(softhsm_rig, name, prompt)
@@ -104,8 +116,10 @@ def test_open_by_uri(softhsm_rig: SoftHsmRig) -> None:
 
 
 def test_always_authenticate_asks_the_pin_before_each_signature(softhsm_rig: SoftHsmRig) -> None:
-    for name, scheme in (("always_auth", SignatureScheme.RSA_PSS_RSAE_SHA256),
-                         ("always_auth_ec", SignatureScheme.ECDSA_SECP256R1_SHA256)):
+    for name, scheme in (
+        ("always_auth", SignatureScheme.RSA_PSS_RSAE_SHA256),
+        ("always_auth_ec", SignatureScheme.ECDSA_SECP256R1_SHA256),
+    ):
         prompt = Prompt(softhsm_rig.card.user_pin)
         signer = _open(softhsm_rig, name, prompt)
         try:
@@ -144,14 +158,16 @@ def test_a_card_without_pss(softhsm_rig: SoftHsmRig) -> None:
             sign_message(signer, b"x", SignatureScheme.RSA_PSS_RSAE_SHA256)
     finally:
         signer.close()
-    only = _open(softhsm_rig, "rsa2048", Prompt(softhsm_rig.card.user_pin), mechanisms_filter={"RSA_PKCS_PSS"})
+    only = _open(
+        softhsm_rig, "rsa2048", Prompt(softhsm_rig.card.user_pin), mechanisms_filter={"RSA_PKCS_PSS"}
+    )
     try:
         assert all(s.is_pss for s in only.supported_schemes())
     finally:
         only.close()
 
 
-def test_wrong_pin_raises_pin_incorrect_and_is_never_retried(fresh_softhsm, test_ca) -> None:  # noqa: ANN001
+def test_wrong_pin_raises_pin_incorrect_and_is_never_retried(fresh_softhsm, test_ca) -> None:
     tok = fresh_softhsm.init_token("wrong pin card")
     key = fresh_softhsm.add_client_certificate(tok, test_ca, "wp", "p256")
     inv = scan_module(fresh_softhsm.module_path, module=fresh_softhsm.module())

@@ -30,8 +30,12 @@ def store(tmp_path: Path, ca: CertificateAuthority) -> Path:
     plain = ca.issue_client("pem plain", "p384")
     plain.write(d / "plain.crt", d / "plain.key")
     (d / "open.p12").write_bytes(ca.issue_client("open p12", "p256").pkcs12(None))
-    old = ca.issue_client("old", "p256", not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
-                          not_after=dt.datetime(2021, 1, 1, tzinfo=dt.UTC))
+    old = ca.issue_client(
+        "old",
+        "p256",
+        not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        not_after=dt.datetime(2021, 1, 1, tzinfo=dt.UTC),
+    )
     (d / "old.pem").write_bytes(old.cert_pem() + old.key_pem())
     (d / "corrupt.p12").write_bytes(b"\x30\x82\x05\x00" + b"\x00" * 64)
     (d / "nokey.pem").write_bytes(ca.issue_client("no key", "p256").cert_pem())

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.tokens.inventory import CertificateSource, Problem, scan, scan_module
 from app.tokens.errors import ModuleLoadFailed
+from app.tokens.inventory import CertificateSource, Problem, scan, scan_module
 from app.tokens.signer import KeyType
 from app.tokens.uri import parse_uri
 from tests.rigs.p11kit import P11KitCard
@@ -18,7 +18,7 @@ from tests.rigs.softhsm import CARD_LABEL, SECOND_LABEL, SoftHsmRig
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _by_label(inv):  # noqa: ANN001, ANN202
+def _by_label(inv):
     return {c.label: c for c in inv.certificates}
 
 
@@ -57,12 +57,18 @@ def test_every_certificate_is_listed_with_its_problems(softhsm_rig: SoftHsmRig) 
     assert (certs["test rsa2048"].key_type, certs["test rsa2048"].key_size) == (KeyType.RSA, 2048)
     assert certs["test rsa3072"].key_size == 3072
     assert (certs["test p384"].key_type, certs["test p384"].key_size, certs["test p384"].curve) == (
-        KeyType.EC, 384, "P-384")
+        KeyType.EC,
+        384,
+        "P-384",
+    )
     # a private key visible before login tells whether it is always-authenticate
     assert certs["test visible"].private_key_visible and certs["test visible"].always_authenticate is False
     assert certs["test p256"].always_authenticate is None  # hidden until login on SoftHSM2
     assert certs["test expired"].problems == (Problem.EXPIRED,)
-    assert certs["test no_key"].problems == (Problem.NO_PRIVATE_KEY,) and not certs["test no_key"].has_private_key
+    assert (
+        certs["test no_key"].problems == (Problem.NO_PRIVATE_KEY,)
+        and not certs["test no_key"].has_private_key
+    )
     assert certs["test no_client_auth"].problems == (Problem.NOT_FOR_CLIENT_AUTH,)
     garbage = certs["garbage"]
     assert Problem.UNPARSABLE in garbage.problems and not garbage.usable
@@ -79,18 +85,28 @@ def test_a_failing_module_does_not_hide_the_others(softhsm_rig: SoftHsmRig, tmp_
     assert "missing.so" in str(inv.errors[0])
 
 
-def test_the_same_card_through_p11kit_lists_identically(softhsm_rig: SoftHsmRig, p11kit_card: P11KitCard) -> None:
+def test_the_same_card_through_p11kit_lists_identically(
+    softhsm_rig: SoftHsmRig, p11kit_card: P11KitCard
+) -> None:
     direct = scan_module(softhsm_rig.module_path, module=softhsm_rig.module())
     remote = scan_module(p11kit_card.client_module_path, module=p11kit_card.module())
     assert remote.errors == ()
     [rt] = remote.tokens
     [dt] = [t for t in direct.tokens if t.serial == rt.serial]
     assert (rt.label, rt.serial, rt.manufacturer, rt.model, rt.flags) == (
-        dt.label, dt.serial, dt.manufacturer, dt.model, dt.flags)
+        dt.label,
+        dt.serial,
+        dt.manufacturer,
+        dt.model,
+        dt.flags,
+    )
 
-    def view(inv, serial):  # noqa: ANN001, ANN202
-        return sorted((c.uri, c.fingerprint_sha256, c.problems, c.has_private_key, c.label, c.subject)
-                      for c in inv.certificates if c.token_serial == serial)
+    def view(inv, serial):
+        return sorted(
+            (c.uri, c.fingerprint_sha256, c.problems, c.has_private_key, c.label, c.subject)
+            for c in inv.certificates
+            if c.token_serial == serial
+        )
 
     assert view(remote, rt.serial) == view(direct, rt.serial)
     assert len(view(remote, rt.serial)) == 1
@@ -105,14 +121,43 @@ def test_removed_p11kit_card_is_an_error_not_a_crash(p11kit_card: P11KitCard) ->
 
 def test_certs_command_json(softhsm_rig: SoftHsmRig, tmp_path: Path) -> None:
     env = {**os.environ, **softhsm_rig.env, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "app", "certs", "--module", softhsm_rig.module_path,
-                        "--module", str(tmp_path / "missing.so"), "--json"],
-                       env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "certs",
+            "--module",
+            softhsm_rig.module_path,
+            "--module",
+            str(tmp_path / "missing.so"),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     certs = {c["label"]: c for c in data["certificates"]}
-    required = {"source", "uri", "token_label", "token_serial", "label", "subject", "issuer", "not_before",
-                "not_after", "key_type", "key_size", "fingerprint_sha256", "usable", "problems"}
+    required = {
+        "source",
+        "uri",
+        "token_label",
+        "token_serial",
+        "label",
+        "subject",
+        "issuer",
+        "not_before",
+        "not_after",
+        "key_type",
+        "key_size",
+        "fingerprint_sha256",
+        "usable",
+        "problems",
+    }
     for c in certs.values():
         assert required <= set(c)
     assert certs["test p256"]["usable"] is True and certs["test p256"]["source"] == "pkcs11"
@@ -123,8 +168,14 @@ def test_certs_command_json(softhsm_rig: SoftHsmRig, tmp_path: Path) -> None:
 
 def test_certs_command_table(softhsm_rig: SoftHsmRig) -> None:
     env = {**os.environ, **softhsm_rig.env, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "app", "certs", "--module", softhsm_rig.module_path],
-                       env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "app", "certs", "--module", softhsm_rig.module_path],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.returncode == 0, r.stderr
     assert f"Card '{CARD_LABEL}'" in r.stdout
     assert "the certificate has expired" in r.stdout

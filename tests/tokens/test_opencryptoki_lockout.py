@@ -36,8 +36,9 @@ def test_lockout_sequence(opencryptoki_rig: OpencryptokiRig) -> None:
             mod.login(serial, wrong).close()
         except (PinIncorrect, PinLocked) as e:
             pi = e if isinstance(e, PinIncorrect) else None
-            seen.append((type(e), bool(pi and pi.count_low), bool(pi and pi.final_try),
-                         pi.tries_left if pi else 0))
+            seen.append(
+                (type(e), bool(pi and pi.count_low), bool(pi and pi.final_try), pi.tries_left if pi else 0)
+            )
             if isinstance(e, PinLocked):
                 break
     kinds = [s[0] for s in seen]

@@ -69,8 +69,9 @@ def test_removal_and_reinsertion_of_the_same_card(p11kit_card: P11KitCard, softh
         watch.stop()
 
 
-def test_a_card_with_another_certificate_is_not_ours(p11kit_card: P11KitCard,
-                                                     softhsm_rig: SoftHsmRig) -> None:
+def test_a_card_with_another_certificate_is_not_ours(
+    p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig
+) -> None:
     p11kit_card.module()
     real = _identity(p11kit_card, softhsm_rig)
     # the same module and serial, but the session was opened with a certificate this card does not hold
@@ -90,8 +91,9 @@ def test_a_card_with_another_certificate_is_not_ours(p11kit_card: P11KitCard,
 
 
 @pytest.mark.parametrize("interval", [0.25])
-def test_the_product_interval_detects_removal(p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig,
-                                              interval: float) -> None:
+def test_the_product_interval_detects_removal(
+    p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig, interval: float
+) -> None:
     p11kit_card.module()
     rec = Recorder()
     watch = watch_card(_identity(p11kit_card, softhsm_rig), rec, interval=interval)

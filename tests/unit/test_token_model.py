@@ -12,7 +12,7 @@ from app.tokens.signer import KeyType, SignatureScheme
 CA = CertificateAuthority("Model CA")
 
 
-def _der(issued) -> bytes:  # noqa: ANN001
+def _der(issued) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     return issued.certificate.public_bytes(Encoding.DER)
@@ -27,16 +27,20 @@ def test_good_certificate() -> None:
 def test_problems() -> None:
     now = dt.datetime.now(dt.UTC)
     assert parse_certificate(_der(CA.issue_client("x", "p256", client_auth=False))).problems == (
-        Problem.NOT_FOR_CLIENT_AUTH,)
-    future = CA.issue_client("f", "p256", not_before=now + dt.timedelta(days=2), not_after=now + dt.timedelta(days=9))
+        Problem.NOT_FOR_CLIENT_AUTH,
+    )
+    future = CA.issue_client(
+        "f", "p256", not_before=now + dt.timedelta(days=2), not_after=now + dt.timedelta(days=9)
+    )
     assert parse_certificate(_der(future)).problems == (Problem.NOT_YET_VALID,)
     assert parse_certificate(b"\x30\x03\x02\x01\x00").problems == (Problem.UNPARSABLE,)
     assert parse_certificate(b"").error
 
 
 def test_entry_json_has_the_documented_fields() -> None:
-    e = CertificateEntry(source=CertificateSource.FILE, uri="/x.p12", label="x", der=b"",
-                         problems=(Problem.NO_PRIVATE_KEY,))
+    e = CertificateEntry(
+        source=CertificateSource.FILE, uri="/x.p12", label="x", der=b"", problems=(Problem.NO_PRIVATE_KEY,)
+    )
     j = e.to_json()
     assert j["usable"] is False and j["problems"] == ["no_private_key"]
     assert "der" not in repr(e)

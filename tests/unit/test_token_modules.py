@@ -38,13 +38,13 @@ def test_p11kit_registry(tmp_path: Path) -> None:
     assert {c.name: c.path for c in got} == {"other": "/etc-wins/other.so", "card": str(lib / "card.so")}
 
 
-def test_registry_used_only_without_explicit_paths(monkeypatch) -> None:  # noqa: ANN001
+def test_registry_used_only_without_explicit_paths(monkeypatch) -> None:
     monkeypatch.setattr(modules, "p11kit_registry", lambda: [ModuleCandidate("/reg/x.so", "p11-kit", "x")])
     assert [c.path for c in discover(environ={}, platform="linux")] == ["/reg/x.so"]
     assert [c.path for c in discover(["/e.so"], environ={}, platform="linux")] == ["/e.so"]
 
 
-def test_platform_defaults(monkeypatch) -> None:  # noqa: ANN001
+def test_platform_defaults(monkeypatch) -> None:
     monkeypatch.setattr(modules.os.path, "exists", lambda p: p == "/Library/OpenSC/lib/opensc-pkcs11.so")
     got = discover(environ={}, platform="darwin")
     assert [c.path for c in got] == ["/Library/OpenSC/lib/opensc-pkcs11.so"]

@@ -10,9 +10,11 @@ from app.tokens.uri import Pkcs11Uri, UriError, build_uri, is_pkcs11_uri, parse_
 
 
 def test_rfc_examples() -> None:
-    u = parse_uri("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;"
-                  "manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;type=cert;"
-                  "id=%69%95%3E%5C%F4%BD%EC%91;serial=?pin-source=file:/etc/token")
+    u = parse_uri(
+        "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;"
+        "manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;type=cert;"
+        "id=%69%95%3E%5C%F4%BD%EC%91;serial=?pin-source=file:/etc/token"
+    )
     assert u.token == "The Software PKCS#11 Softtoken"
     assert u.manufacturer == "Snake Oil, Inc."
     assert u.object == "my-certificate" and u.type == "cert"
@@ -24,8 +26,10 @@ def test_rfc_examples() -> None:
 
 def test_empty_and_library_attributes() -> None:
     assert parse_uri("pkcs11:") == Pkcs11Uri()
-    u = parse_uri("pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token;"
-                  "library-version=1;slot-id=3?module-path=/usr/lib/x.so&module-name=x")
+    u = parse_uri(
+        "pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token;"
+        "library-version=1;slot-id=3?module-path=/usr/lib/x.so&module-name=x"
+    )
     assert u.slot_id == 3 and u.library_version == "1"
     assert u.module_path == "/usr/lib/x.so" and u.module_name == "x"
     assert parse_uri(str(u)) == u
@@ -43,10 +47,19 @@ def test_vendor_attributes_round_trip() -> None:
     assert parse_uri(str(u)) == u
 
 
-@pytest.mark.parametrize("bad", [
-    "http://x", "pkcs11:token", "pkcs11:foo=bar", "pkcs11:token=a;token=b", "pkcs11:id=%zz",
-    "pkcs11:slot-id=abc", "pkcs11:type=car", "pkcs11:token=%FF%FE",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "http://x",
+        "pkcs11:token",
+        "pkcs11:foo=bar",
+        "pkcs11:token=a;token=b",
+        "pkcs11:id=%zz",
+        "pkcs11:slot-id=abc",
+        "pkcs11:type=car",
+        "pkcs11:token=%FF%FE",
+    ],
+)
 def test_invalid(bad: str) -> None:
     with pytest.raises(UriError):
         parse_uri(bad)
@@ -81,12 +94,26 @@ def test_without_query() -> None:
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
-@given(token=st.none() | text, serial=st.none() | text, obj=st.none() | text,
-       id_=st.none() | st.binary(max_size=20), slot=st.none() | st.integers(0, 2**32),
-       module_path=st.none() | text, type_=st.none() | st.sampled_from(["cert", "private", "public"]))
-def test_round_trip(token: str | None, serial: str | None, obj: str | None, id_: bytes | None,
-                    slot: int | None, module_path: str | None, type_: str | None) -> None:
-    u = Pkcs11Uri(token=token, serial=serial, object=obj, id=id_, slot_id=slot, module_path=module_path,
-                  type=type_)
+@given(
+    token=st.none() | text,
+    serial=st.none() | text,
+    obj=st.none() | text,
+    id_=st.none() | st.binary(max_size=20),
+    slot=st.none() | st.integers(0, 2**32),
+    module_path=st.none() | text,
+    type_=st.none() | st.sampled_from(["cert", "private", "public"]),
+)
+def test_round_trip(
+    token: str | None,
+    serial: str | None,
+    obj: str | None,
+    id_: bytes | None,
+    slot: int | None,
+    module_path: str | None,
+    type_: str | None,
+) -> None:
+    u = Pkcs11Uri(
+        token=token, serial=serial, object=obj, id=id_, slot_id=slot, module_path=module_path, type=type_
+    )
     assert parse_uri(str(u)) == u
     assert str(parse_uri(str(u))) == str(u)
