@@ -28,8 +28,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cert", metavar="URI|PATH",
                         help="client certificate: an RFC 7512 pkcs11: URI (card) or a PKCS#12/PEM file; "
                              "without it, connect with no client certificate")
-    parser.add_argument("--module", metavar="PATH", help="the PKCS#11 module of the card (default: discovered)")
-    parser.add_argument("--ca-file", metavar="F", help="extra trusted CA certificates (PEM), e.g. the sandbox's")
+    parser.add_argument("--module", metavar="PATH",
+                        help="the PKCS#11 module of the card (default: discovered)")
+    parser.add_argument("--ca-file", metavar="F",
+                        help="extra trusted CA certificates (PEM), e.g. the sandbox's")
     parser.add_argument("--pin-stdin", action="store_true",
                         help="read the PIN / file password from standard input (one line each)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -185,7 +185,8 @@ def verify_server(ders: Sequence[bytes], host: str, trust: TrustConfig,
                       f"which is not a trusted certificate authority ({detail})")
         else:
             reason = f"its certificate ({subject}) was refused: {detail}"
-        raise ServerNotTrusted(f"The server {host} is not trusted: {reason}.", host=host, reason=reason) from e
+        raise ServerNotTrusted(f"The server {host} is not trusted: {reason}.", host=host,
+                               reason=reason) from e
     facts = ServerCertificate(
         subject=subject,
         issuer=leaf.issuer.rfc4514_string(),

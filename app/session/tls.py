@@ -5,7 +5,7 @@ tlslite-ng (pure-Python TLS 1.2/1.3) with key classes whose signing calls a `Sig
 
 - server chain + host name verified with `cryptography.x509.verification` as soon as the server's
   Certificate message arrives (before the card signs anything, before any application data), and
-  re-checked after the handshake; resumed connections only use tickets of verified connections;
+  required again after the handshake; resumption only uses tickets of verified connections;
 - AEADs (AES-GCM, ChaCha20-Poly1305), ECDHE (X25519, P-256, P-384) and the server's signature check
   done by `cryptography` instead of tlslite's pure-Python code (see docs/BENCHMARKS.md);
 - TLS 1.3 tickets kept per login in memory, so later connections resume without calling the signer;
@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from cryptography import x509
@@ -206,7 +207,8 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
 }
 _BY_DIGEST_LEN = {20: "sha1", 28: "sha224", 32: "sha256", 48: "sha384", 64: "sha512"}
 # DigestInfo prefixes (tlslite adds them in TLS 1.2 before calling sign(); the Signer wants raw hashes).
-_PKCS1_PREFIXES = {bytes(v): k for k, v in RSAKey._pkcs1Prefixes.items() if k in ("sha256", "sha384", "sha512")}
+_PKCS1_PREFIXES = {bytes(v): k for k, v in RSAKey._pkcs1Prefixes.items()
+                   if k in ("sha256", "sha384", "sha512")}
 
 
 def _split_digest_info(data: bytes) -> tuple[str, bytes]:
@@ -229,11 +231,11 @@ class _SignerRSAKey(RSAKey):  # type: ignore[misc]
         self._public = pub
         self.used_scheme: SignatureScheme | None = None
 
-    def hasPrivateKey(self) -> bool:  # noqa: N802 - tlslite's name
+    def hasPrivateKey(self) -> bool:
         return True
 
-    def sign(self, data: bytearray, padding: str = "pkcs1", hashAlg: str | None = None,  # noqa: N803
-             saltLen: int | None = None) -> bytearray:  # noqa: N803
+    def sign(self, data: bytearray, padding: str = "pkcs1", hashAlg: str | None = None,
+             saltLen: int | None = None) -> bytearray:
         raw = bytes(data)
         if padding.lower() == "pss":
             assert hashAlg is not None
@@ -249,11 +251,11 @@ class _SignerRSAKey(RSAKey):  # type: ignore[misc]
         self.used_scheme = scheme
         return bytearray(sig)
 
-    def verify(self, sigBytes: bytearray, data: bytearray, padding: str = "pkcs1",  # noqa: N803
-               hashAlg: str | None = None, saltLen: int | None = None) -> bool:  # noqa: N803
+    def verify(self, sigBytes: bytearray, data: bytearray, padding: str = "pkcs1",
+               hashAlg: str | None = None, saltLen: int | None = None) -> bool:
         return _verify_rsa(self._public, bytes(sigBytes), bytes(data), padding, hashAlg, saltLen)
 
-    def acceptsPassword(self) -> bool:  # noqa: N802
+    def acceptsPassword(self) -> bool:
         return False
 
     def write(self, password: Any = None) -> str:
@@ -282,7 +284,7 @@ class _SignerECKey(ECDSAKey):  # type: ignore[misc]
     def __len__(self) -> int:
         return self._bits
 
-    def hasPrivateKey(self) -> bool:  # noqa: N802
+    def hasPrivateKey(self) -> bool:
         return True
 
     def _sign(self, data: bytearray, hash_alg: str) -> bytearray:
@@ -296,11 +298,11 @@ class _SignerECKey(ECDSAKey):  # type: ignore[misc]
         self.used_scheme = scheme
         return bytearray(sig)
 
-    def verify(self, sigBytes: bytearray, data: bytearray, padding: Any = None,  # noqa: N803
-               hashAlg: str | None = None, saltLen: Any = None) -> bool:  # noqa: N803
+    def verify(self, sigBytes: bytearray, data: bytearray, padding: Any = None,
+               hashAlg: str | None = None, saltLen: Any = None) -> bool:
         return _verify_ec(self._public, bytes(sigBytes), bytes(data))
 
-    def acceptsPassword(self) -> bool:  # noqa: N802
+    def acceptsPassword(self) -> bool:
         return False
 
 
@@ -345,16 +347,16 @@ class _ServerKey:
     def __len__(self) -> int:
         return len(self._original)
 
-    def verify(self, sigBytes: bytearray, data: bytearray, padding: str | None = None,  # noqa: N803
-               hashAlg: str | None = None, saltLen: int | None = None) -> bool:  # noqa: N803
+    def verify(self, sigBytes: bytearray, data: bytearray, padding: str | None = None,
+               hashAlg: str | None = None, saltLen: int | None = None) -> bool:
         if isinstance(self._public, rsa.RSAPublicKey):
             return _verify_rsa(self._public, bytes(sigBytes), bytes(data), padding, hashAlg, saltLen)
         if isinstance(self._public, ec.EllipticCurvePublicKey):
             return _verify_ec(self._public, bytes(sigBytes), bytes(data))
         return bool(self._original.verify(sigBytes, data, padding, hashAlg, saltLen))
 
-    def hashAndVerify(self, sigBytes: bytearray, data: bytearray, rsaScheme: str = "PKCS1",  # noqa: N802,N803
-                      hAlg: str = "sha1", sLen: int = 0) -> bool:  # noqa: N803
+    def hashAndVerify(self, sigBytes: bytearray, data: bytearray, rsaScheme: str = "PKCS1",
+                      hAlg: str = "sha1", sLen: int = 0) -> bool:
         if hAlg == "intrinsic":
             return bool(self._original.hashAndVerify(sigBytes, data, rsaScheme, hAlg, sLen))
         h = hashes.Hash(_HASHES[hAlg.lower()])
@@ -389,11 +391,11 @@ class _CryptographyAead:
             return None
 
 
-def _create_aesgcm(key: bytearray, implList: Any = None) -> _CryptographyAead:  # noqa: N803
+def _create_aesgcm(key: bytearray, implList: Any = None) -> _CryptographyAead:
     return _CryptographyAead(key, "aes128gcm" if len(key) == 16 else "aes256gcm", AESGCM)
 
 
-def _create_chacha(key: bytearray, implList: Any = None) -> _CryptographyAead:  # noqa: N803
+def _create_chacha(key: bytearray, implList: Any = None) -> _CryptographyAead:
     return _CryptographyAead(key, "chacha20-poly1305", ChaCha20Poly1305)
 
 
@@ -401,7 +403,7 @@ class _FastRecordLayer(RecordLayer):  # type: ignore[misc]
     """tlslite's record layer with cryptography's AEADs (its own are pure Python: ~0.2 MiB/s)."""
 
     @staticmethod
-    def _getCipherSettings(cipherSuite: int) -> tuple[int, int, Callable[..., Any]]:  # noqa: N802,N803
+    def _getCipherSettings(cipherSuite: int) -> tuple[int, int, Callable[..., Any]]:
         key_len, iv_len, func = RecordLayer._getCipherSettings(cipherSuite)
         if func is cipherfactory.createAESGCM:
             func = _create_aesgcm
@@ -440,7 +442,8 @@ class _CryptographyECDH:
             if self.group == GroupName.x25519:
                 peer = x25519.X25519PublicKey.from_public_bytes(bytes(peer_share))
                 return bytearray(private.exchange(peer))
-            peer_ec = ec.EllipticCurvePublicKey.from_encoded_point(self._CURVES[self.group], bytes(peer_share))
+            curve = self._CURVES[self.group]
+            peer_ec = ec.EllipticCurvePublicKey.from_encoded_point(curve, bytes(peer_share))
             return bytearray(private.exchange(ec.ECDH(), peer_ec))
         except ValueError as e:  # off-curve point, all-zero X25519 result, wrong length
             raise TLSIllegalParameterException("Invalid key share") from e
@@ -460,7 +463,7 @@ class _FlightSocket(BufferedSocket):  # type: ignore[misc]
         super().__init__(sock)
 
     @property
-    def buffer_writes(self) -> bool:  # type: ignore[override]
+    def buffer_writes(self) -> bool:
         return self._buffer_writes or self.hold
 
     @buffer_writes.setter
@@ -517,20 +520,21 @@ class _Connection(TLSConnection):  # type: ignore[misc]
         return None
 
     @staticmethod
-    def _getKEX(group: int, version: tuple[int, int]) -> Any:  # noqa: N802
+    def _getKEX(group: int, version: tuple[int, int]) -> Any:
         if group == GroupName.x25519 or group in _CryptographyECDH._CURVES:
             return _CryptographyECDH(group, version)
         return TLSConnection._getKEX(group, version)
 
-    def _sigHashesToList(self, settings: Any, privateKey: Any = None, certList: Any = None,  # noqa: N802,N803
+    def _sigHashesToList(self, settings: Any, privateKey: Any = None, certList: Any = None,
                          version: tuple[int, int] = (3, 3)) -> list[Any]:
         # Offer only the schemes the Signer can make (for our CertificateVerify); the ClientHello's
         # list for the server's signature is tlslite's own.
         if isinstance(privateKey, _SignerRSAKey | _SignerECKey) and self._otl_identity is not None:
             return self._otl_identity._tls_schemes(version)
-        return TLSConnection._sigHashesToList(settings, privateKey, certList, version)
+        out: list[Any] = TLSConnection._sigHashesToList(settings, privateKey, certList, version)
+        return out
 
-    def _clientGetKeyFromChain(self, certificate: Any, settings: Any,  # noqa: N802
+    def _clientGetKeyFromChain(self, certificate: Any, settings: Any,
                                tack_ext: Any = None) -> Iterator[Any]:
         # The server's chain and host name are checked here, as soon as its Certificate arrives:
         # before our Certificate is sent and before the card is asked to sign.
@@ -574,7 +578,7 @@ def _settings(identity: TlsIdentity | None) -> HandshakeSettings:
     # tlslite-ng 0.8.2 sends CompressedCertificate wrongly in TLS 1.3 client auth (OpenSSL 3 aborts
     # with "bad certificate"); never compress ours. Covered by an openssl s_server interop test.
     s.certificate_compression_send = []
-    return s.validate()  # type: ignore[no-any-return]
+    return s.validate()
 
 
 # --- ticket store ---------------------------------------------------------------------------------
@@ -868,7 +872,8 @@ class TlsContext:
     def set_alpn_protocols(self, protocols: list[str]) -> None:
         pass  # we always offer http/1.1 only
 
-    def wrap_socket(self, sock: socket.socket, server_side: bool = False, do_handshake_on_connect: bool = True,
+    def wrap_socket(self, sock: socket.socket, server_side: bool = False,
+                    do_handshake_on_connect: bool = True,
                     suppress_ragged_eofs: bool = True, server_hostname: str | None = None) -> TlsSocket:
         """Run the handshake on a connected socket; raise TlsSocketError (an ssl.SSLError) on failure."""
         try:
@@ -906,7 +911,7 @@ class TlsContext:
             raise
         except TLSRemoteAlert as e:
             raise _alert_error(e, host, identity) from e
-        except (TimeoutError, socket.timeout) as e:
+        except TimeoutError as e:
             raise ConnectionTimeout(f"The server {host} did not complete the TLS handshake in time.",
                                     host=host) from e
         except TLSAbruptCloseError as e:
@@ -981,7 +986,8 @@ class MtlsAdapter(HTTPAdapter):
         self.tls_context = context
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
 
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
         pool_kwargs["ssl_context"] = self.tls_context
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
@@ -990,7 +996,7 @@ class MtlsAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **proxy_kwargs)
 
     def build_connection_pool_key_attributes(self, request: Any, verify: Any,
-                                             cert: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                                             cert: Any = None) -> Any:
         if cert:
             raise ValueError("client certificates come from the session's signer")
         host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
@@ -1027,7 +1033,8 @@ class MtlsSession(requests.Session):
     EndpointUnreachable (app.session.errors) or the signer's TokenError (e.g. TokenRemoved).
     """
 
-    def __init__(self, signer: Signer | None, trust: TrustConfig | None = None, timeout: float = 30.0) -> None:
+    def __init__(self, signer: Signer | None, trust: TrustConfig | None = None,
+                 timeout: float = 30.0) -> None:
         super().__init__()
         self.identity = TlsIdentity(signer) if signer is not None else None
         self.trust = trust or TrustConfig()
@@ -1085,7 +1092,7 @@ def _translate(e: BaseException, url: str, timeout: Any) -> SessionError | Token
     typed = _find_typed(e)
     if typed is not None:
         return typed
-    host = requests.utils.urlparse(url).hostname or url
+    host = urlsplit(url).hostname or url
     if isinstance(e, requests.Timeout) or isinstance(_root(e), TimeoutError):
         return ConnectionTimeout(f"The server {host} did not answer within {timeout} s.", host=host)
     if isinstance(e, requests.exceptions.SSLError):
@@ -1106,7 +1113,8 @@ def _root(e: BaseException) -> BaseException:
     return e
 
 
-def make_session(signer: Signer | None, trust: TrustConfig | None = None, timeout: float = 30.0) -> MtlsSession:
+def make_session(signer: Signer | None, trust: TrustConfig | None = None,
+                 timeout: float = 30.0) -> MtlsSession:
     """A requests.Session doing mutual TLS with `signer` (None: no client certificate)."""
     return MtlsSession(signer, trust, timeout)
 

@@ -82,7 +82,7 @@ class PythonTlsServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path.startswith("/bytes/"):
                     body = b"x" * int(self.path.rsplit("/", 1)[1])
                     ctype = "application/octet-stream"

@@ -80,7 +80,7 @@ def test_card_key_authenticates(card_signers: dict[str, Pkcs11Signer], servers: 
     signer = card_signers[key]
     srv = servers[server]
     if key == "rsa_pkcs1" and server == "ossl13":
-        pytest.skip("a PKCS#1-only key cannot do TLS 1.3 (see test_tls.py::test_pkcs1_only_key_vs_tls13_only_server)")
+        pytest.skip("a PKCS#1-only key cannot do TLS 1.3 (test_tls.py covers that refusal)")
     with make_session(signer, TrustConfig(str(server_files["ca"])), timeout=10) as s:
         r = s.get(srv.url("/whoami") if server == "py" else srv.url())  # type: ignore[attr-defined]
         info = s.connection_info
@@ -160,7 +160,8 @@ def test_tls_check_with_a_card_uri(softhsm_rig: SoftHsmRig, servers: dict[str, o
     uri = build_uri(token=softhsm_rig.card.label, id=key.cka_id, type="cert")
     env = {**os.environ, **softhsm_rig.env}
     p = subprocess.run([sys.executable, "-m", "app", "tls-check", servers["py"].url("/whoami"),  # type: ignore[attr-defined]
-                        "--cert", uri, "--module", softhsm_rig.module_path, "--ca-file", str(server_files["ca"]),
+                        "--cert", uri, "--module", softhsm_rig.module_path,
+                        "--ca-file", str(server_files["ca"]),
                         "--pin-stdin", "--json"], input=softhsm_rig.card.user_pin + "\n", capture_output=True,
                        text=True, cwd=ROOT, env=env, timeout=60)
     assert p.returncode == 0, p.stderr + p.stdout
