@@ -195,3 +195,12 @@ class SoftwareSigner:
                 pad = padding.PKCS1v15()
             return self._key.sign(digest, pad, Prehashed(algo))
         return self._key.sign(digest, ec.ECDSA(Prehashed(algo)))
+
+
+def __getattr__(name: str) -> object:
+    # Pkcs11Signer lives in app.tokens.card (it needs the PKCS#11 wrapper); re-exported lazily here.
+    if name in ("Pkcs11Signer", "open_card_signer"):
+        from app.tokens import card
+
+        return getattr(card, name)
+    raise AttributeError(name)
