@@ -1,0 +1,283 @@
+"""The UI's pieces on their own: the PIN bridge across threads, keyboard use, validation, remembering
+the login in a keyring, and quitting (which logs out and says so when the key could not be revoked)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel
+
+from app.session.model import AuthMethod, CertificateChoice, EndReason
+from app.tokens.pin import PinPurpose, PinRequest
+from app.ui.login import LoginPrefill, LoginWindow, PickedCertificate
+from app.ui.pin import PinBridge
+
+
+def _ask_in_thread(bridge: PinBridge, request: PinRequest) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    t = threading.Thread(target=lambda: out.append(bridge(request)), daemon=True)
+    t.start()
+    return t, out
+
+
+def test_pin_bridge_blocks_the_worker_until_the_user_answers(qtbot: Any) -> None:
+    bridge = PinBridge()
+    t, out = _ask_in_thread(bridge, PinRequest("Card A", PinPurpose.LOGIN, tries_left=3))
+    qtbot.waitUntil(lambda: bridge.dialog is not None)
+    assert t.is_alive() and out == []  # the worker waits; the UI thread does not
+    dlg = bridge.dialog
+    assert dlg.pin_edit.text() == "" and "3" in dlg.warning.text()
+    qtbot.keyClicks(dlg.pin_edit, "4321")
+    qtbot.keyClick(dlg.pin_edit, Qt.Key.Key_Return)  # Enter = the default button
+    t.join(5)
+    assert not t.is_alive()
+    pin = out[0]
+    assert pin.reveal() == "4321" and "4321" not in repr(pin)
+    assert bridge.calls == 1
+
+
+def test_pin_bridge_cancel_and_shutdown_answer_none(qtbot: Any) -> None:
+    bridge = PinBridge()
+    t, out = _ask_in_thread(bridge, PinRequest("Card A", PinPurpose.LOGIN))
+    qtbot.waitUntil(lambda: bridge.dialog is not None)
+    qtbot.keyClicks(bridge.dialog.pin_edit, "1234")
+    qtbot.keyClick(bridge.dialog, Qt.Key.Key_Escape)
+    t.join(5)
+    assert out == [None]
+    # On quit, a worker blocked in a prompt is released with 'cancelled'.
+    t2, out2 = _ask_in_thread(bridge, PinRequest("Card A", PinPurpose.RELOGIN))
+    qtbot.waitUntil(lambda: bridge.dialog is not None)
+    bridge.cancel_all()
+    t2.join(5)
+    assert out2 == [None]
+    t3, out3 = _ask_in_thread(bridge, PinRequest("Card A", PinPurpose.LOGIN))
+    t3.join(5)
+    assert out3 == [None]  # closed until reopen()
+
+
+def test_pin_pad_prompt_does_not_block_and_has_no_field(qtbot: Any) -> None:
+    bridge = PinBridge()
+    t, out = _ask_in_thread(bridge, PinRequest("Pad card", PinPurpose.LOGIN, protected_path=True))
+    t.join(5)
+    assert out == [None]  # C_Login goes on and waits for the keypad
+    qtbot.waitUntil(lambda: bridge.dialog is not None)
+    assert not bridge.dialog.pin_edit.isVisible() and "keypad" in bridge.dialog.prompt.text()
+    bridge.close_keypad_prompt()
+    qtbot.waitUntil(lambda: bridge.dialog is None)
+
+
+def test_pin_bridge_refuses_the_ui_thread(qtbot: Any) -> None:
+    with pytest.raises(RuntimeError):
+        PinBridge()(PinRequest("Card", PinPurpose.LOGIN))
+
+
+def test_last_try_warning(qtbot: Any) -> None:
+    from app.ui.pin import PinDialog
+
+    d = PinDialog(PinRequest("Card", PinPurpose.LOGIN, tries_left=1, final_try=True))
+    qtbot.addWidget(d)
+    assert "one more wrong PIN locks the card" in d.warning.text()
+
+
+def test_login_window_keyboard_only(qtbot: Any) -> None:
+    w = LoginWindow()
+    qtbot.addWidget(w)
+    requests: list[Any] = []
+    w.login_requested.connect(requests.append)
+    w.prefill(LoginPrefill(certificate=PickedCertificate(CertificateChoice("/tmp/x.p12"), "x", "file")))
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.identity_edit)
+    qtbot.keyClicks(QApplication.focusWidget(), "operator@example.com")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is w.secret_edit
+    qtbot.keyClicks(QApplication.focusWidget(), "s3cret")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert len(requests) == 1
+    req = requests[0]
+    assert req.credentials.method is AuthMethod.PASSWORD
+    assert req.credentials.identity == "operator@example.com" and req.credentials.secret.reveal() == "s3cret"
+    assert req.region == "eu-west-2" and req.endpoint is None
+    assert "s3cret" not in repr(req)
+    # Every field label has a mnemonic and a buddy (Alt+letter reaches the field).
+    for label in w.findChildren(QLabel):
+        if "&" in label.text() and not label.text().startswith("<"):
+            assert label.buddy() is not None, label.text()
+    assert w.login_button.isDefault()
+
+
+def test_login_validation_next_to_the_fields(qtbot: Any) -> None:
+    w = LoginWindow()
+    qtbot.addWidget(w)
+    w.show()
+    requests: list[Any] = []
+    w.login_requested.connect(requests.append)
+    w.method_key.setChecked(True)
+    w.region_combo.setCurrentIndex(w.region_combo.count() - 1)  # custom endpoint
+    qtbot.keyClicks(w.identity_edit, "short")
+    qtbot.keyClicks(w.endpoint_edit, "http://api.example.com")
+    w.submit()
+    assert requests == []
+    assert w.identity_error.isVisible() and "access key" in w.identity_error.text()
+    assert w.secret_error.isVisible() and "secret key" in w.secret_error.text()
+    assert w.endpoint_error.isVisible() and "https://" in w.endpoint_error.text()
+
+
+class MemoryKeyring:
+    """An in-memory keyring backend (the tests never touch the real one)."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, user: str) -> str | None:
+        return self.data.get((service, user))
+
+    def set_password(self, service: str, user: str, password: str) -> None:
+        self.data[(service, user)] = password
+
+    def delete_password(self, service: str, user: str) -> None:
+        import keyring.errors
+
+        if (service, user) not in self.data:
+            raise keyring.errors.PasswordDeleteError(user)
+        del self.data[(service, user)]
+
+
+@pytest.fixture
+def memory_keyring() -> Any:
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Backend(MemoryKeyring, KeyringBackend):
+        pass
+
+    old = keyring.get_keyring()
+    kr = Backend()
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(old)
+
+
+def test_remember_login_password_only_on_opt_in(memory_keyring: Any) -> None:
+    from app.ui import remember
+
+    assert remember.save("password", "op@example.com", "eu-west-2", None, None) is None
+    r = remember.load()
+    assert r is not None and r.identity == "op@example.com" and r.password is None
+    assert not any("secret:" in user for _, user in memory_keyring.data)
+    assert remember.save("password", "op@example.com", "eu-west-2", None, "pw") is None
+    r = remember.load()
+    assert r is not None and r.password == "pw" and "pw" not in repr(r)
+    remember.forget("op@example.com")
+    assert remember.load() is None and memory_keyring.data == {}
+
+
+def test_remember_without_a_keyring_is_not_an_error() -> None:
+    # The tests' default backend is keyring's null backend (see tests/conftest.py); a missing
+    # Secret Service behaves like it: nothing remembered, and saving reports a plain problem.
+    import keyring
+    from keyring.backends import fail
+
+    from app.ui import remember
+
+    old = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        assert remember.load() is None
+        problem = remember.save("password", "op", None, None, "pw")
+        assert problem and "keyring" in problem and "pw" not in problem
+    finally:
+        keyring.set_keyring(old)
+
+
+@dataclass(frozen=True)
+class _Revocation:
+    key_id: str | None
+    revoked: bool
+    expires: str | None = None
+    message: str | None = None
+
+
+class FakeSession:
+    """A session at the seam: logs in at once; its logout cannot revoke the key."""
+
+    def __init__(self, request: Any, *, pin_callback: Any, on_event: Any, settings: Any = None) -> None:
+        self.request = request
+        self.on_event = on_event
+        self.revocation = None
+        self.card_present = True
+        self.logouts: list[EndReason] = []
+
+    def login(self) -> Any:
+        from app.session.model import SessionInfo
+
+        return SessionInfo(
+            account_id="1",
+            account_email=None,
+            method=AuthMethod.PASSWORD,
+            identity="op",
+            region="eu-west-2",
+            endpoint="https://x/api/v1",
+            certificate_subject="CN=x",
+            certificate_fingerprint="00",
+            card_label=None,
+            temporary_key_id="AKTEMP",
+            temporary_key_expires="2030-01-01T00:00:00Z",
+            trusted_env=False,
+            grace_seconds=300,
+        )
+
+    @property
+    def client(self) -> Any:
+        class C:
+            def read_vms(self) -> tuple[()]:
+                return ()
+
+        return C()
+
+    def logout(self, reason: EndReason = EndReason.LOGOUT) -> _Revocation:
+        self.logouts.append(reason)
+        self.revocation = _Revocation("AKTEMP", False, "2030-01-01T00:00:00Z", "network down")
+        return self.revocation
+
+
+def test_quit_logs_out_and_says_when_the_key_could_not_be_revoked(qtbot: Any) -> None:
+    from app.ui.app import AppOptions, TrustedLoginApp
+
+    sessions: list[FakeSession] = []
+
+    def factory(request: Any, **kw: Any) -> FakeSession:
+        sessions.append(FakeSession(request, **kw))
+        return sessions[-1]
+
+    app = TrustedLoginApp(AppOptions(session_factory=factory, use_keyring=False, quit_on_close=False))
+    qtbot.addWidget(app.login_window)
+    try:
+        app.start()
+        app.login_window.prefill(
+            LoginPrefill(
+                identity="op",
+                secret="pw",
+                certificate=PickedCertificate(CertificateChoice("/tmp/x.p12"), "x", "file"),
+            )
+        )
+        with qtbot.waitSignal(app.logged_in):
+            app.login_window.submit()
+        sw = app.session_window
+        sw.close()  # closing the session window quits, which logs out first
+        qtbot.waitUntil(lambda: getattr(app, "not_revoked_box", None) is not None)
+        assert sessions[0].logouts == [EndReason.QUIT]
+        box = app.not_revoked_box
+        assert "AKTEMP" in box.text() and "2030-01-01" in box.text()
+        with qtbot.waitSignal(app.quit_finished) as done:
+            box.accept()
+        assert done.args[0].revoked is False
+    finally:
+        app.shutdown()
