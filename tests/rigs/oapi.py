@@ -24,14 +24,21 @@ def resources_dir() -> Path:
     return Path(osc_sdk_python.__file__).parent / "resources"
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 25,000 lines in ~0.3 s instead of ~2 s
+
+
+def _load(name: str) -> Any:
+    return yaml.load((resources_dir() / name).read_text(encoding="utf-8"), Loader=_Loader)
+
+
 @functools.cache
 def spec() -> dict[str, Any]:
-    return yaml.safe_load((resources_dir() / "outscale.yaml").read_text(encoding="utf-8"))
+    return _load("outscale.yaml")  # type: ignore[no-any-return]
 
 
 @functools.cache
 def gateway_errors() -> dict[int, dict[str, str]]:
-    return yaml.safe_load((resources_dir() / "gateway_errors.yaml").read_text(encoding="utf-8"))
+    return _load("gateway_errors.yaml")  # type: ignore[no-any-return]
 
 
 def schema(name: str) -> dict[str, Any]:
