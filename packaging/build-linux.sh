@@ -13,6 +13,24 @@ ROOT=$PWD
 NAME=osc-trusted-login
 PY=${PYTHON:-.venv/bin/python}
 
+export PATH="$PATH:/usr/sbin:/sbin"   # ldconfig, for non-root users
+
+# Builder tools: binutils (objdump, strip) for PyInstaller, and the shared libpython it bundles (Debian's
+# python3 binary is statically linked; its libpython3.X package provides the .so).
+need=()
+dpkg-query -W -f='${Status}' binutils 2>/dev/null | grep -q "install ok installed" || need+=(binutils)
+LIBPY=$("$PY" -c 'import sysconfig as s; print(s.get_config_var("INSTSONAME") or s.get_config_var("LDLIBRARY"))')
+LIBPY_DIR=$("$PY" -c 'import sysconfig as s; print(s.get_config_var("LIBDIR"))')
+if [ ! -e "$LIBPY_DIR/$LIBPY" ] && ! ldconfig -p | grep -q "$LIBPY"; then
+  need+=("libpython$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')")
+fi
+if ((${#need[@]})); then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "build-linux: installing Debian packages for the build: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
 # PyInstaller silently leaves out Qt's X11 helpers that the builder lacks; the app then fails on X11
 # (libxcb-cursor0 is mandatory since Qt 6.5). Refuse to build without them.
 XCB_LIBS=(libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-image.so.0 libxcb-render-util.so.0
