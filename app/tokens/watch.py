@@ -52,7 +52,12 @@ class TokenIdentity:
 
 
 class TokenProbe(Protocol):
-    """What the watch needs from one loaded module. Calls may raise TokenError subclasses."""
+    """What the watch needs from one loaded module. Calls may raise TokenError subclasses.
+
+    A probe may also have `probe(serial)` returning app.tokens.pkcs11.Presence (`.present`, and
+    `.value == "present_logged_in"` while our login holds): the watch then also notices a card pulled
+    and put back between two polls, from the lost login.
+    """
 
     def is_present(self, serial: str) -> bool:
         """Whether the token with this serial is in a slot now (the cheap poll while the card is in)."""
@@ -121,6 +126,7 @@ class TokenWatch:
         self._others_at_removal: frozenset[str] = frozenset()
         self._others_reported: set[str] = set()
         self._rescans = 0
+        self._seen_logged_in = False  # a login-aware probe reported our login alive at least once
         self.polls = 0  # how many probes ran (for the benchmark and tests)
 
     @property
@@ -166,8 +172,16 @@ class TokenWatch:
         return self._poll_absent()
 
     def _poll_present(self) -> float:
+        logged_in: bool | None = None
         try:
-            present = self._probe.is_present(self.identity.serial)
+            presence = getattr(self._probe, "probe", None)
+            if callable(presence):
+                # the token layer's richer probe also says whether our login on the card still holds
+                found = presence(self.identity.serial)
+                present = bool(found.present)
+                logged_in = getattr(found, "value", None) == "present_logged_in"
+            else:
+                present = self._probe.is_present(self.identity.serial)
         except TokenError as e:
             # TokenNotPresent/TokenRemoved are the expected removal signals; any other token error
             # also means we can no longer see the card, and the session must not outlive it silently.
@@ -179,6 +193,14 @@ class TokenWatch:
             return self._backoff[0]
         if not present:
             self._removed("the card is no longer in the reader", self._others_now())
+            return self._backoff[0]
+        if logged_in:
+            self._seen_logged_in = True
+        elif logged_in is False and self._seen_logged_in:
+            # The card is there but our login on it is gone: it was pulled and put back between two
+            # polls (or reset). It left our hands, so this is a removal; the next poll re-scans and
+            # checks that the same card is back, and the session logs in to it again.
+            self._removed("the card's login was lost (it was removed and inserted again)", self._others_now())
             return self._backoff[0]
         return self._interval
 
@@ -220,6 +242,7 @@ class TokenWatch:
 
     def _removed(self, detail: str, serials: frozenset[str] = frozenset()) -> None:
         self._present = False
+        self._seen_logged_in = False
         self._rescans = 0
         self._others_at_removal = serials
         self._others_reported.clear()

@@ -204,6 +204,54 @@ def test_a_card_already_present_at_removal_is_not_another_card() -> None:
         watch.stop()
 
 
+class _Presence:
+    def __init__(self, present: bool, logged_in: bool) -> None:
+        self.present = present
+        self.value = "present_logged_in" if logged_in else ("present_logged_out" if present else "removed")
+
+
+class LoginAwareProbe(FakeProbe):
+    """Also reports whether our login holds (like app.tokens.pkcs11.Pkcs11Module.probe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged_in = False
+
+    def probe(self, serial: str) -> _Presence:
+        present = self.is_present(serial)
+        return _Presence(present, present and self.logged_in)
+
+    def rescan(self) -> None:
+        super().rescan()
+        self.logged_in = False  # C_Finalize drops every login
+
+
+def test_a_lost_login_means_the_card_was_pulled_and_put_back() -> None:
+    probe = LoginAwareProbe()
+    rec = Recorder()
+    watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,))
+    watch.start()
+    try:
+        n = watch.polls
+        with rec.cond:
+            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        assert rec.kinds() == []  # logged out from the start (before the session's login): nothing
+        probe.logged_in = True
+        n = watch.polls
+        with rec.cond:
+            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        probe.logged_in = False  # swapped out and in between two polls
+        rec.wait(lambda ev: len(ev) >= 2)
+        assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
+        assert "login" in (rec.events[0].detail or "")
+        n = watch.polls
+        with rec.cond:
+            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        assert len(rec.events) == 2  # not again until a login is seen again
+    finally:
+        watch.stop()
+
+
 def test_stop_ends_the_thread(rig) -> None:
     _, _, watch = rig
     watch.stop()
