@@ -18,7 +18,7 @@ import pytest
 
 from app.sandbox.server import Sandbox
 from tests.rigs.p11kit import P11KitCard
-from tests.rigs.sandbox import _shared_server_pki, make_sandbox  # noqa: F401 - fixture
+from tests.rigs.sandbox import _shared_server_pki, client_pki, make_sandbox  # noqa: F401 - fixtures
 from tests.rigs.softhsm import SoftHsmRig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,3 +183,38 @@ def test_missing_credentials_is_a_usage_error(tmp_path: Path) -> None:
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert "no credentials" in proc.stderr
+
+
+def test_a_file_certificate_session_has_no_card_to_watch(
+        tmp_path: Path, _shared_server_pki: Path, client_pki: Any) -> None:  # noqa: F811
+    sb = make_sandbox(tmp_path / "sandbox", _shared_server_pki, client_ca_pem=client_pki.ca_pem)
+    info = sb.start()
+    try:
+        cert_file, _key = client_pki.cert("alice")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OSC_")}
+        env.update(HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT), OSC_ACCESS_KEY=info.access_key,
+                   OSC_SECRET_KEY=info.secret_key)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "login", "--headless", "--json", "--cert", cert_file,
+             "--endpoint", info.endpoint, "--ca-file", info.ca_file],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            cwd=tmp_path)
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(json.loads(line))
+            if seen[-1]["event"] == "state" and seen[-1]["state"] in ("active", "ended"):
+                break
+        assert seen[-1]["state"] == "active", (seen, proc.stderr.read() if proc.stderr else "")
+        assert seen[-1].get("card") is None
+        assert len(_temp_keys(sb)) == 1
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+        seen += [json.loads(x) for x in rest.splitlines()]
+        assert proc.returncode == 0
+        assert not any(e["event"] in ("card_removed", "tick") for e in seen)
+        assert any(e["event"] == "key_revoked" for e in seen)
+        assert _temp_keys(sb) == []
+        assert info.secret_key not in rest + err
+    finally:
+        sb.stop()
