@@ -466,8 +466,10 @@ class TrustedSession:
         if self._key is not None and self._api is not None:
             self._revocation = self._revoke()
         self._teardown()
-        if isinstance(error, KeyboardInterrupt):
-            reason: EndReason | None = EndReason.LOGOUT
+        if not isinstance(error, Exception):
+            # Ctrl-C, SIGTERM or interpreter exit while logging in: the user stopped it, it did not fail
+            asked = getattr(error, "reason", None)
+            reason: EndReason | None = asked if isinstance(asked, EndReason) else EndReason.LOGOUT
             message = "The login was interrupted."
         elif isinstance(error, LoginCancelled):
             reason, message = self._cancel_reason, _plain(error)

@@ -753,3 +753,16 @@ def test_no_event_carries_a_secret(rig: Rig) -> None:
     dump += repr(rig.session.info) + repr(rig.session.revocation)
     for secret in (PASSWORD, TEMP_SECRET, "975318"):
         assert secret not in dump
+
+
+def test_ctrl_c_during_login_ends_as_a_logout_not_a_failure() -> None:
+    r = Rig()
+
+    def interrupted(req: PinRequest) -> Pin | None:
+        raise KeyboardInterrupt
+
+    r.session._pin_callback = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        r.session.login()
+    ended = r.events.wait_state(SessionState.ENDED)
+    assert ended.reason is EndReason.LOGOUT and r.secret.wiped
