@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of the Linux installer: check the .deb's metadata and contents, install it into a throwaway
 # root (dpkg --root, no maintainer scripts run as root on this system), run the installed binary's
-# `--version` and `selftest` with a clean environment, check every bundled library resolves, and ask apt
-# whether this system's archive can satisfy the package's dependencies.
+# `--version` and `selftest` with a clean environment, check every bundled library resolves, ask apt
+# whether this system's archive can satisfy the package's dependencies, and (as root, online) run it in
+# a chroot that holds nothing but its dependency closure: what a clean install on this distribution gets.
 #
 #   packaging/smoke-linux.sh [path/to/osc-trusted-login_<ver>_<arch>.deb]
 # Exit code 0 only when every check passed. Used by .ci/run and .github/workflows/release.yml.
@@ -115,6 +116,36 @@ if command -v apt-get >/dev/null && [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null |
   fi
 else
   echo "  SKIP  apt dependency simulation (no apt package lists on this machine)"
+fi
+
+# A clean system: a chroot holding only the .deb's dependency closure as apt resolves it from an empty
+# system (no Recommends), unpacked from this system's archive (Debian 12 here), plus the .deb itself.
+# Needs root (chroot) and the archive; SMOKE_CLEAN_ROOT=0 skips it.
+if [ "${SMOKE_CLEAN_ROOT:-1}" = 0 ]; then
+  echo "  SKIP  clean-system chroot (SMOKE_CLEAN_ROOT=0)"
+elif [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/chroot ] || [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ]; then
+  echo "  SKIP  clean-system chroot (needs root, chroot and apt package lists)"
+else
+  CLEAN=$WORK/clean
+  mkdir -p "$CLEAN/debs" "$CLEAN/root/dev" "$CLEAN/root/tmp" "$CLEAN/root/home/user"
+  : > "$CLEAN/status"
+  pkgs=$(apt-get -o Dir::State::status="$CLEAN/status" --no-install-recommends install -s -q "$(readlink -f "$DEB")" \
+         2>/dev/null | awk '/^Inst/ && $2 != "'"$NAME"'" {print $2}')
+  if [ -n "$pkgs" ] && (cd "$CLEAN/debs" && apt-get download -q $pkgs >"$CLEAN/download.log" 2>&1); then
+    for d in "$CLEAN"/debs/*.deb "$DEB"; do dpkg-deb -x "$d" "$CLEAN/root"; done
+    cp -a /dev/null /dev/urandom /dev/random "$CLEAN/root/dev/"
+    chmod 1777 "$CLEAN/root/tmp"
+    in_clean() { env -i HOME=/home/user PATH=/usr/bin:/bin LANG=C.UTF-8 /usr/sbin/chroot "$CLEAN/root" "$@"; }
+    echo "        clean root: $(wc -w <<<"$pkgs") packages ($(du -sh "$CLEAN/debs" | cut -f1) of .debs)"
+    check "clean system: '$NAME --version'" bash -c "$(declare -f in_clean); CLEAN='$CLEAN'; in_clean /usr/bin/$NAME --version"
+    if in_clean /usr/bin/$NAME selftest --json >"$CLEAN/selftest.json" 2>"$CLEAN/selftest.err"; then
+      ok "clean system: '$NAME selftest' passes (Qt xcb plugin libraries, login window, mutual TLS)"
+    else
+      bad "clean system: '$NAME selftest' passes"; sed 's/^/        /' "$CLEAN/selftest.json" "$CLEAN/selftest.err"
+    fi
+  else
+    echo "  SKIP  clean-system chroot (could not download the dependency closure; offline?)"
+  fi
 fi
 
 if ((failures)); then echo "smoke: $failures check(s) FAILED"; exit 1; fi
