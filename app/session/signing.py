@@ -17,6 +17,7 @@ import datetime as _dt
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.session.model import Secret
@@ -110,6 +111,36 @@ def compute_signature(
     ).hexdigest()
 
 
+def canonical_request_from_headers(
+    *,
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    signed_headers: str,
+    body: bytes | str,
+    query: str = "",
+) -> str:
+    """The canonical request over any SignedHeaders list (verifier side: curl and others may sign more).
+
+    `headers` maps lower-case names to values; values are trimmed and inner spaces collapsed (SigV4).
+    """
+    canonical_headers = "".join(
+        f"{n}:{' '.join(headers.get(n, '').split())}\n" for n in signed_headers.split(";")
+    )
+    payload_hash = hashlib.sha256(_as_bytes(body)).hexdigest()
+    return "\n".join([method, path, query, canonical_headers, signed_headers, payload_hash])
+
+
+def signature_of_canonical(
+    *, secret_key: Secret | str, date_iso: str, region: str, canonical: str, service: str = SERVICE
+) -> str:
+    """The hex signature of an already built canonical request."""
+    date_stamp = date_iso[:8]
+    key = signing_key(secret_key, date_stamp, region, service)
+    to_sign = string_to_sign(date_iso, credential_scope(date_stamp, region, service), canonical)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 def osc4_headers(
     *,
     access_key: str,
@@ -157,7 +188,7 @@ def basic_headers(
 
 _AUTH_RE = re.compile(
     r"^OSC4-HMAC-SHA256\s+Credential=(?P<ak>[^/\s,]+)/(?P<date>\d{8})/(?P<region>[^/\s,]+)/"
-    r"(?P<service>[^/\s,]+)/osc4_request\s*,\s*SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*"
+    r"(?P<service>[^/\s,]+)/osc4_request\s*,\s*SignedHeaders=(?P<signed>[a-z0-9;-]+)\s*,\s*"
     r"Signature=(?P<sig>[0-9a-fA-F]+)\s*$"
 )
 

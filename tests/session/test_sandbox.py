@@ -586,3 +586,53 @@ def test_osc_sdk_python_against_the_sandbox(
     assert ei.value.response.status_code == 401
     assert ei.value.response.json()["Errors"][0]["Code"] == "1"
     assert "code = 1" in str(ei.value)
+
+
+@pytest.mark.skipif(__import__("shutil").which("curl") is None, reason="curl is not installed")
+def test_curl_sigv4_osc_is_accepted(sandbox_info: SandboxInfo) -> None:
+    """curl's own --aws-sigv4 "osc" signer (as OUTSCALE's documentation uses it): a third implementation."""
+    import subprocess
+
+    def curl(secret: str, *extra: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                sandbox_info.ca_file,
+                "-X",
+                "POST",
+                f"{sandbox_info.endpoint}/ReadAccounts",
+                "--user",
+                f"{sandbox_info.access_key}:{secret}",
+                "--aws-sigv4",
+                "osc:osc:eu-west-2:api",
+                *extra,
+                "--data",
+                "{}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+    ok = curl(sandbox_info.secret_key, "-H", "Content-Type: application/json; charset=utf-8")
+    assert ok["Accounts"][0]["AccountId"] == sandbox_info.account_id
+    assert oapi.validate_response("ReadAccounts", 200, ok) == []
+    assert curl(sandbox_info.secret_key, "-H", "X-Extra: signed too")["Accounts"]  # curl signs more headers
+    assert curl("wrong-secret")["Errors"][0]["Code"] == "1"
+
+
+def test_concurrent_requests(sandbox_info: SandboxInfo) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_: int) -> int:
+        with Checked(sandbox_info.ca_file) as s:
+            n = len(_ak(sandbox_info, s).read_vms())
+            assert s.problems == []
+            return n
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(one, range(24))) == [3] * 24

@@ -225,3 +225,30 @@ def test_naive_dates_are_refused_and_secrets_stay_hidden() -> None:
     s = Secret("topsecret")
     h = signing.osc4_headers(access_key="AK", secret_key=s, region="eu-west-2", host="h", path="/p", body=b"")
     assert "topsecret" not in repr(h) and "topsecret" not in repr(s)
+
+
+def test_generic_canonical_request_matches_the_fixed_one() -> None:
+    date_iso = "20240101T000000Z"
+    fixed = signing.canonical_request(
+        method="POST", path="/api/v1/ReadVms", host="h:1", content_type="a/b", date_iso=date_iso, body=b"{}"
+    )
+    generic = signing.canonical_request_from_headers(
+        method="POST",
+        path="/api/v1/ReadVms",
+        headers={"host": "h:1", "content-type": " a/b ", "x-osc-date": date_iso},
+        signed_headers=signing.SIGNED_HEADERS,
+        body=b"{}",
+    )
+    assert generic == fixed
+    sig = signing.signature_of_canonical(
+        secret_key="s", date_iso=date_iso, region="eu-west-2", canonical=fixed
+    )
+    assert sig == signing.compute_signature(
+        secret_key="s",
+        region="eu-west-2",
+        host="h:1",
+        path="/api/v1/ReadVms",
+        body=b"{}",
+        date_iso=date_iso,
+        content_type="a/b",
+    )
