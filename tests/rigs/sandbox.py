@@ -2,7 +2,10 @@
 
 Use from a test module (fixtures are plain imports; no conftest change needed)::
 
-    from tests.rigs.sandbox import sandbox, sandbox_info, client_pki, sandbox_http  # noqa: F401
+    from tests.rigs.sandbox import (  # noqa: F401 - fixtures (and the one `sandbox` depends on)
+        _shared_server_pki, client_pki, sandbox, sandbox_http, sandbox_info)
+
+(and ``# ruff: noqa: F811`` at the top of the module, since the fixtures reappear as arguments.)
 
 - ``client_pki`` (session): a client CA and client certificates written to files (EC P-256; RSA
   for "bob"): ``.ca_pem``, ``.cert("alice")`` -> (cert_file, key_file), ``.other_ca_pem`` (a second
