@@ -60,6 +60,11 @@ class Checked(requests.Session):
             errs.append("no RequestId")
         self.problems += [f"{call} {r.status_code}: {e}" for e in errs]
 
+    def __exit__(self, *exc: Any) -> None:
+        super().__exit__(*exc)
+        if exc[0] is None:  # leaving a `with` normally: every answer must have matched the description
+            assert self.problems == []
+
 
 @pytest.fixture
 def http(sandbox_info: SandboxInfo) -> Iterator[Checked]:
@@ -91,9 +96,11 @@ def _pw(info: SandboxInfo, http: requests.Session, password: str | None = None) 
 def _raw(
     info: SandboxInfo, call: str, headers: dict[str, str], body: bytes = b"{}", method: str = "POST"
 ) -> requests.Response:
-    return requests.request(
+    r = requests.request(
         method, f"{info.endpoint}/{call}", data=body, headers=headers, verify=info.ca_file, timeout=10
     )
+    assert oapi.validate_response(call, r.status_code, r.json()) == []
+    return r
 
 
 # --- the calls ---------------------------------------------------------------------------------------
