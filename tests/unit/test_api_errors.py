@@ -358,3 +358,13 @@ def test_read_vms_follows_pages() -> None:
     )
     assert [v.vm_id for v in c.read_vms()] == ["i-1", "i-2"]
     assert json.loads(http.sent[1]["body"]) == {"NextPageToken": "AA=="}
+
+
+def test_card_errors_from_the_transport_pass_through() -> None:
+    from app.tokens.errors import TokenRemoved
+
+    removed = TokenRemoved("the card was removed", token_label="PIV")
+    c, http, sleeps = _client([removed, OK])
+    with pytest.raises(TokenRemoved) as ei:
+        c.call("ReadVms")
+    assert ei.value is removed and len(http.sent) == 1 and sleeps == []
