@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, x25519
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from requests.adapters import HTTPAdapter
+from tlslite import messages as tlslite_messages
 from tlslite.bufferedsocket import BufferedSocket
 from tlslite.constants import AlertDescription, AlertLevel, CipherSuite, ContentType, GroupName
 from tlslite.constants import SignatureScheme as TlsScheme
@@ -193,8 +194,68 @@ class TlsIdentity:
         return out
 
 
+class _CurveInfo:
+    """The one python-ecdsa attribute tlslite reads from EC keys: `.curve.baselen`."""
+
+    def __init__(self, bits: int) -> None:
+        self.curve = self
+        self.baselen = (bits + 7) // 8
+
+
+class _ECPublicKey:
+    """A certificate's EC public key for tlslite, backed by cryptography (verify only)."""
+
+    key_type = "ecdsa"
+    _NAMES = {"secp256r1": "NIST256p", "secp384r1": "NIST384p", "secp521r1": "NIST521p"}
+
+    def __init__(self, public: ec.EllipticCurvePublicKey) -> None:
+        self._public = public
+        self.curve_name = self._NAMES.get(public.curve.name, public.curve.name)
+        # TLS 1.2 ServerKeyExchange checks truncate the hash to public_key.curve.baselen.
+        self.public_key = _CurveInfo(public.curve.key_size)
+
+    def __len__(self) -> int:
+        return self._public.curve.key_size
+
+    def hasPrivateKey(self) -> bool:
+        return False
+
+    def verify(self, sigBytes: bytearray, data: bytearray, padding: Any = None,
+               hashAlg: Any = None, saltLen: Any = None) -> bool:
+        return _verify_ec(self._public, bytes(sigBytes), bytes(data))
+
+    def hashAndVerify(self, sigBytes: bytearray, data: bytearray, rsaScheme: Any = None,
+                      hAlg: str = "sha1", sLen: Any = None) -> bool:
+        h = hashes.Hash(_HASHES[hAlg.lower()])
+        h.update(bytes(data))
+        return self.verify(sigBytes, bytearray(h.finalize()))
+
+
+class _FastX509(X509):  # type: ignore[misc]
+    """tlslite's X509 with EC public keys read by cryptography.
+
+    tlslite builds a python-ecdsa key for every EC certificate it parses, validating the point with a
+    pure-Python scalar multiplication: about 1.6 ms per certificate, a third of our handshake.
+    """
+
+    def _ecdsa_pubkey_parsing(self, subject_public_key_info: bytearray) -> None:
+        try:
+            public = serialization.load_der_public_key(bytes(subject_public_key_info))
+        except ValueError as e:
+            raise SyntaxError("Malformed or unsupported public key in certificate") from e
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise SyntaxError("Malformed or unsupported public key in certificate")
+        self.publicKey = _ECPublicKey(public)
+
+
+# The one global change to tlslite: the Certificate messages it parses use _FastX509 (tlslite-ng
+# 0.8.2 looks the class up in tlslite.messages at parse time; nothing else in the process uses
+# tlslite). Covered by test_tls.py::test_certificates_are_parsed_by_cryptography.
+tlslite_messages.X509 = _FastX509
+
+
 def _parse_x509(der: bytes) -> X509:
-    cert = X509()
+    cert = _FastX509()
     cert.parseBinary(bytearray(der))
     return cert
 
@@ -276,8 +337,7 @@ class _SignerECKey(ECDSAKey):  # type: ignore[misc]
         self.curve_name = self._CURVE_NAMES.get(pub.curve.key_size, pub.curve.name)
         self._bits = pub.curve.key_size
         # tlslite's TLS 1.2 CertificateVerify truncates the hash to private_key.curve.baselen.
-        baselen = (self._bits + 7) // 8
-        self.private_key = type("_Curve", (), {"curve": type("_C", (), {"baselen": baselen})()})()
+        self.private_key = _CurveInfo(self._bits)
         self.public_key = None
         self.used_scheme: SignatureScheme | None = None
 
@@ -575,6 +635,7 @@ def _settings(identity: TlsIdentity | None) -> HandshakeSettings:
     s.ecdsaSigHashes = ["sha256", "sha384", "sha512"]
     s.psk_modes = ["psk_dhe_ke"]  # resumption keeps forward secrecy
     s.use_heartbeat_extension = False
+    s.usePaddingExtension = False  # a work-around for old F5 boxes; 0.3 ms of Python per handshake
     # tlslite-ng 0.8.2 sends CompressedCertificate wrongly in TLS 1.3 client auth (OpenSSL 3 aborts
     # with "bad certificate"); never compress ours. Covered by an openssl s_server interop test.
     s.certificate_compression_send = []
@@ -709,7 +770,62 @@ class TlsSocket:
                                                  certificate_subject=subject))
 
     # reading / writing
+    def _next_app_record(self) -> bytes | None:
+        """Fast path for TLS 1.3 application data: one record read and decrypted here.
+
+        tlslite's generic record pipeline costs tens of microseconds of Python per record; for bulk
+        data we parse the header, decrypt with the connection's own read state and bump its sequence
+        number. Anything else (tickets, key updates, alerts, EOF, a bad record) is pushed back untouched
+        for tlslite to handle, with the sequence number unchanged. Returns None in that case.
+        """
+        conn = self._conn
+        layer = conn._recordLayer
+        state = layer._readState
+        if not isinstance(state.encContext, _CryptographyAead) or not layer._is_tls13_plus():
+            return None
+        buffered: bytearray = conn.sock._read_buffer
+        raw = conn.sock.socket
+        while len(buffered) < 5:
+            chunk = raw.recv(65536)
+            if not chunk:
+                return None
+            buffered += chunk
+        length = int.from_bytes(buffered[3:5], "big")
+        if buffered[0] != ContentType.application_data or length > 2**14 + 256:
+            return None
+        while len(buffered) < 5 + length:
+            chunk = raw.recv(max(65536, 5 + length - len(buffered)))
+            if not chunk:
+                return None
+            buffered += chunk
+        header = bytes(buffered[:5])
+        seq = state.seqnum.to_bytes(12, "big")
+        nonce = bytes(a ^ b for a, b in zip(state.fixedNonce, seq, strict=True))
+        try:
+            plain = state.encContext._aead.decrypt(nonce, bytes(buffered[5:5 + length]), header)
+        except InvalidTag:
+            return None  # tlslite will fail the same way and send the right alert
+        end = len(plain.rstrip(b"\x00"))
+        if end == 0 or plain[end - 1] != ContentType.application_data:
+            return None
+        del buffered[:5 + length]
+        state.seqnum += 1
+        return plain[:end - 1]
+
     def recv(self, bufsize: int = 16384, flags: int = 0) -> bytes:
+        conn = self._conn
+        if conn._readBuffer:
+            data = bytes(conn._readBuffer[:bufsize])
+            conn._readBuffer = conn._readBuffer[bufsize:]
+            return data
+        if not conn.closed:
+            fast = self._next_app_record()
+            if fast:
+                self._received = True
+                if len(fast) > bufsize:
+                    conn._readBuffer = fast[bufsize:]
+                    fast = fast[:bufsize]
+                return fast
         try:
             data = bytes(self._conn.read(max=bufsize, min=1))
         except TLSRemoteAlert as e:

@@ -246,13 +246,42 @@ def test_record_layer_and_key_exchange_use_cryptography(pki: Pki, suite: str) ->
             sock.close()
 
 
-def test_large_response_over_the_adapter(pki: Pki, py13: PythonTlsServer) -> None:
+def test_large_response_over_the_adapter(pki: Pki, py13: PythonTlsServer,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_records = []
+    original = tls.TlsSocket._next_app_record
+
+    def counting(self: tls.TlsSocket) -> bytes | None:
+        out = original(self)
+        if out:
+            fast_records.append(len(out))
+        return out
+
+    monkeypatch.setattr(tls.TlsSocket, "_next_app_record", counting)
     with make_session(pki.signers["p256"], pki.trust(), timeout=10) as session:
         r = session.get(py13.url("/bytes/1048576"))
-        assert len(r.content) == 1048576
+        assert r.content == b"x" * 1048576
+        assert sum(fast_records) >= 1048576  # the bulk went through the record fast path
         r2 = session.get(py13.url("/hello"))  # same pooled connection: no second handshake
         assert r2.text == "hello"
         assert session.handshakes == 1
+
+
+def test_certificates_are_parsed_by_cryptography(pki: Pki, py13: PythonTlsServer) -> None:
+    # tlslite's own EC key parsing costs ~1.6 ms per certificate; tls.py swaps the class it uses.
+    from tlslite import messages
+
+    assert messages.X509 is tls._FastX509
+    identity = tls.TlsIdentity(pki.signers["p256"])
+    ctx = tls.TlsContext(identity, pki.trust(), tls.TicketStore())
+    sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", py13.port), timeout=10),
+                           server_hostname="localhost")
+    try:
+        leaf = sock._conn.session.serverCertChain.x509List[0]
+        assert isinstance(leaf, tls._FastX509) and isinstance(leaf.publicKey, tls._ECPublicKey)
+        assert leaf.publicKey.curve_name == "NIST256p" and len(leaf.publicKey) == 256
+    finally:
+        sock.close()
 
 
 # --- server verification (never optional) ---------------------------------------------------------
