@@ -202,7 +202,8 @@ def one_mib(b: Bench, d: Path, issued: Issued, signer: Signer, rounds: int) -> N
     cert, key = b.pem_pair("mib", issued)
     proc = subprocess.Popen([sys.executable, "-m", "tests.rigs.tls_servers", str(d / "srv.pem"),
                              str(d / "srv.key"), str(b.ca_file)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
