@@ -48,6 +48,19 @@ def median_ms(fn: Callable[[], object], rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
+def paired_medians_ms(a: Callable[[], object], b: Callable[[], object], rounds: int) -> tuple[float, float]:
+    """Medians of a() and b() measured alternately, so machine noise hits both alike."""
+    a()
+    b()
+    ta, tb = [], []
+    for _ in range(rounds):
+        for fn, out in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return statistics.median(ta) * 1000, statistics.median(tb) * 1000
+
+
 class Bench:
     def __init__(self, d: Path, ca: CertificateAuthority) -> None:
         self.d = d
@@ -172,8 +185,8 @@ def main() -> int:
             profiles = {}
             for name, signer, issued in rows:
                 cert, key = b.pem_pair(name.replace(" ", "_"), issued)
-                ours = median_ms(b.ours_full(signer, srv.port), args.rounds)
-                ref = median_ms(b.ssl_full(cert, key, srv.port), args.rounds)
+                ours, ref = paired_medians_ms(b.ours_full(signer, srv.port), b.ssl_full(cert, key, srv.port),
+                                              args.rounds)
                 resumed = median_ms(b.ours_resumed(signer, srv.port), args.rounds)
                 print(f"  {name:<20} {ours:8.2f} {ref:8.2f} {ours / ref:6.2f} {resumed:11.2f}")
                 if name.startswith("file"):
@@ -220,8 +233,7 @@ def one_mib(b: Bench, d: Path, issued: Issued, signer: Signer, rounds: int) -> N
                 assert len(r.content) == 1048576
             return run
         n = max(10, rounds // 2)
-        t_ours = median_ms(get(ours), n)
-        t_ref = median_ms(get(ref), n)
+        t_ours, t_ref = paired_medians_ms(get(ours), get(ref), n)
         print(f"\n1 MiB response on a pooled connection, median of {n}: ours {t_ours:.2f} ms, "
               f"requests+ssl {t_ref:.2f} ms, ratio {t_ours / t_ref:.2f} (goal <= 1.5); "
               f"cipher {ours.connection_info.cipher if ours.connection_info else '?'} "
