@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from app.tokens.inventory import Inventory, scan
-from app.tokens.modules import discover
+if TYPE_CHECKING:  # imported when the command runs: app.__main__ configures every command at start-up,
+    from app.tokens.inventory import Inventory  # and the token layer costs ~150 ms to the window's start
+
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +39,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _inventory(args: argparse.Namespace) -> Inventory:
+    from app.tokens.inventory import scan
+    from app.tokens.modules import discover
+
     modules = [] if args.no_modules else [c.path for c in discover(args.module)]
     return scan(modules, args.store)
 

@@ -40,12 +40,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     from app.session.config import list_profiles, load_settings
-    from app.tokens.modules import module_paths
     from app.ui.app import AppOptions
     from app.ui.app import run as run_app
     from app.ui.inventory import InventoryConfig
     from app.ui.login import LoginPrefill
-    from app.ui.settings import SettingsStore
 
     try:
         settings = load_settings()
@@ -62,15 +60,16 @@ def run(args: argparse.Namespace) -> int:
         profiles = list_profiles(os.environ.get("OSC_CONFIG_FILE") or default_osc_config_path())
     except Exception:
         profiles = ()
-    modules = module_paths([*args.module, *settings.pkcs11_modules])
+    modules = tuple(dict.fromkeys([*args.module, *settings.pkcs11_modules]))
     stores = tuple(args.store) or tuple(settings.store_folders)
     prefill = None
     if args.endpoint or args.ca_file or settings.extra_ca_bundle:
         prefill = LoginPrefill(endpoint=args.endpoint, ca_file=args.ca_file or settings.extra_ca_bundle)
+    # Module discovery (p11-kit registry, OpenSC defaults) runs on the cards worker at the first scan.
     options = AppOptions(
-        inventory=InventoryConfig(module_paths=tuple(modules), store_paths=stores),
+        inventory=InventoryConfig(module_paths=modules, store_paths=stores, discover_modules=True),
         prefill=prefill,
         profiles=tuple(profiles),
-        settings_store=SettingsStore(),
+        profile=args.profile,
     )
     return run_app(options, language=args.language or settings.language)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QIcon
@@ -30,12 +30,17 @@ from app.session.model import (
     SessionState,
 )
 from app.ui.errors import describe, describe_end
-from app.ui.inventory import InventoryConfig, read_file, read_snapshot
+from app.ui.inventory import InventoryConfig
 from app.ui.login import LoginPrefill, LoginWindow
-from app.ui.picker import CertificatePicker
 from app.ui.pin import PinBridge
-from app.ui.session_window import SessionWindow, mmss
 from app.ui.workers import Worker
+
+if TYPE_CHECKING:
+    from app.ui.picker import CertificatePicker
+    from app.ui.session_window import SessionWindow
+
+# The picker, the session window and the token layer are imported when first needed: the login
+# window must come up as fast as a bare window (see bench/startup.py).
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +60,8 @@ class AppOptions:
     session_factory: Callable[..., Any] | None = None  # builds a TrustedSession; the product's by default
     use_keyring: bool = True
     inventory_poll_ms: int = 1500  # picker live refresh while it is open
-    settings_store: Any = None  # app.ui.settings.SettingsStore
+    settings_store: Any = None  # app.ui.settings.SettingsStore (the default settings file when None)
+    profile: str | None = None  # osc profile to prefill the form with at start
     quit_on_close: bool = True
 
 
@@ -115,10 +121,17 @@ class TrustedLoginApp(QObject):
     def start(self) -> None:
         """Show the login window; load a remembered login in the background."""
         self.login_window.show()
-        if self.options.use_keyring and self.options.prefill is None:
-            from app.ui import remember
+        if self.options.profile:
+            self._profile_selected(self.options.profile)
+        elif self.options.use_keyring and self.options.prefill is None:
+            # After the first paint: importing keyring and asking the OS keyring takes a while,
+            # and the window should not wait for it.
+            QTimer.singleShot(100, self._load_remembered)
 
-            self.net.submit(remember.load, self._remembered, name="keyring-load")
+    def _load_remembered(self) -> None:
+        from app.ui import remember
+
+        self.net.submit(remember.load, self._remembered, name="keyring-load")
 
     def _remembered(self, r: Any) -> None:
         w = self.login_window
@@ -173,6 +186,8 @@ class TrustedLoginApp(QObject):
         if self.picker is not None:
             self.picker.raise_()
             return
+        from app.ui.picker import CertificatePicker
+
         picker = CertificatePicker(self.login_window)
         self.picker = picker
         picker.refresh_requested.connect(self.refresh_inventory)
@@ -200,6 +215,8 @@ class TrustedLoginApp(QObject):
             return
         self._scan_running = True
         cfg = self.options.inventory
+        from app.ui.inventory import read_snapshot
+
         self.cards.submit(
             lambda: read_snapshot(cfg), self._inventory_done, self._inventory_error, name="inventory"
         )
@@ -234,6 +251,8 @@ class TrustedLoginApp(QObject):
                 self.picker.ask_file_password(path, error=text)
             else:
                 self.picker.set_status(f"{title}: {text}")
+
+        from app.ui.inventory import read_file
 
         self.cards.submit(lambda: read_file(path, password, ca), done, failed, name="read-file")
 
@@ -331,6 +350,8 @@ class TrustedLoginApp(QObject):
     # -- the session ----------------------------------------------------------------------------------
 
     def _show_session_window(self, info: SessionInfo) -> None:
+        from app.ui.session_window import SessionWindow
+
         sw = SessionWindow()
         sw.setWindowIcon(app_icon())
         self.session_window = sw
@@ -392,6 +413,8 @@ class TrustedLoginApp(QObject):
             self.session_window.show_notice(" ".join(describe(e)))
 
     def _on_session_event(self, event: SessionEvent) -> None:
+        from app.ui.session_window import mmss
+
         sw = self.session_window
         if event.kind is EventKind.CARD_REMOVED or (
             event.kind is EventKind.STATE and event.state is SessionState.GRACE

@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.session.model import CertificateChoice, Secret
 from app.tokens.errors import TokenError
-from app.tokens.inventory import CertificateEntry, CertificateSource, Inventory, Problem, scan_module
-from app.ui.picker import CertRow, InventorySnapshot
+
+if TYPE_CHECKING:
+    from app.tokens.inventory import CertificateEntry, Inventory
+    from app.ui.picker import CertRow, InventorySnapshot
+
+# The token layer (cryptography, the PKCS#11 binding) is imported by the functions below, on the cards
+# worker: importing it here would add ~100 ms to the window's start-up.
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +29,31 @@ class InventoryConfig:
     store_paths: tuple[str, ...] = ()
     init_envs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     account_ca_subjects: frozenset[str] = frozenset()
+    # Also use the modules found on the system (p11-kit registry, OpenSC defaults). Found on the cards
+    # worker at the first scan rather than at start-up.
+    discover_modules: bool = False
+
+
+_discovered: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def module_paths_of(cfg: InventoryConfig) -> tuple[str, ...]:
+    """The modules to scan: the configured ones, plus the discovered ones when asked (blocking)."""
+    if not cfg.discover_modules:
+        return tuple(dict.fromkeys(cfg.module_paths))
+    found = _discovered.get(cfg.module_paths)
+    if found is None:
+        from app.tokens.modules import module_paths
+
+        found = tuple(dict.fromkeys([*cfg.module_paths, *module_paths(cfg.module_paths)]))
+        _discovered[cfg.module_paths] = found
+    return found
 
 
 def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | None = None) -> CertRow:
+    from app.tokens.inventory import CertificateSource
+    from app.ui.picker import CertRow
+
     if e.source is CertificateSource.PKCS11:
         tok = e.token
         group = (
@@ -60,6 +88,8 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
 def problem_words(e: CertificateEntry) -> tuple[str, ...]:
     """Why a certificate is unusable, in the current language (details stay as the token layer wrote them)."""
     from PySide6.QtCore import QCoreApplication
+
+    from app.tokens.inventory import Problem
 
     translate = QCoreApplication.translate
     words = {
@@ -99,8 +129,11 @@ def _problems(errors: Sequence[TokenError]) -> tuple[str, ...]:
 
 def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
     """Scan every module and store folder now (blocking: call it on a worker)."""
+    from app.tokens.inventory import Inventory, scan_module
+    from app.ui.picker import InventorySnapshot
+
     inv = Inventory()
-    for path in dict.fromkeys(cfg.module_paths):
+    for path in module_paths_of(cfg):
         env = cfg.init_envs.get(path)
         part = scan_module(path, init_env=env)
         if part.errors or not part.tokens:
@@ -120,6 +153,7 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
 
 
 def _rescan(path: str, env: Mapping[str, str] | None) -> Inventory | None:
+    from app.tokens.inventory import Inventory, scan_module
     from app.tokens.pkcs11 import loaded_module
 
     try:
@@ -145,6 +179,7 @@ def read_file(
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from app.tokens import filestore
+    from app.tokens.inventory import CertificateEntry, CertificateSource
     from app.tokens.model import parse_certificate
 
     cred = filestore.load_credential(path, password)
