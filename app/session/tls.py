@@ -960,7 +960,7 @@ class TlsContext:
 
     @verify_mode.setter
     def verify_mode(self, value: Any) -> None:
-        pass  # requests' verify=False ends up here: server verification cannot be turned off
+        pass  # requests' `verify` switch ends up here: server verification cannot be turned off
 
     @property
     def check_hostname(self) -> bool:
@@ -1121,7 +1121,7 @@ class MtlsAdapter(HTTPAdapter):
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         if cert:
             raise ValueError("client certificates come from the session's signer")
-        conn.cert_reqs = "CERT_REQUIRED"  # verify=False is ignored on purpose
+        conn.cert_reqs = "CERT_REQUIRED"  # requests' `verify` is ignored on purpose
         conn.ca_certs = None
         conn.ca_cert_dir = None
 
@@ -1159,7 +1159,9 @@ class MtlsSession(requests.Session):
         self.tickets = TicketStore()
         self.tls_context = TlsContext(self.identity, self.trust, self.tickets)
         self.mount("https://", MtlsAdapter(self.tls_context))
-        self.trust_env = False  # no REQUESTS_CA_BUNDLE / .netrc surprises; proxies are passed explicitly
+        # No REQUESTS_CA_BUNDLE and no .netrc (which would replace our Authorization headers); the
+        # proxy variables (HTTPS_PROXY, NO_PROXY) are still honoured, in request().
+        self.trust_env = False
 
     @property
     def connection_info(self) -> ConnectionInfo | None:
@@ -1179,6 +1181,10 @@ class MtlsSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
+        if kwargs.get("proxies") is None and not self.proxies:
+            proxies = requests.utils.get_environ_proxies(url if isinstance(url, str) else url.decode())
+            if proxies:
+                kwargs["proxies"] = proxies
         return super().request(method, url, *args, **kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:

@@ -414,3 +414,13 @@ def test_resumption_against_openssl(pki: Pki, ossl: dict[str, OpenSslServer]) ->
             assert "CN=client-p256" in (page_client_subject(page) or "").replace(" ", "")
         assert s.signatures == 1
         assert s.tickets.ticket_count() >= 1
+
+
+def test_one_session_from_several_threads(pki: Pki, py13: PythonTlsServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with make_session(pki.signers["p256"], pki.trust(), timeout=10) as s:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: json.loads(s.get(py13.url("/whoami")).text), range(12)))
+        assert all(r["client_subject"] == "CN=client-p256,O=OUTSCALE Trusted Login test" for r in results)
+        assert 1 <= s.signatures <= s.handshakes <= 12
