@@ -78,6 +78,7 @@ class CertificatePicker(QDialog):
         self.chosen: CertRow | None = None
         self._snapshot = InventorySnapshot()
         self._file_rows: list[CertRow] = []
+        self.password_dialog: QInputDialog | None = None
 
         layout = QVBoxLayout(self)
         intro = QLabel(
@@ -259,18 +260,34 @@ class CertificatePicker(QDialog):
             return
         self.ask_file_password(path)
 
-    def ask_file_password(self, path: str, error: str | None = None) -> None:
-        """Ask for the password of a PKCS#12/PEM file (empty = none), then hand it to the controller."""
+    def ask_file_password(self, path: str, error: str | None = None) -> QInputDialog:
+        """Ask for the password of a PKCS#12/PEM file (empty = none), then hand it to the controller.
+        Non-blocking (open(), not exec()): the picker keeps refreshing while the prompt is up."""
         from app.session.model import Secret
 
         prompt = self.tr("Password of %1 (leave empty if it has none):").replace("%1", path)
         if error:
             prompt = error + "\n\n" + prompt
-        text, ok = QInputDialog.getText(self, self.tr("File password"), prompt, QLineEdit.EchoMode.Password)
-        if not ok:
-            return
-        self.set_status(self.tr("Reading %1...").replace("%1", path))
-        self.file_added.emit(path, Secret(text) if text else None)
+        dlg = QInputDialog(self)
+        dlg.setObjectName("filePasswordDialog")
+        dlg.setWindowTitle(self.tr("File password"))
+        dlg.setLabelText(prompt)
+        dlg.setTextEchoMode(QLineEdit.EchoMode.Password)
+        self.password_dialog = dlg
+
+        def done(result: int) -> None:
+            text = dlg.textValue()
+            dlg.setTextValue("")
+            self.password_dialog = None
+            dlg.deleteLater()
+            if result != QDialog.DialogCode.Accepted:
+                return
+            self.set_status(self.tr("Reading %1...").replace("%1", path))
+            self.file_added.emit(path, Secret(text) if text else None)
+
+        dlg.finished.connect(done)
+        dlg.open()
+        return dlg
 
 
 def _cn(name: str) -> str:

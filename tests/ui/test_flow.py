@@ -203,3 +203,40 @@ def test_cancel_at_the_pin_prompt_cancels_the_login(qtbot: Any, ui_app: Any) -> 
         dialog.reject()
     assert "cancelled" in w.message.text().lower()
     assert app.session is None and not w.busy
+
+
+def test_add_file_with_password_then_log_in_with_it(
+    qtbot: Any, ui_app: Any, softhsm_rig: SoftHsmRig, tmp_path: Any
+) -> None:
+    app = ui_app
+    w = app.login_window
+    issued = softhsm_rig.ca.issue_client("file operator", key_kind="p256")
+    p12 = tmp_path / "operator.p12"
+    p12.write_bytes(issued.pkcs12(b"file-pass"))
+    app.start()
+    _type_credentials(qtbot, app)
+    app.open_picker()
+    picker = app.picker
+
+    # A wrong password is said in plain words and asked again; the right one adds the certificate.
+    dlg = picker.ask_file_password(str(p12))
+    dlg.setTextValue("wrong")
+    dlg.accept()
+    qtbot.waitUntil(lambda: picker.password_dialog is not None, timeout=TIMEOUT)
+    assert "password" in picker.password_dialog.labelText().lower()
+    picker.password_dialog.setTextValue("file-pass")
+    picker.password_dialog.accept()
+    qtbot.waitUntil(lambda: any(r.group_kind == "file" for r in picker.rows()), timeout=TIMEOUT)
+    row = next(r for r in picker.rows() if r.group_kind == "file")
+    assert row.title == "file operator" and row.usable and "file-pass" not in repr(row)
+    assert picker.use_button.isEnabled()
+    qtbot.mouseClick(picker.use_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: app.picker is None)
+    assert "file operator" in w.cert_value.text()
+
+    with qtbot.waitSignal(app.logged_in, timeout=TIMEOUT) as logged:
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+    info = logged.args[0]
+    assert app.pin_bridge.calls == 0  # a file certificate needs no PIN
+    assert info.card_label is None and "file operator" in (info.certificate_subject or "")
+    assert "not watched" in app.session_window.grace.text()
