@@ -389,7 +389,8 @@ def run(args: argparse.Namespace) -> int:
         if failed:
             print(f"{len(failed)} of {len(results)} checks FAILED: {', '.join(r.name for r in failed)}")
         else:
-            print(f"All {len(results)} checks passed" + (f" ({warned} warning(s))." if warned else "."))
+            noun = "check" if len(results) == 1 else "checks"
+            print(f"All {len(results)} {noun} passed" + (f" ({warned} warning(s))." if warned else "."))
     sys.stdout.flush()
     if any(r.detail.startswith("did not finish") for r in results):
         # A hung check's thread (stuck in a card module or a socket) would keep the process alive.

@@ -24,6 +24,11 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
                XDG_CACHE_HOME=str(tmp_path / "cache"), QT_QPA_PLATFORM="offscreen",
                PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+    # SoftHSM2 (registered with p11-kit on test machines) reads an empty token folder of our own.
+    tokens = tmp_path / "softhsm-tokens"
+    tokens.mkdir(exist_ok=True)
+    (tmp_path / "softhsm2.conf").write_text(f"directories.tokendir = {tokens}\nobjectstore.backend = file\n")
+    env["SOFTHSM2_CONF"] = str(tmp_path / "softhsm2.conf")
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     env.update(extra)
