@@ -50,7 +50,7 @@ from tlslite.errors import (
     TLSRemoteAlert,
 )
 from tlslite.handshakesettings import HandshakeSettings
-from tlslite.messages import Alert
+from tlslite.messages import Alert, CertificateRequest
 from tlslite.recordlayer import RecordLayer
 from tlslite.tlsconnection import TLSConnection
 from tlslite.utils import cipherfactory
@@ -553,6 +553,28 @@ class _Connection(TLSConnection):  # type: ignore[misc]
         self._otl_identity = identity
         self.otl_server: ServerCertificate | None = None
         self._otl_saved: tuple[Any, Any] | None = None
+        self.otl_cert_request: Any = None
+
+    def _getMsg(self, expectedType: Any, secondaryType: Any = None,
+                constructorType: Any = None) -> Iterator[Any]:
+        for result in super()._getMsg(expectedType, secondaryType, constructorType):
+            if isinstance(result, CertificateRequest):
+                self.otl_cert_request = result  # to explain a failed scheme negotiation
+            yield result
+
+    def no_common_scheme(self) -> str | None:
+        """Why client authentication cannot work: the server accepts none of our schemes (or None)."""
+        request, identity = self.otl_cert_request, self._otl_identity
+        if request is None or identity is None:
+            return None
+        version = self.version if self.version in ((3, 3), (3, 4)) else (3, 4)
+        ours = identity._tls_schemes(version)
+        theirs = list(request.supported_signature_algs or [])
+        if set(map(tuple, theirs)) & set(map(tuple, ours)):
+            return None
+        names = [TlsScheme.toRepr(tuple(t)) or str(tuple(t)) for t in theirs]
+        return (f"the server accepts only {', '.join(names) or 'no'} signatures, and the key on "
+                f"{identity.signer.description} can make {', '.join(s.value for s in identity.schemes)}")
 
     def _shutdown(self, resumable: bool) -> None:
         # Keep the read keys: a failed write may have a fatal alert waiting behind it (late_alert).
@@ -1037,6 +1059,9 @@ class TlsContext:
             raise TlsHandshakeError(f"The server {host} closed the connection during the TLS handshake.",
                                     host=host) from e
         except (TLSLocalAlert, TLSAlert, TLSError, ValueError, TypeError) as e:
+            why = conn.no_common_scheme()
+            if why:
+                raise TlsHandshakeError(f"Cannot authenticate to {host}: {why}.", host=host) from e
             raise TlsHandshakeError(f"The TLS handshake with {host} failed: {e}", host=host) from e
         except OSError as e:
             # A server that refused our certificate may have sent its alert and closed while we

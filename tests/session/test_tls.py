@@ -424,3 +424,12 @@ def test_one_session_from_several_threads(pki: Pki, py13: PythonTlsServer) -> No
             results = list(pool.map(lambda _: json.loads(s.get(py13.url("/whoami")).text), range(12)))
         assert all(r["client_subject"] == "CN=client-p256,O=OUTSCALE Trusted Login test" for r in results)
         assert 1 <= s.signatures <= s.handshakes <= 12
+
+
+@pytest.mark.parametrize("version", ["-tls1_3", "-tls1_2"])
+def test_server_accepting_none_of_our_schemes_is_said_plainly(pki: Pki, version: str) -> None:
+    with OpenSslServer(*pki.server, pki.ca_file, version, "-client_sigalgs", "ECDSA+SHA256") as srv, \
+            make_session(pki.signers["rsa_pss"], pki.trust(), timeout=10) as s, \
+            pytest.raises(TlsHandshakeError, match="accepts only ecdsa_secp256r1_sha256") as err:
+        s.get(srv.url())
+    assert "rsa_pss_rsae_sha256" in str(err.value)
