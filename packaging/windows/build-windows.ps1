@@ -27,31 +27,36 @@ Invoke-Checked "$Bundle\osc-trusted-login-cli.exe" @("--version")
 Invoke-Checked "$Bundle\osc-trusted-login-cli.exe" @("selftest", "--offscreen")
 
 # --- signing (our two executables; Qt's and Python's DLLs are already signed by their vendors) ---------
-$Pfx = $null
+# The certificate goes into the user's store for the build and is referred to by thumbprint, so that no
+# password appears on any command line; it is removed from the store and the disk afterwards.
+$Cert = $null
 $IsccArgs = @("/DAppVersion=$Version")
-if ($env:WINDOWS_CERT_PFX_BASE64) {
-  $Pfx = Join-Path $env:RUNNER_TEMP "otl-codesign.pfx"
-  [IO.File]::WriteAllBytes($Pfx, [Convert]::FromBase64String($env:WINDOWS_CERT_PFX_BASE64))
-  $SignTool = (Get-ChildItem "${env:ProgramFiles(x86)}\Windows Kits\10\bin\*\x64\signtool.exe" |
-               Sort-Object FullName -Descending | Select-Object -First 1).FullName
-  $Sign = @("sign", "/fd", "sha256", "/tr", $Timestamp, "/td", "sha256", "/f", $Pfx, "/p", $env:WINDOWS_CERT_PASSWORD)
-  foreach ($exe in @("$Bundle\osc-trusted-login.exe", "$Bundle\osc-trusted-login-cli.exe")) {
-    Invoke-Checked $SignTool ($Sign + @($exe))
-  }
-  # Inno Setup calls this for the installer and the uninstaller ($f is the file to sign).
-  $IsccArgs += @("/DSIGN", "/Ssigntool=`"$SignTool`" sign /fd sha256 /tr $Timestamp /td sha256 /f `"$Pfx`" /p `"$env:WINDOWS_CERT_PASSWORD`" `$f")
-}
-
-# --- installer ------------------------------------------------------------------------------------------
 try {
+  if ($env:WINDOWS_CERT_PFX_BASE64) {
+    $Pfx = Join-Path $env:RUNNER_TEMP "otl-codesign.pfx"
+    [IO.File]::WriteAllBytes($Pfx, [Convert]::FromBase64String($env:WINDOWS_CERT_PFX_BASE64))
+    $Password = ConvertTo-SecureString $env:WINDOWS_CERT_PASSWORD -AsPlainText -Force
+    $Cert = Import-PfxCertificate -FilePath $Pfx -CertStoreLocation Cert:\CurrentUser\My -Password $Password
+    Remove-Item -Force $Pfx
+    $SignTool = (Get-ChildItem "${env:ProgramFiles(x86)}\Windows Kits\10\bin\*\x64\signtool.exe" |
+                 Sort-Object FullName -Descending | Select-Object -First 1).FullName
+    $Sign = @("sign", "/sha1", $Cert.Thumbprint, "/s", "My", "/fd", "sha256", "/tr", $Timestamp, "/td", "sha256")
+    foreach ($exe in @("$Bundle\osc-trusted-login.exe", "$Bundle\osc-trusted-login-cli.exe")) {
+      Invoke-Checked $SignTool ($Sign + @($exe))
+    }
+    # Inno Setup runs this for the installer and the uninstaller: $q is a quote, $f the quoted file name.
+    $IsccArgs += @("/DSIGN", ("/Ssigntool=`$q$SignTool`$q " + ($Sign -join " ") + " `$f"))
+  }
+
+  # --- installer ----------------------------------------------------------------------------------------
   $Iscc = (Get-Command iscc -ErrorAction SilentlyContinue).Source
   if (-not $Iscc) { $Iscc = "${env:ProgramFiles(x86)}\Inno Setup 6\ISCC.exe" }
   Invoke-Checked $Iscc ($IsccArgs + @("packaging\windows\osc-trusted-login.iss"))
+  $Setup = "dist\osc-trusted-login_${Version}_windows_x64_setup.exe"
+  if ($Cert) { Invoke-Checked $SignTool @("verify", "/pa", $Setup) }
 } finally {
-  if ($Pfx) { Remove-Item -Force $Pfx }
+  if ($Cert) { Remove-Item -Force "Cert:\CurrentUser\My\$($Cert.Thumbprint)" }
 }
-$Setup = "dist\osc-trusted-login_${Version}_windows_x64_setup.exe"
-if ($env:WINDOWS_CERT_PFX_BASE64) { Invoke-Checked $SignTool @("verify", "/pa", $Setup) }
 
 # --- smoke test of the installer: per-user silent install, run, silent uninstall ----------------------
 $Target = Join-Path $env:LOCALAPPDATA "Programs\OUTSCALE Trusted Login (smoke)"
