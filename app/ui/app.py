@@ -641,8 +641,24 @@ def run(options: AppOptions | None = None, language: str | None = None) -> int:
     controller = TrustedLoginApp(options)
     # Closing the login window with no session quits (the session window's close logs out first).
     controller.login_window.closed.connect(lambda: controller.session is None and controller.quit())
+    # Ctrl-C / SIGTERM in the terminal quit like the window does: log out (revoke the key) first.
+    # Python runs signal handlers only between bytecodes, so a timer gives it a chance while Qt waits.
+    import signal
+
+    def on_signal(signum: int, frame: object) -> None:
+        QTimer.singleShot(0, controller.quit)
+
+    old_handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     controller.start()
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        wake.stop()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
     if not controller._quitting:
         controller.shutdown()
     return int(code)

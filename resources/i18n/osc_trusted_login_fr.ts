@@ -8,113 +8,113 @@
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="85" />
+        <location filename="../../app/ui/picker.py" line="86" />
         <source>Certificates on your cards and in your files. Insert a card and it appears here. Greyed certificates cannot be used; the reason is shown.</source>
         <translation>Les certificats de vos cartes et de vos fichiers. Insérez une carte et elle apparaît ici. Les certificats grisés ne sont pas utilisables ; la raison est indiquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="95" />
+        <location filename="../../app/ui/picker.py" line="96" />
         <source>Certificate</source>
         <translation>Certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="95" />
+        <location filename="../../app/ui/picker.py" line="96" />
         <source>Issuer</source>
         <translation>Émetteur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="95" />
+        <location filename="../../app/ui/picker.py" line="96" />
         <source>Expires</source>
         <translation>Expire le</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="95" />
+        <location filename="../../app/ui/picker.py" line="96" />
         <source>Key</source>
         <translation>Clé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="95" />
+        <location filename="../../app/ui/picker.py" line="96" />
         <source>Status</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="104" />
+        <location filename="../../app/ui/picker.py" line="105" />
         <source>No certificate found. Insert a card, or add a certificate file.</source>
         <translation>Aucun certificat trouvé. Insérez une carte ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="115" />
+        <location filename="../../app/ui/picker.py" line="116" />
         <source>&amp;Add file...</source>
         <translation>&amp;Ajouter un fichier...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="118" />
+        <location filename="../../app/ui/picker.py" line="119" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="121" />
+        <location filename="../../app/ui/picker.py" line="122" />
         <source>&amp;Use this certificate</source>
         <translation>&amp;Utiliser ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="126" />
+        <location filename="../../app/ui/picker.py" line="127" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="135" />
-        <location filename="../../app/ui/picker.py" line="227" />
+        <location filename="../../app/ui/picker.py" line="136" />
+        <location filename="../../app/ui/picker.py" line="228" />
         <source>Looking for certificates...</source>
         <translation>Recherche des certificats...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="194" />
+        <location filename="../../app/ui/picker.py" line="195" />
         <source>Card</source>
         <translation>Carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="194" />
+        <location filename="../../app/ui/picker.py" line="195" />
         <source>File</source>
         <translation>Fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="204" />
+        <location filename="../../app/ui/picker.py" line="205" />
         <source>Matches this account</source>
         <translation>Correspond à ce compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="204" />
+        <location filename="../../app/ui/picker.py" line="205" />
         <source>Usable</source>
         <translation>Utilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="206" />
+        <location filename="../../app/ui/picker.py" line="207" />
         <source>Not usable</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="254" />
+        <location filename="../../app/ui/picker.py" line="255" />
         <source>Add a certificate file</source>
         <translation>Ajouter un fichier de certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="256" />
+        <location filename="../../app/ui/picker.py" line="257" />
         <source>Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)</source>
         <translation>Certificats (*.p12 *.pfx *.pem *.crt *.key);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="266" />
+        <location filename="../../app/ui/picker.py" line="268" />
         <source>Password of %1 (leave empty if it has none):</source>
         <translation>Mot de passe de %1 (laisser vide s’il n’en a pas) :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="269" />
+        <location filename="../../app/ui/picker.py" line="273" />
         <source>File password</source>
         <translation>Mot de passe du fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="272" />
+        <location filename="../../app/ui/picker.py" line="285" />
         <source>Reading %1...</source>
         <translation>Lecture de %1...</translation>
     </message>
@@ -132,175 +132,175 @@
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="109" />
+        <location filename="../../app/ui/login.py" line="112" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="112" />
+        <location filename="../../app/ui/login.py" line="115" />
         <source>osc &amp;profile:</source>
         <translation>&amp;Profil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="123" />
+        <location filename="../../app/ui/login.py" line="126" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot de &amp;passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="125" />
+        <location filename="../../app/ui/login.py" line="128" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="135" />
+        <location filename="../../app/ui/login.py" line="138" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="167" />
+        <location filename="../../app/ui/login.py" line="170" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="168" />
+        <location filename="../../app/ui/login.py" line="171" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="169" />
+        <location filename="../../app/ui/login.py" line="172" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="170" />
+        <location filename="../../app/ui/login.py" line="173" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="171" />
+        <location filename="../../app/ui/login.py" line="174" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="175" />
+        <location filename="../../app/ui/login.py" line="178" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="177" />
+        <location filename="../../app/ui/login.py" line="181" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="187" />
+        <location filename="../../app/ui/login.py" line="191" />
         <source>&amp;Endpoint:</source>
         <translation>Point d’accè&amp;s :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="195" />
-        <location filename="../../app/ui/login.py" line="345" />
+        <location filename="../../app/ui/login.py" line="199" />
+        <location filename="../../app/ui/login.py" line="354" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="198" />
+        <location filename="../../app/ui/login.py" line="202" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="204" />
+        <location filename="../../app/ui/login.py" line="208" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="212" />
+        <location filename="../../app/ui/login.py" line="216" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="214" />
-        <location filename="../../app/ui/login.py" line="311" />
+        <location filename="../../app/ui/login.py" line="218" />
+        <location filename="../../app/ui/login.py" line="315" />
         <source>Also remember the p&amp;assword (in the system keyring)</source>
         <translation>Retenir aussi le mot de p&amp;asse (dans le trousseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="236" />
+        <location filename="../../app/ui/login.py" line="240" />
         <source>&amp;Settings...</source>
         <translation>Para&amp;mètres...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="240" />
+        <location filename="../../app/ui/login.py" line="244" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="245" />
-        <location filename="../../app/ui/login.py" line="408" />
+        <location filename="../../app/ui/login.py" line="249" />
+        <location filename="../../app/ui/login.py" line="417" />
         <source>&amp;Log in</source>
         <translation>Se &amp;connecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="308" />
+        <location filename="../../app/ui/login.py" line="312" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="309" />
+        <location filename="../../app/ui/login.py" line="313" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="310" />
+        <location filename="../../app/ui/login.py" line="314" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="313" />
+        <location filename="../../app/ui/login.py" line="317" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="315" />
+        <location filename="../../app/ui/login.py" line="319" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="317" />
+        <location filename="../../app/ui/login.py" line="321" />
         <source>Also remember the secret &amp;key (in the system keyring)</source>
         <translation>Retenir aussi la clé s&amp;ecrète (dans le trousseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="408" />
+        <location filename="../../app/ui/login.py" line="417" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="428" />
+        <location filename="../../app/ui/login.py" line="437" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="430" />
+        <location filename="../../app/ui/login.py" line="439" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="434" />
+        <location filename="../../app/ui/login.py" line="443" />
         <source>An access key is 20 letters and digits (e.g. AKIA...).</source>
         <translation>Une clé d’accès fait 20 lettres et chiffres (par ex. AKIA...).</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="439" />
+        <location filename="../../app/ui/login.py" line="448" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="441" />
+        <location filename="../../app/ui/login.py" line="450" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="451" />
+        <location filename="../../app/ui/login.py" line="460" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
     </message>
@@ -708,83 +708,83 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="247" />
+        <location filename="../../app/ui/app.py" line="266" />
         <source>Connecting to %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="284" />
+        <location filename="../../app/ui/app.py" line="303" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="312" />
+        <location filename="../../app/ui/app.py" line="331" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="326" />
+        <location filename="../../app/ui/app.py" line="345" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="326" />
+        <location filename="../../app/ui/app.py" line="345" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="348" />
+        <location filename="../../app/ui/app.py" line="369" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="382" />
+        <location filename="../../app/ui/app.py" line="403" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="402" />
+        <location filename="../../app/ui/app.py" line="425" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="403" />
+        <location filename="../../app/ui/app.py" line="426" />
         <source>Insert the same card within %1 to keep the session.</source>
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="413" />
-        <location filename="../../app/ui/app.py" line="472" />
+        <location filename="../../app/ui/app.py" line="436" />
+        <location filename="../../app/ui/app.py" line="495" />
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="416" />
+        <location filename="../../app/ui/app.py" line="439" />
         <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="479" />
+        <location filename="../../app/ui/app.py" line="502" />
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="525" />
+        <location filename="../../app/ui/app.py" line="548" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="537" />
+        <location filename="../../app/ui/app.py" line="560" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="540" />
+        <location filename="../../app/ui/app.py" line="563" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="542" />
+        <location filename="../../app/ui/app.py" line="565" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
@@ -1218,47 +1218,47 @@
         <translation>La clé d’accès temporaire n’a pas pu être révoquée ; elle reste valide jusqu’à sa date d’expiration. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="66" />
+        <location filename="../../app/ui/inventory.py" line="96" />
         <source>the certificate data cannot be parsed</source>
         <translation>les données du certificat sont illisibles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="67" />
+        <location filename="../../app/ui/inventory.py" line="97" />
         <source>the certificate cannot be read from the card</source>
         <translation>le certificat ne peut pas être lu sur la carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="68" />
+        <location filename="../../app/ui/inventory.py" line="98" />
         <source>no private key for this certificate</source>
         <translation>pas de clé privée pour ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="69" />
+        <location filename="../../app/ui/inventory.py" line="99" />
         <source>the private key is not allowed to sign</source>
         <translation>la clé privée n’a pas le droit de signer</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="70" />
+        <location filename="../../app/ui/inventory.py" line="100" />
         <source>the certificate has expired</source>
         <translation>le certificat a expiré</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="71" />
+        <location filename="../../app/ui/inventory.py" line="101" />
         <source>the certificate is not valid yet</source>
         <translation>le certificat n’est pas encore valide</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="72" />
+        <location filename="../../app/ui/inventory.py" line="102" />
         <source>not for client authentication (extended key usage)</source>
         <translation>pas prévu pour l’authentification client (usage étendu de la clé)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="75" />
+        <location filename="../../app/ui/inventory.py" line="105" />
         <source>its key usage does not allow digital signatures</source>
         <translation>son usage de clé n’autorise pas les signatures numériques</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="78" />
+        <location filename="../../app/ui/inventory.py" line="108" />
         <source>unsupported key type (RSA and EC only)</source>
         <translation>type de clé non pris en charge (RSA et EC seulement)</translation>
     </message>

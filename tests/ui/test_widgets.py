@@ -281,3 +281,40 @@ def test_quit_logs_out_and_says_when_the_key_could_not_be_revoked(qtbot: Any) ->
         assert done.args[0].revoked is False
     finally:
         app.shutdown()
+
+
+def test_settings_dialog_saves_and_the_app_uses_them(qtbot: Any, tmp_path: Any) -> None:
+    import json
+
+    from app.ui.app import AppOptions, TrustedLoginApp
+    from app.ui.settings import SettingsStore
+
+    store = SettingsStore(tmp_path / "settings.json")
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    app = TrustedLoginApp(AppOptions(settings_store=store, use_keyring=False, quit_on_close=False))
+    qtbot.addWidget(app.login_window)
+    try:
+        app.open_settings()
+        dlg = app.settings_dialog
+        qtbot.waitUntil(lambda: "found" in dlg.found_label.text())  # discovery ran on the cards worker
+        dlg._add_item("/opt/vendor/libvendor-pkcs11.so", manual=True)
+        dlg.store_edit.setText(str(tmp_path / "missing"))
+        dlg._save()
+        assert dlg.error.isVisible() and "does not exist" in dlg.error.text()  # said next to the form
+        dlg.store_edit.setText(str(folder))
+        dlg.ca_edit.setText(str(bundle))
+        dlg.language.setCurrentIndex(dlg.language.findData("fr"))
+        with qtbot.waitSignal(dlg.finished):
+            dlg._save()
+        saved = json.loads((tmp_path / "settings.json").read_text())
+        assert saved["pkcs11_modules"] == ["/opt/vendor/libvendor-pkcs11.so"]
+        assert saved["store_folders"] == [str(folder)] and saved["extra_ca_bundle"] == str(bundle)
+        assert saved["language"] == "fr"
+        assert "/opt/vendor/libvendor-pkcs11.so" in app.options.inventory.module_paths
+        assert app.options.inventory.store_paths == (str(folder),)
+        assert app.login_window.ca_file == str(bundle)
+    finally:
+        app.shutdown()
