@@ -672,6 +672,7 @@ class _Resumable:
     session: Any  # tlslite Session: its `tickets` list fills in as NewSessionTicket messages arrive
     server: ServerCertificate
     tls13: bool
+    client_cert_sent: bool  # the resumed connection carries the identity of the full one
 
 
 class TicketStore:
@@ -683,13 +684,14 @@ class TicketStore:
         self._used: set[int] = set()
         self._per_host = per_host
 
-    def add(self, key: tuple[str, int], session: Any, server: ServerCertificate, tls13: bool) -> None:
+    def add(self, key: tuple[str, int], session: Any, server: ServerCertificate, tls13: bool,
+            client_cert_sent: bool) -> None:
         with self._lock:
             entries = self._entries.setdefault(key, [])
-            entries.append(_Resumable(session, server, tls13))
+            entries.append(_Resumable(session, server, tls13, client_cert_sent))
             del entries[:-self._per_host]
 
-    def take(self, key: tuple[str, int]) -> tuple[Any, ServerCertificate] | None:
+    def take(self, key: tuple[str, int]) -> tuple[Any, _Resumable] | None:
         """A session to offer: an unused fresh ticket if there is one, else the newest one."""
         now = time.time()
         with self._lock:
@@ -697,18 +699,18 @@ class TicketStore:
             for entry in reversed(self._entries.get(key, [])):
                 if not entry.tls13:
                     if entry.session.valid():
-                        return entry.session, entry.server
+                        return entry.session, entry
                     continue
                 tickets = [t for t in list(entry.session.tickets or [])
                            if t.time + t.ticket_lifetime > now and t.time + 7 * 86400 > now]
                 for t in reversed(tickets):
                     if id(t) not in self._used:
                         self._used.add(id(t))
-                        return self._offer(entry, t), entry.server
+                        return self._offer(entry, t), entry
                     if fallback is None:
                         fallback = (entry, t)
             if fallback is not None:
-                return self._offer(*fallback), fallback[0].server
+                return self._offer(*fallback), fallback[0]
         return None
 
     @staticmethod
@@ -1076,23 +1078,23 @@ class TlsContext:
                 sock.close()
 
         conn.sock.release()
+        scheme = key.used_scheme.value if key is not None and key.used_scheme else None
         if conn.resumed:
             assert resumable is not None
-            server = resumable[1]
+            server, cert_sent = resumable[1].server, resumable[1].client_cert_sent
         elif conn.otl_server is not None:
-            server = conn.otl_server
+            server, cert_sent = conn.otl_server, scheme is not None
         else:  # unreachable by construction; never hand out an unverified connection
             sock.close()
             raise ServerNotTrusted(f"The server {host} was not verified.", host=host, reason="not verified")
         session = conn.session
         tls13 = conn.version > (3, 3)
-        self.tickets.add((host, port), session, server, tls13)
-        scheme = key.used_scheme.value if key is not None and key.used_scheme else None
+        self.tickets.add((host, port), session, server, tls13, cert_sent)
         info = ConnectionInfo(
             host=host, port=port, tls_version=_VERSIONS.get(conn.version, str(conn.version)),
             cipher=CipherSuite.ietfNames.get(session.cipherSuite, str(session.cipherSuite)),
             signature_scheme=scheme, resumed=bool(conn.resumed),
-            client_cert_subject=identity.subject if identity and (scheme or conn.resumed) else None,
+            client_cert_subject=identity.subject if identity and cert_sent else None,
             server_cert_subject=server.subject, server_cert_issuer=server.issuer,
             server_cert_not_after=server.not_after,
             alpn=session.appProto.decode() if session.appProto else None,
