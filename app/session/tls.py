@@ -12,7 +12,11 @@ tlslite-ng (pure-Python TLS 1.2/1.3) with key classes whose signing calls a `Sig
 - an `ssl.SSLContext`/`ssl.SSLSocket` look-alike for urllib3 (the shape of urllib3's contrib/pyopenssl),
   mounted on a `requests.Session` through an HTTPAdapter.
 
-Public API: `make_session(signer, trust, timeout=...) -> MtlsSession`, `TrustConfig`, `ConnectionInfo`.
+Public API: `make_session(signer | None, TrustConfig(extra_ca_file=None), timeout=30.0) -> MtlsSession`
+(a requests.Session: `.get/.post/...` raise app.session.errors types or the signer's TokenError;
+`.connection_info` -> last ConnectionInfo; `.signatures` -> signatures made; `.drop_connections()`
+keeps tickets; `.close()` drops connections and tickets). Errors: ServerNotTrusted, ClientCertRejected,
+TlsHandshakeError, ConnectionTimeout, EndpointUnreachable.
 """
 
 from __future__ import annotations
