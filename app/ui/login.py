@@ -112,7 +112,7 @@ class LoginWindow(QWidget):
         self.profile_combo.addItem(self.tr("(none)"))
         for p in profiles:
             self.profile_combo.addItem(p)
-        profile_label = QLabel(self.tr("osc &profile:"))
+        profile_label = QLabel(self.tr("osc pro&file:"))
         profile_label.setBuddy(self.profile_combo)
         grid.addWidget(profile_label, row, 0)
         grid.addWidget(self.profile_combo, row, 1)
@@ -188,7 +188,7 @@ class LoginWindow(QWidget):
         self.endpoint_edit = QLineEdit()
         self.endpoint_edit.setObjectName("endpointEdit")
         self.endpoint_edit.setPlaceholderText("https://api.example.com/api/v1")
-        self.endpoint_label = QLabel(self.tr("&Endpoint:"))
+        self.endpoint_label = QLabel(self.tr("Endpoin&t:"))
         self.endpoint_label.setBuddy(self.endpoint_edit)
         self.endpoint_error = _error_label("endpointError")
         grid.addWidget(self.endpoint_label, row, 0)
@@ -215,7 +215,7 @@ class LoginWindow(QWidget):
 
         self.remember_check = QCheckBox(self.tr("Re&member my login on this computer"))
         self.remember_check.setObjectName("rememberCheck")
-        self.remember_secret_check = QCheckBox(self.tr("Also remember the p&assword (in the system keyring)"))
+        self.remember_secret_check = QCheckBox(self.tr("Also remember the password (in the system ke&yring)"))
         self.remember_secret_check.setObjectName("rememberSecretCheck")
         self.remember_secret_check.setEnabled(False)
         self.remember_check.toggled.connect(self._remember_toggled)
@@ -246,7 +246,7 @@ class LoginWindow(QWidget):
         self.cancel_button.setAutoDefault(False)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.cancel_button.hide()
-        self.login_button = QPushButton(self.tr("&Log in"))
+        self.login_button = QPushButton(self.tr("Log i&n"))
         self.login_button.setObjectName("loginButton")
         self.login_button.setDefault(True)
         self.login_button.setAutoDefault(True)
@@ -312,13 +312,13 @@ class LoginWindow(QWidget):
             self.identity_label.setText(self.tr("&Login:"))
             self.identity_edit.setPlaceholderText(self.tr("email, or AccountId/user for EIM users"))
             self.secret_label.setText(self.tr("&Password:"))
-            self.remember_secret_check.setText(self.tr("Also remember the p&assword (in the system keyring)"))
+            self.remember_secret_check.setText(self.tr("Also remember the password (in the system ke&yring)"))
         else:
             self.identity_label.setText(self.tr("&Access key:"))
             self.identity_edit.setPlaceholderText("")
             self.secret_label.setText(self.tr("S&ecret key:"))
             self.remember_secret_check.setText(
-                self.tr("Also remember the secret &key (in the system keyring)")
+                self.tr("Also remember the secret key (in the system ke&yring)")
             )
 
     def _update_region(self) -> None:
@@ -414,7 +414,7 @@ class LoginWindow(QWidget):
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.status.setText(status)
-        self.login_button.setText(self.tr("Logging in...") if busy else self.tr("&Log in"))
+        self.login_button.setText(self.tr("Logging in...") if busy else self.tr("Log i&n"))
 
     @property
     def busy(self) -> bool:

@@ -123,7 +123,7 @@ class SettingsDialog(QDialog):
         self.ca_edit.setObjectName("caBundle")
         self.ca_edit.setPlaceholderText(self.tr("only if your company inspects TLS traffic"))
         form.addRow(
-            self._label(self.tr("Extra &CA bundle:"), self.ca_edit),
+            self._label(self.tr("Extra C&A bundle:"), self.ca_edit),
             self._with_browse(self.ca_edit, folder=False),
         )
         self.language = QComboBox()

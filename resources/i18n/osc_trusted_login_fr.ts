@@ -45,7 +45,7 @@
     <message>
         <location filename="../../app/ui/picker.py" line="116" />
         <source>&amp;Add file...</source>
-        <translation>&amp;Ajouter un fichier...</translation>
+        <translation>Ajouter un &amp;fichier...</translation>
     </message>
     <message>
         <location filename="../../app/ui/picker.py" line="119" />
@@ -138,13 +138,13 @@
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="115" />
-        <source>osc &amp;profile:</source>
-        <translation>&amp;Profil osc :</translation>
+        <source>osc pro&amp;file:</source>
+        <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="126" />
         <source>Login and pass&amp;word</source>
-        <translation>Identifiant et mot de &amp;passe</translation>
+        <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="128" />
@@ -193,8 +193,25 @@
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="191" />
-        <source>&amp;Endpoint:</source>
-        <translation>Point d’accè&amp;s :</translation>
+        <source>Endpoin&amp;t:</source>
+        <translation>Poin&amp;t d’accès :</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="218" />
+        <location filename="../../app/ui/login.py" line="315" />
+        <source>Also remember the password (in the system ke&amp;yring)</source>
+        <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="249" />
+        <location filename="../../app/ui/login.py" line="417" />
+        <source>Log i&amp;n</source>
+        <translation>Se co&amp;nnecter</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="321" />
+        <source>Also remember the secret key (in the system ke&amp;yring)</source>
+        <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="199" />
@@ -218,26 +235,14 @@
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="218" />
-        <location filename="../../app/ui/login.py" line="315" />
-        <source>Also remember the p&amp;assword (in the system keyring)</source>
-        <translation>Retenir aussi le mot de p&amp;asse (dans le trousseau du système)</translation>
-    </message>
-    <message>
         <location filename="../../app/ui/login.py" line="240" />
         <source>&amp;Settings...</source>
-        <translation>Para&amp;mètres...</translation>
+        <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="244" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/login.py" line="249" />
-        <location filename="../../app/ui/login.py" line="417" />
-        <source>&amp;Log in</source>
-        <translation>Se &amp;connecter</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="312" />
@@ -263,11 +268,6 @@
         <location filename="../../app/ui/login.py" line="319" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/login.py" line="321" />
-        <source>Also remember the secret &amp;key (in the system keyring)</source>
-        <translation>Retenir aussi la clé s&amp;ecrète (dans le trousseau du système)</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="417" />
@@ -508,7 +508,7 @@
     <message>
         <location filename="../../app/ui/session_window.py" line="164" />
         <source>Log &amp;out</source>
-        <translation>Se &amp;déconnecter</translation>
+        <translation>Se déc&amp;onnecter</translation>
     </message>
     <message>
         <location filename="../../app/ui/session_window.py" line="189" />
@@ -626,7 +626,7 @@
     </message>
     <message>
         <location filename="../../app/ui/settings.py" line="126" />
-        <source>Extra &amp;CA bundle:</source>
+        <source>Extra C&amp;A bundle:</source>
         <translation>&amp;CA supplémentaires :</translation>
     </message>
     <message>

@@ -208,3 +208,67 @@ def _instance(cls: type[BaseException]) -> BaseException:
         return cls(*args)
     except TypeError:
         return cls("test")
+
+
+def _mnemonics(top: Any) -> list[tuple[str, str]]:
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    out = []
+    for w in top.findChildren(QAbstractButton) + top.findChildren(QLabel):
+        if not w.isVisibleTo(top) or (isinstance(w, QLabel) and w.buddy() is None):
+            continue
+        text = w.text().replace("&&", "")
+        i = text.find("&")
+        if i >= 0 and i + 1 < len(text):
+            out.append((text[i + 1].lower(), text))
+    return out
+
+
+@pytest.mark.parametrize("language", LANGS, indirect=True)
+def test_mnemonics_are_unique_on_every_screen(qtbot: Any, language: str, tmp_path: Path) -> None:
+    from app.ui.login import LoginWindow
+    from app.ui.picker import CertificatePicker
+    from app.ui.pin import PinDialog
+    from app.ui.session_window import SessionWindow
+    from app.ui.settings import SettingsDialog, SettingsStore
+
+    login = LoginWindow(profiles=("default",))
+    screens: list[tuple[str, Any]] = [("login", login)]
+    sw = SessionWindow()
+    sw.unlock_button.show()
+    screens += [
+        ("picker", CertificatePicker()),
+        ("pin", PinDialog(PinRequest("Card", PinPurpose.LOGIN))),
+        ("session", sw),
+        ("settings", SettingsDialog(SettingsStore(tmp_path / "s.json"))),
+    ]
+    problems = []
+    for name, top in screens:
+        qtbot.addWidget(top)
+        top.show()
+        variants = [top]
+        if top is login:
+            variants = []
+            for method in (login.method_password, login.method_key):
+                method.setChecked(True)
+                login.region_combo.setCurrentIndex(login.region_combo.count() - 1)  # endpoint field shown
+                login.remember_check.setChecked(True)
+                variants.append(top)
+                found = _mnemonics(top)
+                keys = [k for k, _ in found]
+                problems += [
+                    f"{name}: {k!r} in {[t for kk, t in found if kk == k]}"
+                    for k in set(keys)
+                    if keys.count(k) > 1
+                ]
+            continue
+        for v in variants:
+            found = _mnemonics(v)
+            keys = [k for k, _ in found]
+            problems += [
+                f"{name}: {k!r} in {[t for kk, t in found if kk == k]}"
+                for k in set(keys)
+                if keys.count(k) > 1
+            ]
+    sw.allow_close()
+    assert problems == []
