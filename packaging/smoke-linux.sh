@@ -110,6 +110,24 @@ if [ -n "$XDISPLAY" ]; then
   out=$(run_clean DISPLAY="$XDISPLAY" "$BIN" selftest --check login-window --check x11 2>&1) || true
   check "on an X server (Xvfb): the login window opens with the xcb plugin" \
     bash -c "grep -q \"'xcb' display plugin\" <<<\"\$1\" && grep -q 'All 3 checks passed' <<<\"\$1\"" _ "$out"
+  # The real entry point, as the desktop entry starts it: no arguments, the login window must appear
+  # (polled with xwininfo), with the WM class the .desktop file's StartupWMClass names.
+  if command -v xwininfo >/dev/null; then
+    run_clean DISPLAY="$XDISPLAY" "$BIN" >"$WORK/gui.log" 2>&1 &
+    GUI_PID=$!
+    for _ in $(seq 100); do
+      DISPLAY="$XDISPLAY" xwininfo -root -tree 2>/dev/null | grep -F '("osc-trusted-login" "osc-trusted-login")' \
+        | grep -q 'Log in' && break
+      kill -0 "$GUI_PID" 2>/dev/null || break
+      sleep 0.2
+    done
+    tree=$(DISPLAY="$XDISPLAY" xwininfo -root -tree 2>/dev/null || true)
+    kill "$GUI_PID" 2>/dev/null || true
+    wait "$GUI_PID" 2>/dev/null || true
+    check "'$NAME' with no arguments opens the login window (WM class $NAME)" \
+      bash -c "grep -F '(\"$NAME\" \"$NAME\")' <<<\"\$1\" | grep -q 'Log in'" _ "$tree"
+    check "... and writes no traceback" bash -c "! grep -q Traceback '$WORK/gui.log'"
+  fi
 else
   echo "  SKIP  X server run (no Xvfb; the offscreen selftest above still loads the xcb plugin's libraries)"
 fi
