@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.tokens.errors import TokenError, TokenNotPresent
 from app.tokens.pkcs11 import load_module, loaded_module
@@ -127,6 +127,7 @@ class TokenWatch:
         self._others_reported: set[str] = set()
         self._rescans = 0
         self._seen_logged_in = False  # a login-aware probe reported our login alive at least once
+        self._next_delay = interval
         self.polls = 0  # how many probes ran (for the benchmark and tests)
 
     @property
@@ -157,12 +158,36 @@ class TokenWatch:
     # -- the polling thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        # A probe that has a worker (the token layer's serial executor for the module) gets each
+        # poll handed over without waiting for it: one thread wake-up per poll instead of two, which
+        # is most of the watch's idle CPU (see docs/BENCHMARKS.md). The poll itself then runs on the
+        # module's worker, in order with every other call to the card.
+        executor = getattr(self._probe, "executor", None)
+        submit: Callable[..., Any] | None = getattr(executor, "submit", None)
+        pending: Any = None
         while not self._stop.is_set():
-            delay = self._step()
+            if submit is None:
+                self._next_delay = self._step()
+            elif pending is None or pending.done():
+                try:
+                    pending = submit(self._step_on_worker)
+                except RuntimeError:  # the module was unloaded: poll inline (its calls now fail)
+                    submit = None
+                    continue
+            # else: the previous poll still runs (a slow re-scan, a PIN-pad login holding the
+            # module): skip this turn rather than queue polls behind it
             if self._stop.is_set():
                 break
-            self._wake.wait(delay)
+            self._wake.wait(self._next_delay)
             self._wake.clear()
+
+    def _step_on_worker(self) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            self._next_delay = self._step()
+        except Exception:  # never let a poll kill the module's worker silently
+            log.exception("card watch poll failed")
 
     def _step(self) -> float:
         """One poll; returns how long to wait before the next one."""

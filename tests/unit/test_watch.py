@@ -252,6 +252,38 @@ def test_a_lost_login_means_the_card_was_pulled_and_put_back() -> None:
         watch.stop()
 
 
+class WorkerProbe(FakeProbe):
+    """A probe with its own serial worker, like the token layer's modules."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import concurrent.futures
+
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fake-module")
+        self.threads: set[str] = set()
+
+    def is_present(self, serial: str) -> bool:
+        self.threads.add(threading.current_thread().name)
+        return super().is_present(serial)
+
+
+def test_polls_run_on_the_module_worker_when_it_has_one() -> None:
+    probe = WorkerProbe()
+    rec = Recorder()
+    watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,))
+    watch.start()
+    try:
+        probe.remove()
+        rec.wait(lambda ev: len(ev) >= 1)
+        probe.insert()
+        rec.wait(lambda ev: len(ev) >= 2)
+        assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
+        assert probe.threads and all(t.startswith("fake-module") for t in probe.threads)
+    finally:
+        watch.stop()
+        probe.executor.shutdown()
+
+
 def test_stop_ends_the_thread(rig) -> None:
     _, _, watch = rig
     watch.stop()
