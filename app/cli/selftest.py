@@ -96,6 +96,7 @@ class QtChecks:
     def __init__(self, offscreen: bool) -> None:
         self.offscreen = offscreen
         self.app: object | None = None
+        self.x11_problem: str | None = None
 
     def load(self) -> str:
         """Start Qt with a display plugin (offscreen when asked or when there is no display)."""
@@ -104,10 +105,18 @@ class QtChecks:
         from PySide6 import QtCore
         from PySide6.QtWidgets import QApplication
 
+        note = ""
+        if sys.platform.startswith("linux") and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb":
+            # Qt aborts the whole process when its X11 plugin cannot load: look first, and fall back to
+            # offscreen so that the report still comes out (the X11 check then says what is missing).
+            self.x11_problem = _x11_plugin_problem()
+            if self.x11_problem:
+                os.environ["QT_QPA_PLATFORM"] = "offscreen"
+                note = " (the X11 plugin cannot load: see below)"
         app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "osc-trusted-login"])
         self.app = app
-        return f"Qt {QtCore.qVersion()} (PySide6 {_pyside_version()}) runs with the " \
-               f"'{QApplication.platformName()}' display plugin"
+        return (f"Qt {QtCore.qVersion()} (PySide6 {_pyside_version()}) runs with the "
+                f"'{QApplication.platformName()}' display plugin{note}")
 
     def login_window(self) -> str:
         """Build the real login window (no card, no network), show it, close it."""
@@ -151,22 +160,33 @@ class QtChecks:
 
     def native_display_plugin(self) -> str:
         """Linux: the X11 plugin's libraries can load, even when this run uses the offscreen plugin."""
-        from PySide6.QtCore import QLibraryInfo
+        if self.x11_problem:
+            raise CheckFailed(self.x11_problem)
         from PySide6.QtWidgets import QApplication
 
         if QApplication.platformName() == "xcb":
             return "in use (this window system works)"
-        plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
-        if not plugin.is_file():
-            raise CheckFailed(f"the X11 display plugin is missing ({plugin})")
-        import ctypes
-
-        try:
-            ctypes.CDLL(str(plugin), mode=os.RTLD_LAZY | os.RTLD_LOCAL)
-        except OSError as e:
-            raise CheckFailed(f"the X11 display plugin cannot load: {e}. Install the missing library "
-                              "(for libxcb-cursor.so.0: the libxcb-cursor0 package)") from e
+        problem = _x11_plugin_problem()
+        if problem:
+            raise CheckFailed(problem)
         return "the X11 display plugin and all its libraries load"
+
+
+def _x11_plugin_problem() -> str | None:
+    """Why Qt's X11 plugin cannot load (a missing library, in the loader's words), or None if it can."""
+    import ctypes
+
+    from PySide6.QtCore import QLibraryInfo
+
+    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
+    if not plugin.is_file():
+        return f"the X11 display plugin is missing ({plugin})"
+    try:
+        ctypes.CDLL(str(plugin), mode=os.RTLD_LAZY | os.RTLD_LOCAL)
+    except OSError as e:
+        return (f"the X11 display plugin cannot load: {e}. Install the missing library "
+                "(for libxcb-cursor.so.0: the libxcb-cursor0 package)")
+    return None
 
 
 def _pyside_version() -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,26 @@ def test_selftest_check_selects_checks_and_brings_qt_along(tmp_path: Path) -> No
     report = json.loads(p.stdout)
     assert p.returncode == 0
     assert [c["name"] for c in report["checks"]] == ["Qt", "login window", "trust store"]
+
+
+def test_selftest_reports_a_missing_x11_library_instead_of_aborting(tmp_path: Path) -> None:
+    # Qt aborts the process when its X11 plugin cannot load (libxcb-cursor0 missing, Qt >= 6.5). Hide that
+    # library in a private mount namespace and give a display: the report must still come out.
+    lib = Path("/usr/lib/x86_64-linux-gnu/libxcb-cursor.so.0")
+    if os.geteuid() != 0 or not shutil.which("unshare") or not lib.exists():
+        pytest.skip("needs root, unshare and the system's libxcb-cursor.so.0")
+    script = (f"mount --bind /dev/null {lib.resolve()} && "
+              f"exec {sys.executable} -m app selftest --json --check x11 --check login-window")
+    env = _env(tmp_path, DISPLAY=":99")  # never contacted: the X11 plugin is found unusable first
+    env.pop("QT_QPA_PLATFORM")
+    p = subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=150, check=False)
+    if "mount:" in p.stderr:
+        pytest.skip(f"cannot bind-mount here: {p.stderr.strip()}")
+    report = json.loads(p.stdout)
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert p.returncode == 1
+    assert by_name["X11 display plugin"]["status"] == "fail"
+    assert "libxcb-cursor.so.0" in by_name["X11 display plugin"]["detail"]
+    assert "libxcb-cursor0" in by_name["X11 display plugin"]["detail"]  # the package to install
+    assert by_name["login window"]["status"] == "pass"  # shown offscreen instead
