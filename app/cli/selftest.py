@@ -109,7 +109,7 @@ class QtChecks:
         if sys.platform.startswith("linux") and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb":
             # Qt aborts the whole process when its X11 plugin cannot load: look first, and fall back to
             # offscreen so that the report still comes out (the X11 check then says what is missing).
-            self.x11_problem = _x11_plugin_problem()
+            self.x11_problem = x11_plugin_problem()
             if self.x11_problem:
                 os.environ["QT_QPA_PLATFORM"] = "offscreen"
                 note = " (the X11 plugin cannot load: see below)"
@@ -166,13 +166,13 @@ class QtChecks:
 
         if QApplication.platformName() == "xcb":
             return "in use (this window system works)"
-        problem = _x11_plugin_problem()
+        problem = x11_plugin_problem()
         if problem:
             raise CheckFailed(problem)
         return "the X11 display plugin and all its libraries load"
 
 
-def _x11_plugin_problem() -> str | None:
+def x11_plugin_problem() -> str | None:
     """Why Qt's X11 plugin cannot load (a missing library, in the loader's words), or None if it can."""
     import ctypes
 
