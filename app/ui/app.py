@@ -74,7 +74,8 @@ def _default_session_factory(request: LoginRequest, **kw: Any) -> Any:
 class TrustedLoginApp(QObject):
     """The application's controller: one login window, at most one session window and one session."""
 
-    session_event = Signal(object)  # SessionEvent, re-emitted on the UI thread
+    session_event = Signal(object)  # SessionEvent of the current session, on the UI thread
+    _raw_event = Signal(object, object)  # (session tag, SessionEvent) from the session's threads
     logged_in = Signal(object)  # SessionInfo
     login_failed = Signal(object)  # the error
     session_ended = Signal(object)  # SessionEvent (state ENDED)
@@ -109,7 +110,8 @@ class TrustedLoginApp(QObject):
         self.login_window.profile_selected.connect(self._profile_selected)
         if self.options.prefill is not None:
             self.login_window.prefill(self.options.prefill)
-        self.session_event.connect(self._on_session_event)
+        self._raw_event.connect(self._on_raw_event)
+        self._session_tag: object | None = None
 
         self._inventory_timer = QTimer(self)
         self._inventory_timer.setInterval(self.options.inventory_poll_ms)
@@ -278,7 +280,14 @@ class TrustedLoginApp(QObject):
         self.pin_bridge.reopen()
         self.pin_bridge.set_parent_widget(w)
         factory = self.options.session_factory or _default_session_factory
-        kwargs: dict[str, Any] = {"pin_callback": self.pin_bridge, "on_event": self.session_event.emit}
+        # Each session's events carry a tag: a late event of a session that already failed (its
+        # ENDED arrives after login_failed) must not touch the next one (e.g. close its PIN prompt).
+        tag = object()
+        self._session_tag = tag
+        kwargs: dict[str, Any] = {
+            "pin_callback": self.pin_bridge,
+            "on_event": lambda event: self._raw_event.emit(tag, event),
+        }
         if self.options.session_settings is not None:
             kwargs["settings"] = self.options.session_settings
         try:
@@ -411,6 +420,13 @@ class TrustedLoginApp(QObject):
     def _logout_error(self, e: BaseException) -> None:
         if self.session_window is not None:
             self.session_window.show_notice(" ".join(describe(e)))
+
+    def _on_raw_event(self, tag: object, event: SessionEvent) -> None:
+        if tag is not self._session_tag:
+            log.debug("event of a previous session ignored: %s", event.kind.value)
+            return
+        self.session_event.emit(event)
+        self._on_session_event(event)
 
     def _on_session_event(self, event: SessionEvent) -> None:
         from app.ui.session_window import mmss
@@ -652,10 +668,14 @@ def run(options: AppOptions | None = None, language: str | None = None) -> int:
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
+    from app.ui.gc_guard import UiThreadGarbageCollector
+
+    collector = UiThreadGarbageCollector()
     controller.start()
     try:
         code = app.exec()
     finally:
+        collector.stop()
         wake.stop()
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)

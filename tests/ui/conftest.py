@@ -23,6 +23,18 @@ ARTIFACTS = ROOT / "artifacts"
 FAST = SessionSettings(watch_interval=0.05, rescan_backoff=(0.05, 0.1, 0.2), tick_seconds=0.2)
 
 
+@pytest.fixture(autouse=True)
+def ui_thread_gc(qapp: Any) -> Iterator[None]:
+    """As in the product (app.ui.app.run): cyclic garbage collected on the UI thread only, so that a
+    PySide object is never destroyed by a collection that happens to run on a PKCS#11 worker."""
+    from app.ui.gc_guard import UiThreadGarbageCollector
+
+    collector = UiThreadGarbageCollector()
+    yield
+    collector.stop()
+    collector.deleteLater()
+
+
 @pytest.fixture
 def api(tmp_path: Path, _shared_server_pki: Path, softhsm_rig: SoftHsmRig) -> Iterator[Sandbox]:  # noqa: F811
     """The sandbox API with a rule requiring the rig's CA: every call needs the card."""

@@ -29,10 +29,19 @@ def _type_credentials(qtbot: Any, app: Any) -> None:
 
 
 def _pin_dialog(qtbot: Any, app: Any, purpose: PinPurpose = PinPurpose.LOGIN) -> Any:
-    qtbot.waitUntil(
-        lambda: app.pin_bridge.dialog is not None and app.pin_bridge.dialog.request.purpose is purpose,
-        timeout=TIMEOUT,
-    )
+    def asked() -> bool:
+        d = app.pin_bridge.dialog
+        return d is not None and d.request.purpose is purpose
+
+    try:
+        qtbot.waitUntil(asked, timeout=TIMEOUT)
+    except Exception as e:  # say where the flow stood, not just "timed out"
+        w = app.login_window
+        raise AssertionError(
+            f"no {purpose.value} PIN prompt: bridge calls={app.pin_bridge.calls}, session={app.session!r}, "
+            f"busy={w.busy}, status={w.status.text()!r}, message={w.message.text()!r}, "
+            f"session window={app.session_window!r}"
+        ) from e
     return app.pin_bridge.dialog
 
 
