@@ -249,3 +249,38 @@ def test_add_file_with_password_then_log_in_with_it(
     assert app.pin_bridge.calls == 0  # a file certificate needs no PIN
     assert info.card_label is None and "file operator" in (info.certificate_subject or "")
     assert "not watched" in app.session_window.grace.text()
+
+
+def test_cancelled_relogin_keeps_the_countdown_and_unlock_resumes(qtbot: Any, ui_app: Any) -> None:
+    app = ui_app
+    w = app.login_window
+    card = app.card
+    uri = f"pkcs11:token={quote(card.token.label)};object={quote('second p256')};type=cert"
+    app.start()
+    w.prefill(
+        LoginPrefill(
+            identity=app.sandbox.info.login,
+            secret=app.sandbox.info.password,
+            certificate=PickedCertificate(
+                CertificateChoice(uri, module_path=card.client_module_path),
+                "second card p256",
+                card.token.label,
+            ),
+        )
+    )
+    with qtbot.waitSignal(app.logged_in, timeout=TIMEOUT):
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+        _answer_pin(qtbot, _pin_dialog(qtbot, app), card.token.user_pin)
+    sw = app.session_window
+    card.remove()
+    qtbot.waitUntil(lambda: sw.banner.isVisible(), timeout=TIMEOUT)
+    card.insert()
+    # The user cancels the re-login prompt: the countdown goes on, and "Unlock card..." is offered.
+    _pin_dialog(qtbot, app, PinPurpose.RELOGIN).reject()
+    qtbot.waitUntil(lambda: sw.unlock_button.isVisible(), timeout=TIMEOUT)
+    assert sw.banner.isVisible() and sw.notice.isVisible()
+    calls = app.pin_bridge.calls
+    qtbot.mouseClick(sw.unlock_button, Qt.MouseButton.LeftButton)
+    _answer_pin(qtbot, _pin_dialog(qtbot, app, PinPurpose.RELOGIN), card.token.user_pin)
+    qtbot.waitUntil(lambda: not sw.banner.isVisible(), timeout=TIMEOUT)
+    assert app.pin_bridge.calls == calls + 1 and not sw.unlock_button.isVisible()
