@@ -655,8 +655,9 @@ def run(options: AppOptions | None = None, language: str | None = None) -> int:
     install_language(language)
     app.setQuitOnLastWindowClosed(False)  # quitting goes through logout (see TrustedLoginApp.quit)
     controller = TrustedLoginApp(options)
-    # Closing the login window with no session quits (the session window's close logs out first).
-    controller.login_window.closed.connect(lambda: controller.session is None and controller.quit())
+    # Closing the login window quits. It is only visible when no session is live (a login in progress
+    # is cancelled by quit(), which logs out); the session window's close logs out first the same way.
+    controller.login_window.closed.connect(controller.quit)
     # Ctrl-C / SIGTERM in the terminal quit like the window does: log out (revoke the key) first.
     # Python runs signal handlers only between bytecodes, so a timer gives it a chance while Qt waits.
     import signal
