@@ -329,6 +329,12 @@ def run_headless(
 
 def run_window(card: DemoCard, info: Any, args: argparse.Namespace) -> int:
     """The desktop application, prefilled for the sandbox and the demo card."""
+    from app.cli.gui import display_problem
+
+    problem = display_problem()
+    if problem:
+        print(f"demo: the window cannot open ({problem}); run with --headless", file=sys.stderr)
+        return 2
     from app.session.model import AuthMethod
     from app.tokens.pkcs11 import load_module
     from app.ui.app import AppOptions, run

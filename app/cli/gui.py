@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    problem = display_problem()
+    if problem:
+        print(f"The window cannot open: {problem}", file=sys.stderr)
+        return 2
     from app.session.config import list_profiles, load_settings
     from app.ui.app import AppOptions
     from app.ui.app import run as run_app
@@ -73,3 +77,17 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
     )
     return run_app(options, language=args.language or settings.language)
+
+
+def display_problem() -> str | None:
+    """Why Qt's X11 plugin would abort the process (Linux, X11 chosen), in plain words; None if fine.
+    Qt itself would only print "could not load the Qt platform plugin" and abort."""
+    import os
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb":
+        return None
+    if not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None  # Wayland (or no display at all: Qt says so itself)
+    from app.cli.selftest import x11_plugin_problem
+
+    return x11_plugin_problem()
