@@ -403,6 +403,7 @@ class Pkcs11Module:
         self._lib: Any = None
         self._logins: dict[str, _Login] = {}
         self._closed = False
+        self._slot_cache: dict[str, tuple[int, Any]] = {}  # serial -> (generation, slot) for still_present
         self.executor.call(self._load)
 
     def __repr__(self) -> str:
@@ -736,6 +737,34 @@ class Pkcs11Module:
         login.valid = False
         self._logins.pop(serial, None)
         return Presence.PRESENT_LOGGED_OUT
+
+    def still_present(self, serial: str) -> bool:
+        """The cheapest presence check (added for the card watch): one C_GetTokenInfo on the slot
+        where this token was last found. False when that slot no longer holds it or the module
+        reports the device gone. Says nothing about the login state: use probe() for that."""
+        return self.call(self._still_present, serial)
+
+    def _still_present(self, serial: str) -> bool:
+        cached = self._slot_cache.get(serial)
+        try:
+            if cached is None or cached[0] != self.generation:
+                # no slot known for this generation (first poll, or after a re-scan): look it up
+                self._ensure_initialized()
+                found = self._find_token(serial)
+                if found is None:
+                    self._slot_cache.pop(serial, None)
+                    return False
+                self._slot_cache[serial] = (self.generation, found[0])
+                return True
+            if _text(cached[1].get_token().serial) == serial:
+                return True
+        except (*_REMOVED, *_NOT_PRESENT):
+            pass
+        except _x.PKCS11Error as e:
+            if not (ckr_name(e) in (None, "CKR_GENERAL_ERROR") or "not initialized" in str(e)):
+                raise map_error(e, during="presence probe") from e
+        self._slot_cache.pop(serial, None)
+        return False
 
     # The TokenProbe protocol of app.tokens.watch (the card watch polls through these).
 

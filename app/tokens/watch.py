@@ -56,7 +56,8 @@ class TokenProbe(Protocol):
 
     A probe may also have `probe(serial)` returning app.tokens.pkcs11.Presence (`.present`, and
     `.value == "present_logged_in"` while our login holds): the watch then also notices a card pulled
-    and put back between two polls, from the lost login.
+    and put back between two polls, from the lost login (checked every `login_check_every` polls).
+    With `still_present(serial)` (one C_GetTokenInfo) the other polls use that cheaper check.
     """
 
     def is_present(self, serial: str) -> bool:
@@ -110,6 +111,7 @@ class TokenWatch:
         interval: float = DEFAULT_INTERVAL,
         rescan_backoff: Sequence[float] = DEFAULT_RESCAN_BACKOFF,
         monotonic: Callable[[], float] = time.monotonic,
+        login_check_every: int = 4,  # with a login-aware probe: every Nth poll also checks our login
     ) -> None:
         if interval <= 0 or not rescan_backoff or min(rescan_backoff) <= 0:
             raise ValueError("poll interval and re-scan delays must be positive")
@@ -128,6 +130,8 @@ class TokenWatch:
         self._rescans = 0
         self._seen_logged_in = False  # a login-aware probe reported our login alive at least once
         self._next_delay = interval
+        self._login_check_every = max(1, login_check_every)
+        self._present_polls = 0
         self.polls = 0  # how many probes ran (for the benchmark and tests)
 
     @property
@@ -198,9 +202,15 @@ class TokenWatch:
 
     def _poll_present(self) -> float:
         logged_in: bool | None = None
+        self._present_polls += 1
+        cheap = getattr(self._probe, "still_present", None)
         try:
             presence = getattr(self._probe, "probe", None)
-            if callable(presence):
+            if callable(cheap) and self._present_polls % self._login_check_every != 0:
+                # most polls: one C_GetTokenInfo on the known slot (each call into the module is a
+                # round trip to the card, and p11-kit makes it one to another process)
+                present = bool(cheap(self.identity.serial))
+            elif callable(presence):
                 # the token layer's richer probe also says whether our login on the card still holds
                 found = presence(self.identity.serial)
                 present = bool(found.present)

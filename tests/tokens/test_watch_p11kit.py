@@ -47,6 +47,19 @@ def test_probe_sees_the_card_and_its_certificate(p11kit_card: P11KitCard, sofths
     assert not probe.is_present("NO-SUCH-SERIAL")
 
 
+def test_the_one_call_check_follows_the_card(p11kit_card: P11KitCard) -> None:
+    module = p11kit_card.module()
+    serial = p11kit_card.token.serial
+    assert module.still_present(serial)
+    assert module.still_present(serial)  # the cached slot
+    assert not module.still_present("NO-SUCH-SERIAL")
+    p11kit_card.remove()
+    assert not module.still_present(serial)
+    p11kit_card.insert()
+    module.rescan()
+    assert module.still_present(serial)
+
+
 def test_removal_and_reinsertion_of_the_same_card(p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig) -> None:
     p11kit_card.module()
     rec = Recorder()

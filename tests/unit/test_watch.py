@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -76,6 +77,14 @@ class Recorder:
         return [e.kind for e in self.events]
 
 
+def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition on counters that nothing notifies (polls)."""
+    end = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.005)
+
+
 @pytest.fixture
 def rig():
     probe = FakeProbe()
@@ -140,8 +149,7 @@ def test_another_card_is_reported_once_and_ours_still_counts(rig) -> None:
     probe.insert("OTHER")
     rec.wait(lambda ev: len(ev) >= 2)
     n = probe.rescans
-    with rec.cond:
-        rec.cond.wait_for(lambda: probe.rescans >= n + 3, 5.0)
+    until(lambda: probe.rescans >= n + 3)
     assert rec.kinds() == [WatchEventKind.REMOVED, WatchEventKind.OTHER_INSERTED]
     assert rec.events[1].other_serial == "OTHER"
     probe.insert("SERIAL1")
@@ -197,8 +205,7 @@ def test_a_card_already_present_at_removal_is_not_another_card() -> None:
             probe.serials = frozenset({"NEIGHBOUR"})
         rec.wait(lambda ev: len(ev) >= 1)
         n = probe.rescans
-        with rec.cond:
-            rec.cond.wait_for(lambda: probe.rescans >= n + 3, 5.0)
+        until(lambda: probe.rescans >= n + 3)
         assert rec.kinds() == [WatchEventKind.REMOVED]
     finally:
         watch.stop()
@@ -233,20 +240,17 @@ def test_a_lost_login_means_the_card_was_pulled_and_put_back() -> None:
     watch.start()
     try:
         n = watch.polls
-        with rec.cond:
-            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        until(lambda: watch.polls > n + 3)
         assert rec.kinds() == []  # logged out from the start (before the session's login): nothing
         probe.logged_in = True
         n = watch.polls
-        with rec.cond:
-            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        until(lambda: watch.polls > n + 3)
         probe.logged_in = False  # swapped out and in between two polls
         rec.wait(lambda ev: len(ev) >= 2)
         assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
         assert "login" in (rec.events[0].detail or "")
         n = watch.polls
-        with rec.cond:
-            rec.cond.wait_for(lambda: watch.polls > n + 3, 5.0)
+        until(lambda: watch.polls > n + 3)
         assert len(rec.events) == 2  # not again until a login is seen again
     finally:
         watch.stop()
@@ -282,6 +286,51 @@ def test_polls_run_on_the_module_worker_when_it_has_one() -> None:
     finally:
         watch.stop()
         probe.executor.shutdown()
+
+
+class CheapProbe(LoginAwareProbe):
+    """Also has the one-call check; counts which check each poll used."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cheap = 0
+        self.full = 0
+
+    def still_present(self, serial: str) -> bool:
+        self.cheap += 1
+        return self.is_present(serial)
+
+    def probe(self, serial: str) -> _Presence:
+        self.full += 1
+        return super().probe(serial)
+
+
+def test_most_polls_use_the_cheap_check_and_every_fourth_checks_the_login() -> None:
+    probe = CheapProbe()
+    probe.logged_in = True
+    rec = Recorder()
+    watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,), login_check_every=4)
+    watch.start()
+    try:
+        until(lambda: probe.full >= 3)
+    finally:
+        watch.stop()
+    assert probe.full == watch.polls // 4 and probe.cheap == watch.polls - probe.full
+    assert rec.kinds() == []
+
+
+def test_the_cheap_check_sees_a_removal() -> None:
+    probe = CheapProbe()
+    rec = Recorder()
+    watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,), login_check_every=1000)
+    watch.start()
+    try:
+        until(lambda: probe.cheap >= 2)
+        probe.remove()
+        rec.wait(lambda ev: len(ev) >= 1)
+        assert rec.kinds() == [WatchEventKind.REMOVED] and probe.full == 0
+    finally:
+        watch.stop()
 
 
 def test_stop_ends_the_thread(rig) -> None:
