@@ -197,11 +197,10 @@ def _pyside_version() -> str:
 
 def check_pkcs11_binding() -> str:
     """The PKCS#11 binding's compiled extension loads (python-pkcs11, never PyKCS11)."""
-    import pkcs11
-    import pkcs11._pkcs11 as ext
+    # The binding is imported in app/tokens/pkcs11.py only (a house rule enforced by test_layers).
+    from app.tokens.pkcs11 import binding_info
 
-    version = getattr(pkcs11, "__version__", None) or _dist_version("python-pkcs11")
-    return f"python-pkcs11 {version} loads ({Path(ext.__file__ or '?').name})"
+    return f"{binding_info()} loads"
 
 
 def _dist_version(name: str) -> str:
