@@ -69,7 +69,7 @@ class Issued:
         enc: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
         )
-        return pkcs12.serialize_key_and_certificates(name, self.key, self.certificate,  # type: ignore[arg-type]
+        return pkcs12.serialize_key_and_certificates(name, self.key, self.certificate,
                                                      self.chain or None, enc)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 
@@ -28,7 +29,7 @@ class PinRequest:
     last_error: str | None = None  # plain words about the previous attempt, if any
 
 
-class Pin:  # noqa: D101 - see module docstring
+class Pin:
     """A PIN held in memory only. Its repr/str never show the value; `wipe()` forgets it."""
 
     __slots__ = ("_value",)
@@ -51,7 +52,7 @@ class Pin:  # noqa: D101 - see module docstring
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:  # never pickled into a file or across a process
+    def __reduce__(self) -> str | tuple[Any, ...]:  # never pickled into a file or across a process
         raise TypeError("a PIN cannot be serialised")
 
 
