@@ -41,7 +41,7 @@ class Secret:
 class AuthMethod(enum.StrEnum):
     """How the operator identifies: login + password, or access key + secret key."""
 
-    PASSWORD = "password"
+    PASSWORD = "password"  # noqa: S105 - a method name, not a secret
     ACCESS_KEY = "access_key"
 
 
