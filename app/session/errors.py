@@ -67,7 +67,7 @@ class ApiError(SessionError):
         message: str,
         *,
         code: str | None = None,
-        type: str | None = None,  # noqa: A002 - the API's own field name
+        type: str | None = None,
         details: str | None = None,
         request_id: str | None = None,
         http_status: int | None = None,

@@ -54,7 +54,9 @@ def test_pkcs11_binding_imported_in_one_module_only() -> None:
 
 def test_tls_engine_imported_in_one_module_only() -> None:
     users = sorted(
-        str(p.relative_to(APP)) for p in APP.rglob("*.py") if any(n.split(".")[0] == "tlslite" for n in _imports(p))
+        str(p.relative_to(APP))
+        for p in APP.rglob("*.py")
+        if any(n.split(".")[0] == "tlslite" for n in _imports(p))
     )
     assert users in ([], ["session/tls.py"])
 
