@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -27,7 +27,11 @@ from app import APP_NAME
 from app.session.model import AuthMethod, CertificateChoice, Credentials, LoginRequest, Secret
 from app.session.regions import DEFAULT_REGION, REGION_LABELS, REGIONS
 
+if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent, QKeyEvent, QShowEvent
+
 CUSTOM = "__custom__"
+KEY_ESCAPE = 0x01000000  # Qt.Key.Key_Escape
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,6 @@ class LoginWindow(QWidget):
         self.message = QLabel()  # the reason a session ended, or a login error, in plain words
         self.message.setObjectName("messageBox")
         self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         root.addWidget(self.message)
 
@@ -153,9 +156,7 @@ class LoginWindow(QWidget):
         self.secret_edit = QLineEdit()
         self.secret_edit.setObjectName("secretEdit")
         self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.secret_edit.setInputMethodHints(
-            Qt.InputMethodHint.ImhHiddenText | Qt.InputMethodHint.ImhSensitiveData
-        )
+        # Password echo mode also tells input methods the text is hidden and sensitive (no prediction).
         self.secret_label = QLabel()
         self.secret_label.setBuddy(self.secret_edit)
         self.secret_error = _error_label("secretError")
@@ -260,7 +261,6 @@ class LoginWindow(QWidget):
         # Return in any field logs in (a QWidget window has no default-button handling of its own).
         for edit in (self.identity_edit, self.secret_edit, self.endpoint_edit):
             edit.returnPressed.connect(self.submit)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._escape)
 
         order = [
             self.profile_combo,
@@ -299,9 +299,13 @@ class LoginWindow(QWidget):
         super().closeEvent(event)
         self.closed.emit()
 
-    def _escape(self) -> None:
-        if self._busy:
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Escape cancels a login in progress. Compared as an int: touching PySide6's `Qt` namespace
+        # costs ~20 ms of enum set-up, which the window's start-up does not pay (bench/startup.py).
+        if event.key() == KEY_ESCAPE and self._busy:
             self.cancel_requested.emit()
+            return
+        super().keyPressEvent(event)
 
     def method(self) -> AuthMethod:
         """The chosen authentication method."""
@@ -385,6 +389,9 @@ class LoginWindow(QWidget):
 
     def show_message(self, title: str, text: str) -> None:
         """Show why the last session ended or the last login failed."""
+        from PySide6.QtCore import Qt
+
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setText(f"<b>{_html(title)}</b><br>{_html(text)}")
         self.message.show()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -72,12 +72,10 @@ class PinDialog(QDialog):
         self.pin_edit = QLineEdit()
         self.pin_edit.setObjectName("pinEdit")
         self.pin_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        # Keep the PIN out of the input method's memory and of any clipboard history.
-        self.pin_edit.setInputMethodHints(
-            Qt.InputMethodHint.ImhHiddenText
-            | Qt.InputMethodHint.ImhNoPredictiveText
-            | Qt.InputMethodHint.ImhSensitiveData
-        )
+        # Password echo mode keeps the PIN out of input-method prediction; no context menu, so no
+        # "copy" (Qt disables it in password mode anyway) or "paste" of a PIN from a clipboard history.
+        from PySide6.QtCore import Qt
+
         self.pin_edit.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         pin_label = QLabel(self.tr("&PIN:"))
         pin_label.setBuddy(self.pin_edit)
@@ -143,7 +141,8 @@ class PinBridge(QObject):
         self._closed = False
         self.dialog: PinDialog | None = None
         self.calls = 0  # how many times the core asked (the tests check a wrong PIN is not re-sent)
-        self._ask.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        # Emitted on a worker thread, received by this UI-thread object: Qt queues it (AutoConnection).
+        self._ask.connect(self._show)
 
     def set_parent_widget(self, widget: QWidget | None) -> None:
         """The window the dialog is centred on."""
