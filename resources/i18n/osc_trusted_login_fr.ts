@@ -122,185 +122,185 @@
 <context>
     <name>LoginWindow</name>
     <message>
-        <location filename="../../app/ui/login.py" line="73" />
+        <location filename="../../app/ui/login.py" line="77" />
         <source>%1 - Log in</source>
         <translation>%1 - Connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="87" />
+        <location filename="../../app/ui/login.py" line="91" />
         <source>Log in to OUTSCALE with your certificate</source>
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="112" />
+        <location filename="../../app/ui/login.py" line="115" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="115" />
+        <location filename="../../app/ui/login.py" line="118" />
         <source>osc pro&amp;file:</source>
         <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="126" />
+        <location filename="../../app/ui/login.py" line="129" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="128" />
+        <location filename="../../app/ui/login.py" line="131" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="138" />
+        <location filename="../../app/ui/login.py" line="141" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="170" />
+        <location filename="../../app/ui/login.py" line="171" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="171" />
+        <location filename="../../app/ui/login.py" line="172" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="172" />
+        <location filename="../../app/ui/login.py" line="173" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="173" />
+        <location filename="../../app/ui/login.py" line="174" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="174" />
+        <location filename="../../app/ui/login.py" line="175" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="178" />
+        <location filename="../../app/ui/login.py" line="179" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="181" />
+        <location filename="../../app/ui/login.py" line="182" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="191" />
+        <location filename="../../app/ui/login.py" line="192" />
         <source>Endpoin&amp;t:</source>
         <translation>Poin&amp;t d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="218" />
-        <location filename="../../app/ui/login.py" line="315" />
+        <location filename="../../app/ui/login.py" line="219" />
+        <location filename="../../app/ui/login.py" line="319" />
         <source>Also remember the password (in the system ke&amp;yring)</source>
         <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="249" />
-        <location filename="../../app/ui/login.py" line="417" />
+        <location filename="../../app/ui/login.py" line="250" />
+        <location filename="../../app/ui/login.py" line="424" />
         <source>Log i&amp;n</source>
         <translation>Se co&amp;nnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="321" />
+        <location filename="../../app/ui/login.py" line="325" />
         <source>Also remember the secret key (in the system ke&amp;yring)</source>
         <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="199" />
-        <location filename="../../app/ui/login.py" line="354" />
+        <location filename="../../app/ui/login.py" line="200" />
+        <location filename="../../app/ui/login.py" line="358" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="202" />
+        <location filename="../../app/ui/login.py" line="203" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="208" />
+        <location filename="../../app/ui/login.py" line="209" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="216" />
+        <location filename="../../app/ui/login.py" line="217" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="240" />
+        <location filename="../../app/ui/login.py" line="241" />
         <source>&amp;Settings...</source>
         <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="244" />
+        <location filename="../../app/ui/login.py" line="245" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="312" />
+        <location filename="../../app/ui/login.py" line="316" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="313" />
+        <location filename="../../app/ui/login.py" line="317" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="314" />
+        <location filename="../../app/ui/login.py" line="318" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="317" />
+        <location filename="../../app/ui/login.py" line="321" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="319" />
+        <location filename="../../app/ui/login.py" line="323" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="417" />
+        <location filename="../../app/ui/login.py" line="424" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="437" />
+        <location filename="../../app/ui/login.py" line="444" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="439" />
+        <location filename="../../app/ui/login.py" line="446" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="443" />
+        <location filename="../../app/ui/login.py" line="450" />
         <source>An access key is 20 letters and digits (e.g. AKIA...).</source>
         <translation>Une clé d’accès fait 20 lettres et chiffres (par ex. AKIA...).</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="448" />
+        <location filename="../../app/ui/login.py" line="455" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="450" />
+        <location filename="../../app/ui/login.py" line="457" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="460" />
+        <location filename="../../app/ui/login.py" line="467" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
     </message>
@@ -343,22 +343,22 @@
         <translation>Un code PIN erroné a été saisi récemment ; la carte peut se bloquer après quelques autres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="82" />
+        <location filename="../../app/ui/pin.py" line="80" />
         <source>&amp;PIN:</source>
         <translation>Code &amp;PIN :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="91" />
+        <location filename="../../app/ui/pin.py" line="89" />
         <source>&amp;Unlock</source>
         <translation>&amp;Déverrouiller</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="93" />
+        <location filename="../../app/ui/pin.py" line="91" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="101" />
+        <location filename="../../app/ui/pin.py" line="99" />
         <source>Enter the PIN of &lt;b&gt;%1&lt;/b&gt; on the card reader's keypad.</source>
         <translation>Saisissez le code PIN de &lt;b&gt;%1&lt;/b&gt; sur le clavier du lecteur de carte.</translation>
     </message>
@@ -708,83 +708,83 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="266" />
+        <location filename="../../app/ui/app.py" line="268" />
         <source>Connecting to %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="303" />
+        <location filename="../../app/ui/app.py" line="312" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="331" />
+        <location filename="../../app/ui/app.py" line="340" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="345" />
+        <location filename="../../app/ui/app.py" line="354" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="345" />
+        <location filename="../../app/ui/app.py" line="354" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="369" />
+        <location filename="../../app/ui/app.py" line="378" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="403" />
+        <location filename="../../app/ui/app.py" line="412" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="425" />
+        <location filename="../../app/ui/app.py" line="441" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="426" />
+        <location filename="../../app/ui/app.py" line="442" />
         <source>Insert the same card within %1 to keep the session.</source>
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="436" />
-        <location filename="../../app/ui/app.py" line="495" />
+        <location filename="../../app/ui/app.py" line="452" />
+        <location filename="../../app/ui/app.py" line="511" />
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="439" />
+        <location filename="../../app/ui/app.py" line="455" />
         <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="502" />
+        <location filename="../../app/ui/app.py" line="518" />
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="548" />
+        <location filename="../../app/ui/app.py" line="564" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="560" />
+        <location filename="../../app/ui/app.py" line="576" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="563" />
+        <location filename="../../app/ui/app.py" line="579" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="565" />
+        <location filename="../../app/ui/app.py" line="581" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>

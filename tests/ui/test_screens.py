@@ -272,3 +272,20 @@ def test_mnemonics_are_unique_on_every_screen(qtbot: Any, language: str, tmp_pat
             ]
     sw.allow_close()
     assert problems == []
+
+
+def test_french_translation_is_complete() -> None:
+    import xml.etree.ElementTree as ET
+
+    from app.ui.i18n import TS_DIR
+
+    root = ET.parse(TS_DIR / "osc_trusted_login_fr.ts").getroot()
+    messages = root.findall("context/message")
+    assert len(messages) > 200
+    unfinished = [
+        m.findtext("source")
+        for m in messages
+        if m.find("translation").get("type") in ("unfinished", "vanished", "obsolete")
+        or not (m.findtext("translation") or "").strip()
+    ]
+    assert unfinished == []
