@@ -13,12 +13,9 @@ Every value printed (PIN, login, password) is a throwaway demo value of this loc
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +201,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     except Exception as e:
         print(f"demo: the demo card could not be prepared: {e}", file=err)
         return 2
+    import tempfile
+
     # The sandbox's state (accounts, keys) is fresh on every run, so an interrupted run never leaves
     # keys that count against the 10-keys quota of the next one.
     sandbox_dir = Path(tempfile.mkdtemp(prefix="otl-demo-sandbox-"))
@@ -227,6 +226,9 @@ def run_headless(
     card: DemoCard, sandbox: Any, info: Any, args: argparse.Namespace, *, out: TextIO, err: TextIO
 ) -> int:
     """Log in with the demo card, print events, list VMs, log out, check the key is gone."""
+    import json
+    import threading
+
     from app.cli.login import Printer
     from app.session.lifecycle import TrustedSession
     from app.tokens.pin import Pin, PinRequest

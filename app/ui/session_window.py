@@ -60,7 +60,8 @@ class SessionWindow(QWidget):
     ) -> None:
         super().__init__(parent)
         self.setObjectName("SessionWindow")
-        self.setWindowTitle(self.tr("%1 - Session").replace("%1", APP_NAME))
+        self._title = self.tr("%1 - Session").replace("%1", APP_NAME)
+        self.setWindowTitle(self._title)
         self.resize(760, 560)
         self._monotonic = monotonic
         self._deadline: float | None = None
@@ -266,6 +267,7 @@ class SessionWindow(QWidget):
         self.timer.stop()
         self.banner.hide()
         self.unlock_button.hide()
+        self.setWindowTitle(self._title)
         self.state_label.setText(self.tr("Session active."))
 
     @property
@@ -288,6 +290,10 @@ class SessionWindow(QWidget):
         text = mmss(self._deadline - self._monotonic())
         if text != self.countdown_label.text():
             self.countdown_label.setText(text)
+            # In the title too: a minimised window still shows it in the task bar.
+            self.setWindowTitle(
+                self.tr("%1 - card removed - %2").replace("%1", text).replace("%2", self._title)
+            )
             self.countdown_changed.emit(text)
 
     # -- actions --------------------------------------------------------------------------------------

@@ -396,193 +396,198 @@
         <translation>%1 - Session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="88" />
+        <location filename="../../app/ui/session_window.py" line="89" />
         <source>&amp;Unlock card...</source>
         <translation>&amp;Déverrouiller la carte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="105" />
+        <location filename="../../app/ui/session_window.py" line="106" />
         <source>Account</source>
         <translation>Compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="109" />
+        <location filename="../../app/ui/session_window.py" line="110" />
         <source>Account ID:</source>
         <translation>ID du compte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="110" />
+        <location filename="../../app/ui/session_window.py" line="111" />
         <source>Email:</source>
         <translation>E-mail :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="112" />
+        <location filename="../../app/ui/session_window.py" line="113" />
         <source>Logged in as:</source>
         <translation>Connecté en tant que :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="114" />
+        <location filename="../../app/ui/session_window.py" line="115" />
         <source>Region / endpoint:</source>
         <translation>Région / point d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="117" />
+        <location filename="../../app/ui/session_window.py" line="118" />
         <source>Session</source>
         <translation>Session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="127" />
+        <location filename="../../app/ui/session_window.py" line="128" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="128" />
+        <location filename="../../app/ui/session_window.py" line="129" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="129" />
+        <location filename="../../app/ui/session_window.py" line="130" />
         <source>Card:</source>
         <translation>Carte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="130" />
+        <location filename="../../app/ui/session_window.py" line="131" />
         <source>Temporary key:</source>
         <translation>Clé temporaire :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="131" />
+        <location filename="../../app/ui/session_window.py" line="132" />
         <source>Key expires:</source>
         <translation>Expiration de la clé :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="132" />
+        <location filename="../../app/ui/session_window.py" line="133" />
         <source>Trusted session:</source>
         <translation>Session de confiance :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="133" />
+        <location filename="../../app/ui/session_window.py" line="134" />
         <source>If the card is removed:</source>
         <translation>Si la carte est retirée :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="134" />
+        <location filename="../../app/ui/session_window.py" line="135" />
         <source>Connection:</source>
         <translation>Connexion :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="138" />
+        <location filename="../../app/ui/session_window.py" line="139" />
         <source>Virtual machines</source>
         <translation>Machines virtuelles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="143" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>VM ID</source>
         <translation>ID de VM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="143" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>Name</source>
         <translation>Nom</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="143" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>State</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="143" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>Type</source>
         <translation>Type</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="143" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>Private IP</source>
         <translation>IP privée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="153" />
+        <location filename="../../app/ui/session_window.py" line="154" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="164" />
+        <location filename="../../app/ui/session_window.py" line="165" />
         <source>Log &amp;out</source>
         <translation>Se déc&amp;onnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="189" />
+        <location filename="../../app/ui/session_window.py" line="190" />
         <source>Login and password</source>
         <translation>Identifiant et mot de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="189" />
+        <location filename="../../app/ui/session_window.py" line="190" />
         <source>Access key</source>
         <translation>Clé d’accès</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="191" />
+        <location filename="../../app/ui/session_window.py" line="192" />
         <source>none</source>
         <translation>aucun</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="192" />
+        <location filename="../../app/ui/session_window.py" line="193" />
         <source>none (certificate file)</source>
         <translation>aucune (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="193" />
+        <location filename="../../app/ui/session_window.py" line="194" />
         <source>none (your own key is used)</source>
         <translation>aucune (votre propre clé est utilisée)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="196" />
+        <location filename="../../app/ui/session_window.py" line="197" />
         <source>Yes: activated through the API (RequireTrustedEnv)</source>
         <translation>Oui : activée par l’API (RequireTrustedEnv)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="198" />
+        <location filename="../../app/ui/session_window.py" line="199" />
         <source>No: simulated by this application</source>
         <translation>Non : simulée par cette application</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="202" />
+        <location filename="../../app/ui/session_window.py" line="203" />
         <source>the session ends %1 later</source>
         <translation>la session se termine %1 plus tard</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="205" />
+        <location filename="../../app/ui/session_window.py" line="206" />
         <source>not watched (certificate file)</source>
         <translation>non surveillée (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="209" />
-        <location filename="../../app/ui/session_window.py" line="269" />
+        <location filename="../../app/ui/session_window.py" line="210" />
+        <location filename="../../app/ui/session_window.py" line="271" />
         <source>Session active.</source>
         <translation>Session active.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="233" />
+        <location filename="../../app/ui/session_window.py" line="234" />
         <source>%n VM(s), read at %1</source>
         <translation>%n VM, lues à %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="254" />
+        <location filename="../../app/ui/session_window.py" line="255" />
         <source>&lt;b&gt;The card was removed.&lt;/b&gt; Insert the same card to resume the session. When the time runs out, the session ends and its temporary key is revoked.</source>
         <translation>&lt;b&gt;La carte a été retirée.&lt;/b&gt; Insérez la même carte pour reprendre la session. Quand le temps est écoulé, la session se termine et sa clé temporaire est révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="258" />
+        <location filename="../../app/ui/session_window.py" line="259" />
         <source>Card removed: the session is in its grace period.</source>
         <translation>Carte retirée : la session est dans son délai de grâce.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="299" />
+        <location filename="../../app/ui/session_window.py" line="295" />
+        <source>%1 - card removed - %2</source>
+        <translation>%1 - carte retirée - %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="305" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="305" />
+        <location filename="../../app/ui/session_window.py" line="311" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>

@@ -145,7 +145,9 @@ def test_render_every_screen(qtbot: Any, language: str, softhsm_rig: SoftHsmRig,
     sw.start_countdown(time.monotonic() + 299.5)
     _shot(qtbot, sw, lang, "12-session-card-removed")
     assert sw.countdown_text() == "05:00"
+    assert sw.windowTitle().startswith("05:00")
     sw.stop_countdown()
+    assert not sw.windowTitle().startswith("05:00")
     sw.allow_close()
 
     settings = SettingsDialog(SettingsStore(tmp_path / "settings.json"))
