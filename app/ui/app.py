@@ -98,7 +98,7 @@ class TrustedLoginApp(QObject):
         self.last_end: SessionEvent | None = None
         self.last_revocation: Any = None
         self._quitting = False
-        self._remember_pending: tuple[str, str, str | None, str | None, str | None] | None = None
+        self._remember_pending: tuple[Any, ...] | None = None
 
         self.login_window = LoginWindow(profiles=self.options.profiles)
         self.login_window.setWindowIcon(app_icon())
@@ -147,6 +147,7 @@ class TrustedLoginApp(QObject):
                 secret=r.password,
                 region=r.region,
                 endpoint=r.endpoint,
+                certificate=_certificate_from_memory(r.certificate),
                 remember=True,
                 remember_secret=r.password is not None,
             )
@@ -274,6 +275,7 @@ class TrustedLoginApp(QObject):
                 request.region if request.endpoint is None else None,
                 request.endpoint,
                 secret,
+                _certificate_to_remember(w.certificate),
             )
         else:
             self._remember_pending = None
@@ -609,6 +611,24 @@ class TrustedLoginApp(QObject):
         self.pin_bridge.cancel_all()
         for w in (self.net, self.control, self.cards):
             w.stop(15000)
+
+
+def _certificate_to_remember(picked: Any) -> tuple[str, str | None, str, str] | None:
+    # A file that needs a password is not remembered: its password never is, and a prefilled
+    # certificate that then fails to open would only confuse.
+    if picked is None or picked.choice.file_password is not None:
+        return None
+    return (picked.choice.ref, picked.choice.module_path, picked.title, picked.detail)
+
+
+def _certificate_from_memory(value: Any) -> Any:
+    if not value:
+        return None
+    from app.session.model import CertificateChoice
+    from app.ui.login import PickedCertificate
+
+    ref, module_path, title, detail = value
+    return PickedCertificate(CertificateChoice(ref, module_path=module_path), title, detail)
 
 
 _icon: QIcon | None = None

@@ -22,6 +22,8 @@ class RememberedLogin:
     region: str | None = None
     endpoint: str | None = None
     password: str | None = None
+    # The certificate last used: (ref, module path, title, detail). Never a file's password.
+    certificate: tuple[str, str | None, str, str] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -50,21 +52,29 @@ def load() -> RememberedLogin | None:
         data = json.loads(raw)
         identity = str(data["identity"])
         password = keyring.get_password(SERVICE, f"secret:{identity}") if data.get("with_secret") else None
+        cert = data.get("certificate")
+        certificate = (str(cert[0]), cert[1], str(cert[2]), str(cert[3])) if cert else None
         return RememberedLogin(
             method=str(data.get("method", "password")),
             identity=identity,
             region=data.get("region"),
             endpoint=data.get("endpoint"),
             password=password,
+            certificate=certificate,
         )
-    except (keyring_error, RuntimeError, ValueError, KeyError, TypeError) as e:
+    except (keyring_error, RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
         # No keyring (NoKeyringError), a locked one, or a malformed entry: start with an empty form.
         log.info("no remembered login: %s", type(e).__name__)
         return None
 
 
 def save(
-    method: str, identity: str, region: str | None, endpoint: str | None, password: str | None
+    method: str,
+    identity: str,
+    region: str | None,
+    endpoint: str | None,
+    password: str | None,
+    certificate: tuple[str, str | None, str, str] | None = None,
 ) -> str | None:
     """Remember the login (and the password only if given); returns a problem in plain words, or None."""
     try:
@@ -78,6 +88,7 @@ def save(
             "region": region,
             "endpoint": endpoint,
             "with_secret": password is not None,
+            "certificate": list(certificate) if certificate else None,
         }
         keyring.set_password(SERVICE, _LAST, json.dumps(data))
         if password is not None:

@@ -318,3 +318,48 @@ def test_settings_dialog_saves_and_the_app_uses_them(qtbot: Any, tmp_path: Any) 
         assert app.login_window.ca_file == str(bundle)
     finally:
         app.shutdown()
+
+
+def test_remembered_login_prefills_the_next_start(qtbot: Any, memory_keyring: Any) -> None:
+    from app.ui.app import AppOptions, TrustedLoginApp
+
+    def factory(request: Any, **kw: Any) -> FakeSession:
+        return FakeSession(request, **kw)
+
+    options = AppOptions(session_factory=factory, quit_on_close=False)
+    first = TrustedLoginApp(options)
+    qtbot.addWidget(first.login_window)
+    try:
+        first.start()
+        w = first.login_window
+        w.prefill(
+            LoginPrefill(
+                identity="op@example.com",
+                secret="pw",
+                remember=True,
+                certificate=PickedCertificate(
+                    CertificateChoice("pkcs11:token=A;object=b", module_path="/m.so"), "b", "A"
+                ),
+            )
+        )
+        with qtbot.waitSignal(first.logged_in):
+            w.submit()
+        qtbot.waitUntil(lambda: any(user == "last-login" for _, user in memory_keyring.data))
+        assert not any("secret:" in user for _, user in memory_keyring.data)  # no password without opt-in
+    finally:
+        first.shutdown()
+        if first.session_window is not None:
+            first.session_window.allow_close()
+            first.session_window.close()
+
+    second = TrustedLoginApp(options)
+    qtbot.addWidget(second.login_window)
+    try:
+        second.start()
+        w2 = second.login_window
+        qtbot.waitUntil(lambda: w2.identity_edit.text() == "op@example.com")
+        assert w2.secret_edit.text() == "" and w2.remember_check.isChecked()
+        assert w2.certificate is not None and w2.certificate.choice.ref == "pkcs11:token=A;object=b"
+        assert w2.certificate.choice.module_path == "/m.so"
+    finally:
+        second.shutdown()
