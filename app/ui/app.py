@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from app import APP_NAME
 from app.session.model import (
@@ -36,6 +35,9 @@ from app.ui.pin import PinBridge
 from app.ui.workers import Worker
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QSystemTrayIcon
+
     from app.ui.picker import CertificatePicker
     from app.ui.session_window import SessionWindow
 
@@ -101,7 +103,6 @@ class TrustedLoginApp(QObject):
         self._remember_pending: tuple[Any, ...] | None = None
 
         self.login_window = LoginWindow(profiles=self.options.profiles)
-        self.login_window.setWindowIcon(app_icon())
         self.pin_bridge.set_parent_widget(self.login_window)
         self.login_window.login_requested.connect(self.start_login)
         self.login_window.choose_certificate.connect(self.open_picker)
@@ -123,6 +124,8 @@ class TrustedLoginApp(QObject):
     def start(self) -> None:
         """Show the login window; load a remembered login in the background."""
         self.login_window.show()
+        # The icon after the first paint: PySide6.QtGui's Python module costs ~15 ms to import.
+        QTimer.singleShot(0, lambda: self.login_window.setWindowIcon(app_icon()))
         if self.options.profile:
             self._profile_selected(self.options.profile)
         elif self.options.use_keyring and self.options.prefill is None:
@@ -507,6 +510,8 @@ class TrustedLoginApp(QObject):
     # -- tray -----------------------------------------------------------------------------------------
 
     def _make_tray(self, info: SessionInfo) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
         tray = QSystemTrayIcon(app_icon(), self)
@@ -520,6 +525,8 @@ class TrustedLoginApp(QObject):
             self.tray.setToolTip(self.tr("Card removed: the session ends in %1").replace("%1", text))
 
     def _notify(self, title: str, text: str) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
             self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
 
@@ -576,6 +583,8 @@ class TrustedLoginApp(QObject):
         if error is not None or (revocation is not None and not revocation.revoked):
             key = getattr(revocation, "key_id", None) or "?"
             expires = getattr(revocation, "expires", None) or self.tr("its expiry date")
+            from PySide6.QtWidgets import QMessageBox
+
             box = QMessageBox(
                 QMessageBox.Icon.Warning,
                 self.tr("Key not revoked"),
@@ -638,6 +647,8 @@ def app_icon() -> QIcon:
     """The application icon (empty when the file is not there, e.g. in a stripped build)."""
     global _icon
     if _icon is None:
+        from PySide6.QtGui import QIcon
+
         _icon = QIcon(str(ICON)) if ICON.exists() else QIcon()
     return _icon
 
@@ -650,7 +661,8 @@ def ensure_qapplication(argv: list[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName("osc-trusted-login")
     app.setApplicationDisplayName(APP_NAME)
-    app.setWindowIcon(app_icon())
+    # The application icon is set after the first paint (see TrustedLoginApp.start).
+    QTimer.singleShot(0, lambda: app.setWindowIcon(app_icon()))
     if STYLE.exists() and not app.property("otl_style"):
         app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
         app.setProperty("otl_style", True)

@@ -308,57 +308,57 @@
 <context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../app/ui/pin.py" line="29" />
+        <location filename="../../app/ui/pin_dialog.py" line="25" />
         <source>PIN for %1</source>
         <translation>Code PIN de %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="35" />
+        <location filename="../../app/ui/pin_dialog.py" line="31" />
         <source>Type the PIN of the card &lt;b&gt;%1&lt;/b&gt; to log in.</source>
         <translation>Saisissez le code PIN de la carte &lt;b&gt;%1&lt;/b&gt; pour vous connecter.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="36" />
+        <location filename="../../app/ui/pin_dialog.py" line="32" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; asks for its PIN again to sign.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; redemande son code PIN pour signer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="37" />
+        <location filename="../../app/ui/pin_dialog.py" line="33" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; is back. Type its PIN to resume the session.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; est de retour. Saisissez son code PIN pour reprendre la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="58" />
+        <location filename="../../app/ui/pin_dialog.py" line="54" />
         <source>&lt;b&gt;Last try:&lt;/b&gt; one more wrong PIN locks the card. If you are not sure of the PIN, cancel and check it first.</source>
         <translation>&lt;b&gt;Dernier essai :&lt;/b&gt; un code PIN erroné de plus bloque la carte. Si vous n’êtes pas sûr du code, annulez et vérifiez-le d’abord.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="63" />
+        <location filename="../../app/ui/pin_dialog.py" line="59" />
         <source>Tries left: %1</source>
         <translation>Essais restants : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="66" />
+        <location filename="../../app/ui/pin_dialog.py" line="62" />
         <source>A wrong PIN was typed recently; the card may lock after a few more.</source>
         <translation>Un code PIN erroné a été saisi récemment ; la carte peut se bloquer après quelques autres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="80" />
+        <location filename="../../app/ui/pin_dialog.py" line="76" />
         <source>&amp;PIN:</source>
         <translation>Code &amp;PIN :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="89" />
+        <location filename="../../app/ui/pin_dialog.py" line="85" />
         <source>&amp;Unlock</source>
         <translation>&amp;Déverrouiller</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="91" />
+        <location filename="../../app/ui/pin_dialog.py" line="87" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin.py" line="99" />
+        <location filename="../../app/ui/pin_dialog.py" line="95" />
         <source>Enter the PIN of &lt;b&gt;%1&lt;/b&gt; on the card reader's keypad.</source>
         <translation>Saisissez le code PIN de &lt;b&gt;%1&lt;/b&gt; sur le clavier du lecteur de carte.</translation>
     </message>
@@ -713,83 +713,83 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="268" />
+        <location filename="../../app/ui/app.py" line="272" />
         <source>Connecting to %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="312" />
+        <location filename="../../app/ui/app.py" line="317" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="340" />
+        <location filename="../../app/ui/app.py" line="345" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="354" />
+        <location filename="../../app/ui/app.py" line="359" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="354" />
+        <location filename="../../app/ui/app.py" line="359" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="378" />
+        <location filename="../../app/ui/app.py" line="383" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="412" />
+        <location filename="../../app/ui/app.py" line="417" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="441" />
+        <location filename="../../app/ui/app.py" line="446" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="442" />
+        <location filename="../../app/ui/app.py" line="447" />
         <source>Insert the same card within %1 to keep the session.</source>
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="452" />
-        <location filename="../../app/ui/app.py" line="511" />
+        <location filename="../../app/ui/app.py" line="457" />
+        <location filename="../../app/ui/app.py" line="518" />
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="455" />
+        <location filename="../../app/ui/app.py" line="460" />
         <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="518" />
+        <location filename="../../app/ui/app.py" line="525" />
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="564" />
+        <location filename="../../app/ui/app.py" line="573" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="576" />
+        <location filename="../../app/ui/app.py" line="585" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="579" />
+        <location filename="../../app/ui/app.py" line="590" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="581" />
+        <location filename="../../app/ui/app.py" line="592" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
