@@ -104,8 +104,17 @@ def _secret_value(v: Any) -> str | None:
     return str(v)
 
 
+def _file_needs_password(path: str) -> bool:
+    try:
+        from app.tokens.filestore import read_file_entries
+
+        return any(e.needs_password for e in read_file_entries(path))
+    except Exception:  # unreadable here: opening it at login says why, plainly
+        return False
+
+
 def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Callable[[str], str],
-                  warn: Callable[[str], None]) -> LoginRequest:
+                  warn: Callable[[str], None], read_line: Callable[[], str] | None = None) -> LoginRequest:
     """The LoginRequest from flags, then OSC_* variables, then the osc profile (then a prompt for secrets)."""
     prof = _profile(args, env)  # ConfigError for a named profile/file that is missing or broken
     if args.password:
@@ -143,7 +152,13 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
         cert_ref = os.path.expanduser(cert_ref)
         if not os.path.isfile(cert_ref):
             raise UsageError(f"the certificate file {cert_ref} does not exist")
-    choice = CertificateChoice(ref=cert_ref, module_path=args.module or None)
+    file_password = None
+    if not cert_ref.startswith("pkcs11:") and _file_needs_password(cert_ref):
+        # the file's password plays the PIN's part: asked the same way (terminal, or a stdin line)
+        value = read_line() if args.pin_stdin and read_line is not None else prompt(
+            f"Password of {os.path.basename(cert_ref)}: ")
+        file_password = Secret(value) if value else None
+    choice = CertificateChoice(ref=cert_ref, module_path=args.module or None, file_password=file_password)
 
     region = args.region or env.get("OSC_REGION") or prof.get("region") or "eu-west-2"
     endpoint = args.endpoint or env.get("OSC_ENDPOINT_API") or prof.get("endpoint")
@@ -294,7 +309,8 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
             raise UsageError("no password/secret key given and no terminal to ask for it") from e
 
     try:
-        request = build_request(args, env, prompt=prompt, warn=warn)
+        request = build_request(args, env, prompt=prompt, warn=warn,
+                                read_line=lambda: stdin.readline().rstrip("\r\n"))
     except UsageError as e:
         print(f"login: {e}", file=err)
         return EXIT_USAGE

@@ -209,3 +209,23 @@ def test_without_headless_it_says_how() -> None:
     err = io.StringIO()
     assert cli.run(_args("--login", "ops"), env={}, out=io.StringIO(), err=err) == 2
     assert "--headless" in err.getvalue()
+
+
+def test_a_protected_certificate_file_asks_its_password(tmp_path: Path) -> None:
+    from app.sandbox.pki import CertificateAuthority
+
+    issued = CertificateAuthority("CLI test CA").issue_client("ops", key_kind="p256")
+    p12 = tmp_path / "ops.p12"
+    p12.write_bytes(issued.pkcs12(b"file-pass"))
+    req, notes = _build(_args("--login", "ops", "--cert", str(p12)), {"OSC_PASSWORD": "pw"},
+                        answer="file-pass")
+    assert req.certificate is not None and req.certificate.file_password is not None
+    assert req.certificate.file_password.reveal() == "file-pass"
+    assert notes == ["prompt:Password of ops.p12: "]
+    # with --pin-stdin the password is the next stdin line, like a PIN
+    lines = iter(["from-stdin"])
+    req = cli.build_request(_args("--login", "ops", "--cert", str(p12), "--pin-stdin"),
+                            {"OSC_PASSWORD": "pw"}, prompt=lambda t: "unused", warn=lambda t: None,
+                            read_line=lambda: next(lines))
+    assert req.certificate is not None and req.certificate.file_password is not None
+    assert req.certificate.file_password.reveal() == "from-stdin"
