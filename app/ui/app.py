@@ -500,7 +500,10 @@ class TrustedLoginApp(QObject):
             return
         if not was_live:
             return  # a login that failed or was cancelled: _login_error shows the reason
+        revocation = self.last_revocation
         revoked = event.data.get("key_revoked")
+        if revocation is not None and getattr(revocation, "key_id", None) is None:
+            revoked = None  # there was no temporary key: say nothing about revoking one
         title, text = describe_end(event.reason or EndReason.ERROR, revoked, event.message)
         self.login_window.show_message(title, text)
         self.login_window.set_certificate(self.login_window.certificate)
@@ -569,19 +572,24 @@ class TrustedLoginApp(QObject):
         if session is None:
             self._finish_quit(None)
             return
+        key_id = self.session_info.temporary_key_id if self.session_info is not None else None
         if self.session_window is not None:
             self.session_window.set_ending(self.tr("Quitting: revoking the temporary key..."))
         self.control.submit(
             lambda: session.logout(EndReason.QUIT),
-            self._finish_quit,
-            lambda e: self._finish_quit(None, e),
+            lambda revocation: self._finish_quit(revocation, None, key_id),
+            lambda e: self._finish_quit(None, e, key_id),
             name="quit",
         )
 
-    def _finish_quit(self, revocation: Any, error: BaseException | None = None) -> None:
+    def _finish_quit(
+        self, revocation: Any, error: BaseException | None = None, key_id: str | None = None
+    ) -> None:
         self.last_revocation = revocation
-        if error is not None or (revocation is not None and not revocation.revoked):
-            key = getattr(revocation, "key_id", None) or "?"
+        key = getattr(revocation, "key_id", None) or key_id
+        # Only a key that exists and was not deleted is worth a warning (a login cancelled before the
+        # key was created, or an access-key session without a temporary key, has nothing to revoke).
+        if key is not None and (error is not None or not getattr(revocation, "revoked", False)):
             expires = getattr(revocation, "expires", None) or self.tr("its expiry date")
             from PySide6.QtWidgets import QMessageBox
 

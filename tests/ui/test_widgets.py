@@ -363,3 +363,41 @@ def test_remembered_login_prefills_the_next_start(qtbot: Any, memory_keyring: An
         assert w2.certificate.choice.module_path == "/m.so"
     finally:
         second.shutdown()
+
+
+def test_quit_without_a_temporary_key_does_not_warn(qtbot: Any) -> None:
+    from app.ui.app import AppOptions, TrustedLoginApp
+
+    class NoKeySession(FakeSession):
+        def login(self) -> Any:  # an access-key session that fell back to the given key
+            import dataclasses
+
+            return dataclasses.replace(super().login(), temporary_key_id=None, temporary_key_expires=None)
+
+        def logout(self, reason: EndReason = EndReason.LOGOUT) -> _Revocation:
+            self.logouts.append(reason)
+            self.revocation = _Revocation(None, False, None, "no temporary key to revoke")
+            return self.revocation
+
+    app = TrustedLoginApp(
+        AppOptions(
+            session_factory=lambda r, **kw: NoKeySession(r, **kw), use_keyring=False, quit_on_close=False
+        )
+    )
+    qtbot.addWidget(app.login_window)
+    try:
+        app.start()
+        app.login_window.prefill(
+            LoginPrefill(
+                identity="op",
+                secret="pw",
+                certificate=PickedCertificate(CertificateChoice("/tmp/x.p12"), "x", "file"),
+            )
+        )
+        with qtbot.waitSignal(app.logged_in):
+            app.login_window.submit()
+        with qtbot.waitSignal(app.quit_finished):
+            app.session_window.close()
+        assert getattr(app, "not_revoked_box", None) is None
+    finally:
+        app.shutdown()
