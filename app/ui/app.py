@@ -104,6 +104,7 @@ class TrustedLoginApp(QObject):
 
         self.login_window = LoginWindow(profiles=self.options.profiles)
         self.pin_bridge.set_parent_widget(self.login_window)
+        self.pin_bridge.keypad_cancelled.connect(self.cancel_login)
         self.login_window.login_requested.connect(self.start_login)
         self.login_window.choose_certificate.connect(self.open_picker)
         self.login_window.cancel_requested.connect(self.cancel_login)

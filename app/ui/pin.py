@@ -35,6 +35,7 @@ class PinBridge(QObject):
     """A PinCallback for the core: called on a worker thread, shows the dialog on the UI thread and
     blocks that worker until the user answers. Returns None when the user cancels."""
 
+    keypad_cancelled = Signal()  # the user cancelled a PIN-pad prompt
     asked = Signal(object)  # PinRequest: emitted on the UI thread when a dialog opens (tests, tray)
     _ask = Signal(object)
 
@@ -45,6 +46,7 @@ class PinBridge(QObject):
         self._pending: list[_Pending] = []
         self._closed = False
         self.dialog: PinDialog | None = None
+        self._closing_keypad = False
         self.calls = 0  # how many times the core asked (the tests check a wrong PIN is not re-sent)
         # Emitted on a worker thread, received by this UI-thread object: Qt queues it (AutoConnection).
         self._ask.connect(self._show)
@@ -86,6 +88,10 @@ class PinBridge(QObject):
                 self.dialog = None
             dlg.deleteLater()
             self._answer(pending, pin)
+            if pending.request.protected_path and not self._closing_keypad:
+                # The user cancelled while the reader waits for the keypad: C_Login cannot be
+                # interrupted from here, so the controller cancels the login around it.
+                self.keypad_cancelled.emit()
 
         dlg.finished.connect(finished)
         dlg.open()
@@ -102,7 +108,11 @@ class PinBridge(QObject):
         """Close a PIN-pad prompt once the card has answered (login done or failed)."""
         dlg = self.dialog
         if dlg is not None and dlg.request.protected_path:
-            dlg.reject()
+            self._closing_keypad = True
+            try:
+                dlg.reject()
+            finally:
+                self._closing_keypad = False
 
     def cancel_all(self) -> None:
         """Answer every waiting request with 'cancelled' (on quit), so no worker stays blocked."""
@@ -112,7 +122,11 @@ class PinBridge(QObject):
         for p in pending:
             self._answer(p, None)
         if self.dialog is not None:
-            self.dialog.reject()
+            self._closing_keypad = True  # not the user's cancel: no keypad_cancelled
+            try:
+                self.dialog.reject()
+            finally:
+                self._closing_keypad = False
 
     def reopen(self) -> None:
         """Accept requests again after cancel_all (a new login)."""

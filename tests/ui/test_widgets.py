@@ -66,8 +66,17 @@ def test_pin_pad_prompt_does_not_block_and_has_no_field(qtbot: Any) -> None:
     assert out == [None]  # C_Login goes on and waits for the keypad
     qtbot.waitUntil(lambda: bridge.dialog is not None)
     assert not bridge.dialog.pin_edit.isVisible() and "keypad" in bridge.dialog.prompt.text()
-    bridge.close_keypad_prompt()
+    cancelled: list[bool] = []
+    bridge.keypad_cancelled.connect(lambda: cancelled.append(True))
+    bridge.close_keypad_prompt()  # the card answered: not a cancel
     qtbot.waitUntil(lambda: bridge.dialog is None)
+    assert cancelled == []
+    # The user cancels a keypad prompt: the controller is told, so it can cancel the login.
+    t2, _ = _ask_in_thread(bridge, PinRequest("Pad card", PinPurpose.LOGIN, protected_path=True))
+    t2.join(5)
+    qtbot.waitUntil(lambda: bridge.dialog is not None)
+    with qtbot.waitSignal(bridge.keypad_cancelled):
+        bridge.dialog.reject()
 
 
 def test_pin_bridge_refuses_the_ui_thread(qtbot: Any) -> None:
