@@ -23,6 +23,18 @@ ARTIFACTS = ROOT / "artifacts"
 FAST = SessionSettings(watch_interval=0.05, rescan_backoff=(0.05, 0.1, 0.2), tick_seconds=0.2)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def qm_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Build the translations into a temporary folder, not the user's cache."""
+    import app.ui.i18n as i18n
+
+    folder = tmp_path_factory.mktemp("qm")
+    original = i18n._cache_dir
+    i18n._cache_dir = lambda: folder  # type: ignore[assignment]
+    yield
+    i18n._cache_dir = original  # type: ignore[assignment]
+
+
 @pytest.fixture(autouse=True)
 def ui_thread_gc(qapp: Any) -> Iterator[None]:
     """As in the product (app.ui.app.run): cyclic garbage collected on the UI thread only, so that a
