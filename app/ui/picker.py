@@ -192,8 +192,8 @@ class CertificatePicker(QDialog):
             gkey = (r.group_kind, r.group)
             parent = groups.get(gkey)
             if parent is None:
-                prefix = self.tr("Card") if r.group_kind == "card" else self.tr("File")
-                parent = QTreeWidgetItem([f"{prefix}: {r.group}"])
+                heading = self.tr("Card: %1") if r.group_kind == "card" else self.tr("File: %1")
+                parent = QTreeWidgetItem([heading.replace("%1", r.group)])
                 parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 font = parent.font(0)
                 font.setBold(True)

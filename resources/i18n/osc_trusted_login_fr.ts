@@ -70,13 +70,13 @@
     </message>
     <message>
         <location filename="../../app/ui/picker.py" line="195" />
-        <source>Card</source>
-        <translation>Carte</translation>
+        <source>Card: %1</source>
+        <translation>Carte : %1</translation>
     </message>
     <message>
         <location filename="../../app/ui/picker.py" line="195" />
-        <source>File</source>
-        <translation>Fichier</translation>
+        <source>File: %1</source>
+        <translation>Fichier : %1</translation>
     </message>
     <message>
         <location filename="../../app/ui/picker.py" line="205" />
@@ -713,83 +713,83 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="272" />
+        <location filename="../../app/ui/app.py" line="273" />
         <source>Connecting to %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="317" />
+        <location filename="../../app/ui/app.py" line="318" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="345" />
+        <location filename="../../app/ui/app.py" line="346" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="359" />
+        <location filename="../../app/ui/app.py" line="360" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="359" />
+        <location filename="../../app/ui/app.py" line="360" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="383" />
+        <location filename="../../app/ui/app.py" line="384" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="417" />
+        <location filename="../../app/ui/app.py" line="418" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="446" />
+        <location filename="../../app/ui/app.py" line="447" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="447" />
+        <location filename="../../app/ui/app.py" line="448" />
         <source>Insert the same card within %1 to keep the session.</source>
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="457" />
-        <location filename="../../app/ui/app.py" line="518" />
+        <location filename="../../app/ui/app.py" line="458" />
+        <location filename="../../app/ui/app.py" line="522" />
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="460" />
+        <location filename="../../app/ui/app.py" line="461" />
         <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="525" />
+        <location filename="../../app/ui/app.py" line="529" />
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="573" />
+        <location filename="../../app/ui/app.py" line="578" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="585" />
+        <location filename="../../app/ui/app.py" line="594" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="590" />
+        <location filename="../../app/ui/app.py" line="599" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="592" />
+        <location filename="../../app/ui/app.py" line="601" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
