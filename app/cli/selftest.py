@@ -203,15 +203,6 @@ def check_pkcs11_binding() -> str:
     return f"{binding_info()} loads"
 
 
-def _dist_version(name: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "(version unknown)"
-
-
 def check_pkcs11_modules() -> Iterator[str]:
     """List the PKCS#11 modules this machine offers (as the app finds them) and load each one."""
     from app.tokens.modules import discover
