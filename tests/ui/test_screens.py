@@ -291,3 +291,20 @@ def test_french_translation_is_complete() -> None:
         or not (m.findtext("translation") or "").strip()
     ]
     assert unfinished == []
+
+
+def test_key_errors_in_plain_words(qapp: Any) -> None:
+    from app.session import errors as se
+    from app.tokens import errors as te
+    from app.ui.errors import describe
+
+    title, text = describe(se.UnmatchedApiAccessRules("x", code="14"))
+    assert title == "Certificate not allowed" and "API access rules" in text and "14" not in text
+    title, text = describe(se.AuthLocked("x", retry_after=125.0, code="13"))
+    assert title == "Login locked" and "2:05" in text
+    title, text = describe(te.PinIncorrect(token_label="Card A", tries_left=1, final_try=True))
+    assert "Card A" in text and "lock the card" in text
+    title, text = describe(te.PinLocked("locked", token_label="Card A"))
+    assert title == "Card locked" and "PUK" in text
+    title, text = describe(se.ServerNotTrusted("x", host="api.example.com", reason="unknown issuer"))
+    assert "api.example.com" in text and "unknown issuer" in text
