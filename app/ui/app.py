@@ -7,6 +7,7 @@ its events from its own threads; they are re-emitted as a Qt signal and handled 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
@@ -125,8 +126,18 @@ class TrustedLoginApp(QObject):
     def start(self) -> None:
         """Show the login window; load a remembered login in the background."""
         self.login_window.show()
-        # The icon after the first paint: PySide6.QtGui's Python module costs ~15 ms to import.
-        QTimer.singleShot(0, lambda: self.login_window.setWindowIcon(app_icon()))
+        # After the first paint, while the user reads the form: the icon, then the modules the next
+        # screens need, one per event-loop turn, so that no single step stalls the window (each costs
+        # 5-20 ms of PySide6 type set-up) and opening the picker or the PIN prompt does not pay it.
+        steps = [
+            lambda: self.login_window.setWindowIcon(app_icon()),
+            lambda: importlib.import_module("PySide6.QtCore").Qt,
+            lambda: importlib.import_module("app.ui.picker"),
+            lambda: importlib.import_module("app.ui.pin_dialog"),
+            lambda: importlib.import_module("app.ui.session_window"),
+        ]
+        for i, step in enumerate(steps):
+            QTimer.singleShot(i * 20, step)
         if self.options.profile:
             self._profile_selected(self.options.profile)
         elif self.options.use_keyring and self.options.prefill is None:
