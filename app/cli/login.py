@@ -226,8 +226,11 @@ class Printer:
         self._last_tick: int | None = None
 
     def __call__(self, event: SessionEvent) -> None:
-        if event.kind is EventKind.TICK and not self._tick_worth_printing(event):
-            return
+        if event.kind is EventKind.TICK:
+            if not self._tick_worth_printing(event):
+                return
+        else:
+            self._last_tick = None  # a new countdown prints its ticks afresh
         with self._lock:
             line = json.dumps(event.to_json()) if self._json else self._plain(event)
             self._out.write(line + "\n")
@@ -263,6 +266,11 @@ class Printer:
             parts.append(f"({e.reason.value})")
         if e.message:
             parts.append(f"- {e.message}")
+        if e.kind is EventKind.STATE and e.state is SessionState.GRACE and e.seconds_left is not None:
+            left = int(e.seconds_left + 0.999)
+            parts.append(f"- the session ends in {left // 60}:{left % 60:02d}"
+                         + (f" (at {e.data['deadline']})" if "deadline" in e.data else "")
+                         + " unless the same card is inserted again")
         if e.kind is EventKind.STATE and e.state is SessionState.ACTIVE and "grace_seconds" in e.data:
             parts.append(f"[grace {e.data['grace_seconds']:g} s, trusted env: {e.data.get('trusted_env')}]")
         return " ".join(parts)

@@ -147,9 +147,16 @@ def test_plain_printer() -> None:
     out = io.StringIO()
     p = cli.Printer(out, as_json=False)
     p(_ev(EventKind.CARD_REMOVED, SessionState.GRACE, message="The card was removed"))
+    p(_ev(EventKind.STATE, SessionState.GRACE, seconds_left=300, data={"deadline": "2030-01-01T00:05:00Z"}))
     p(_ev(EventKind.TICK, SessionState.GRACE, seconds_left=120))
-    text = out.getvalue()
-    assert "card removed - The card was removed" in text and "2:00" in text
+    p(_ev(EventKind.STATE, SessionState.ACTIVE))
+    p(_ev(EventKind.STATE, SessionState.GRACE, seconds_left=120))
+    p(_ev(EventKind.TICK, SessionState.GRACE, seconds_left=120))  # a new countdown: printed again
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "card removed - The card was removed"
+    assert "ends in 5:00 (at 2030-01-01T00:05:00Z)" in lines[1]
+    assert "2:00" in lines[2] and lines[3] == "active"
+    assert len(lines) == 6 and "2:00" in lines[5]
 
 
 class FakeSession:
