@@ -127,21 +127,29 @@ if [ -n "$XDISPLAY" ]; then
     bad "on an X server (Xvfb): the login window opens with the xcb plugin"; sed 's/^/        /' <<<"$out"
   fi
   # The real entry point, as the desktop entry starts it: no arguments, the login window must appear
-  # (polled with xwininfo), with the WM class the .desktop file's StartupWMClass names.
+  # (polled with xwininfo), with the WM class the .desktop file's StartupWMClass names. Then the same in
+  # French: a different title proves the compiled translations (.qm) are in the bundle.
   if command -v xwininfo >/dev/null; then
-    run_clean DISPLAY="$XDISPLAY" "$BIN" >"$WORK/gui.log" 2>&1 &
-    GUI_PID=$!
-    for _ in $(seq 100); do
-      DISPLAY="$XDISPLAY" xwininfo -root -tree 2>/dev/null | grep -F '("osc-trusted-login" "osc-trusted-login")' \
-        | grep -q 'Log in' && break
-      kill -0 "$GUI_PID" 2>/dev/null || break
-      sleep 0.2
-    done
-    tree=$(DISPLAY="$XDISPLAY" xwininfo -root -tree 2>/dev/null || true)
-    kill "$GUI_PID" 2>/dev/null || true
-    wait "$GUI_PID" 2>/dev/null || true
-    check "'$NAME' with no arguments opens the login window (WM class $NAME)" \
-      bash -c "grep -F '(\"$NAME\" \"$NAME\")' <<<\"\$1\" | grep -q 'Log in'" _ "$tree"
+    gui_title() {  # extra args... -> the title of our top-level window ("" if none appeared)
+      # Not through run_clean: `&` on a function would background a subshell, and $! would be its pid.
+      env -i PATH=/usr/bin:/bin HOME="$WORK/home" LANG=C.UTF-8 TMPDIR="$WORK" DISPLAY="$XDISPLAY" \
+        "$BIN" "$@" >>"$WORK/gui.log" 2>&1 &
+      local pid=$! line=""
+      for _ in $(seq 100); do
+        line=$(DISPLAY="$XDISPLAY" xwininfo -root -tree 2>/dev/null | grep -F "(\"$NAME\" \"$NAME\")" | head -1)
+        [ -n "$line" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+      sed -n 's/^[^"]*"\(.*\)": (.*/\1/p' <<<"$line"
+    }
+    title_en=$(gui_title)
+    title_fr=$(gui_title --language fr)
+    check "'$NAME' with no arguments opens the login window, WM class $NAME ('$title_en')" test -n "$title_en"
+    check "in French ('$title_fr'): the translations are bundled" \
+      bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$title_fr" "$title_en"
     check "... and writes no traceback" bash -c "! grep -q Traceback '$WORK/gui.log'"
   fi
 else
