@@ -368,7 +368,9 @@ class TrustedLoginApp(QObject):
         from app.tokens.errors import PinCancelled
 
         if isinstance(e, LoginCancelled | PinCancelled):
-            w.show_message(self.tr("Login cancelled"), self.tr("Nothing was changed on the account."))
+            w.show_message(
+                self.tr("Login cancelled"), self.tr("Nothing was changed on the account."), warning=False
+            )
         else:
             w.show_message(*describe(e))
         self.login_failed.emit(e)
@@ -517,7 +519,9 @@ class TrustedLoginApp(QObject):
         if revocation is not None and getattr(revocation, "key_id", None) is None:
             revoked = None  # there was no temporary key: say nothing about revoking one
         title, text = describe_end(event.reason or EndReason.ERROR, revoked, event.message)
-        self.login_window.show_message(title, text)
+        self.login_window.show_message(
+            title, text, warning=not (event.reason is EndReason.LOGOUT and revoked)
+        )
         self.login_window.set_certificate(self.login_window.certificate)
         self.login_window.show()
         self.login_window.raise_()

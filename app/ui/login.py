@@ -387,12 +387,16 @@ class LoginWindow(QWidget):
             self.note.setText(values.note)
             self.note.show()
 
-    def show_message(self, title: str, text: str) -> None:
-        """Show why the last session ended or the last login failed."""
+    def show_message(self, title: str, text: str, *, warning: bool = True) -> None:
+        """Show why the last session ended or the last login failed (warning=False: plain news)."""
         from PySide6.QtCore import Qt
 
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setText(f"<b>{_html(title)}</b><br>{_html(text)}")
+        self.message.setProperty("kind", "warning" if warning else "info")
+        # A dynamic property only restyles after a re-polish.
+        self.message.style().unpolish(self.message)
+        self.message.style().polish(self.message)
         self.message.show()
 
     def clear_message(self) -> None:

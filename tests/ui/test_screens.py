@@ -159,6 +159,9 @@ def test_render_every_screen(qtbot: Any, language: str, softhsm_rig: SoftHsmRig,
 
     ended.show_message(*describe_end(EndReason.CARD_REMOVED, True))
     _shot(qtbot, ended, lang, "14-login-after-expiry")
+    logged_out = LoginWindow()
+    logged_out.show_message(*describe_end(EndReason.LOGOUT, True), warning=False)
+    _shot(qtbot, logged_out, lang, "15-login-after-logout")
 
     # The language really changed: the same window is titled differently in French.
     expected = "Log in" if lang == "en" else "Connexion"
