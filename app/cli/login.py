@@ -345,6 +345,7 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
         try:
             info = session.login()
         except _Stop as s:
+            print(file=err, flush=True)  # end the prompt line the interrupt left open
             session.logout(s.reason)
             session.wait_ended(30)
             _drain(session)
