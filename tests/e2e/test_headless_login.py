@@ -35,7 +35,7 @@ def api(tmp_path: Path, _shared_server_pki: Path, softhsm_rig: SoftHsmRig) -> It
 class Cli:
     """The headless command running in its own HOME/TMPDIR/cwd, its stdout read line by line."""
 
-    def __init__(self, tmp: Path, api: Sandbox, card: P11KitCard, *extra: str) -> None:
+    def __init__(self, tmp: Path, api: Sandbox, card: P11KitCard, *extra: str, give_pin: bool = True) -> None:
         assert api.info is not None
         self.home = tmp / "home"
         self.work = tmp / "work"
@@ -54,8 +54,9 @@ class Cli:
         self.proc = subprocess.Popen(cmd, cwd=self.work, env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         assert self.proc.stdin is not None
-        self.proc.stdin.write(card.token.user_pin + "\n")
-        self.proc.stdin.flush()
+        if give_pin:
+            self.proc.stdin.write(card.token.user_pin + "\n")
+            self.proc.stdin.flush()
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[dict[str, Any]] = []
         self.raw: list[str] = []
@@ -152,6 +153,22 @@ def test_a_signal_logs_out_cleanly(tmp_path: Path, api: Sandbox, p11kit_card: P1
     assert rc == 0
     assert ended["reason"] == ("logout" if sig == signal.SIGINT else "quit")
     assert any(e["event"] == "key_revoked" for e in cli.seen)
+    assert _temp_keys(api) == []
+
+
+def test_ctrl_c_at_the_pin_prompt_ends_cleanly(tmp_path: Path, api: Sandbox, p11kit_card: P11KitCard) -> None:
+    p11kit_card.module()
+    cli = Cli(tmp_path, api, p11kit_card, give_pin=False)
+    try:
+        cli.until("state", "authenticating")
+        cli.proc.send_signal(signal.SIGINT)  # while it waits for the PIN line
+        ended = cli.until("state", "ended")
+        rc = cli.finish()
+    finally:
+        if cli.proc.poll() is None:
+            cli.proc.kill()
+    assert rc == 0 and ended["reason"] == "logout"
+    assert not any(e["event"] == "key_created" for e in cli.seen)
     assert _temp_keys(api) == []
 
 
