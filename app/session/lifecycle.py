@@ -367,7 +367,7 @@ class TrustedSession:
                 method=req.credentials.method,
                 identity=req.credentials.identity,
                 region=req.region,
-                endpoint=req.endpoint or f"https://api.{req.region}.outscale.com/api/v1",
+                endpoint=_endpoint_url(login_api, req),
                 certificate_subject=opened.subject if opened else None,
                 certificate_fingerprint=opened.fingerprint if opened else None,
                 card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
@@ -776,6 +776,14 @@ class _WatchedSigner:
 
     def __repr__(self) -> str:
         return f"_WatchedSigner({self._inner!r})"
+
+
+def _endpoint_url(api: SessionApi, req: LoginRequest) -> str:
+    """The API base URL the session talks to (as the client resolved it, when it says)."""
+    url = getattr(getattr(api.client, "endpoint", None), "url", None)
+    if isinstance(url, str) and url:
+        return url
+    return req.endpoint or f"https://api.{req.region}.outscale.com/api/v1"
 
 
 def _card_removed_error(detail: str) -> TokenNotPresent:

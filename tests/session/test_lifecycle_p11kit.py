@@ -142,6 +142,7 @@ def test_login_with_the_card_creates_a_tagged_temporary_key(rig: Rig) -> None:
     assert info.grace_seconds == GRACE_DEFAULT and not info.trusted_env
     assert info.account_id == rig.api.account_id
     assert info.tls_summary and "TLS" in info.tls_summary
+    assert rig.api.info is not None and info.endpoint == rig.api.info.endpoint
     assert rig.password.wiped
     assert [r.purpose for r in rig.pins.requests] == [PinPurpose.LOGIN]
     vms = rig.session.client.read_vms()
