@@ -258,6 +258,9 @@ class TrustedSession:
 
         self._opened: OpenedCertificate | None = None
         self._connection: Connection | None = None
+        self._temp_credentials: Credentials | None = None
+        self._plain_connection: Connection | None = None  # trusted env, GRACE: no client certificate
+        self._plain_api: SessionApi | None = None
         self._api: SessionApi | None = None
         self._key: TemporaryKey | None = None
         self._key_expiry_wall: float | None = None
@@ -304,9 +307,21 @@ class TrustedSession:
     @property
     def client(self) -> Any:
         """The API client signed with the temporary key (OutscaleClient in the product)."""
-        api = self._api
-        if api is None or self._phase in (_Phase.ENDING, _Phase.ENDED):
-            raise SessionEnded("the session is not active")
+        with self._lock:
+            api = self._api
+            if api is None or self._phase in (_Phase.ENDING, _Phase.ENDED):
+                raise SessionEnded("the session is not active")
+            if (self._state is SessionState.GRACE and self._info is not None and self._info.trusted_env
+                    and self._temp_credentials is not None):
+                # A trusted session activated through the API: calls signed with the temporary key pass
+                # without the certificate, so during the countdown new connections need no card (the
+                # mTLS transport could only resume, and its tickets expire). Revocation still goes
+                # over the mTLS transport: DeleteAccessKey always needs the certificate.
+                if self._plain_api is None:
+                    self._plain_connection = self._backend.connect(self._request, None)
+                    self._plain_api = self._backend.api(self._plain_connection, self._request,
+                                                        self._temp_credentials)
+                api = self._plain_api
         return api.client
 
     def seconds_left(self) -> float | None:
@@ -439,6 +454,7 @@ class TrustedSession:
         wall = _parse_iso(key.expiration_date)
         self._key_expiry_wall = wall if wall is not None else self._clock.time() + lifetime
         temp = Credentials(AuthMethod.ACCESS_KEY, key.access_key_id, key.secret_key)
+        self._temp_credentials = temp
         assert self._connection is not None
         api = self._backend.api(self._connection, req, temp)
         self._api = api
@@ -543,9 +559,11 @@ class TrustedSession:
                 self._watch.stop()
             except Exception:
                 log.exception("stopping the card watch failed")
-        if self._connection is not None:
+        for conn in (self._connection, self._plain_connection):
+            if conn is None:
+                continue
             try:
-                self._connection.close()
+                conn.close()
             except Exception:
                 log.exception("closing the transport failed")
         if self._opened is not None:
@@ -559,6 +577,7 @@ class TrustedSession:
         if self._request.certificate is not None and self._request.certificate.file_password is not None:
             self._request.certificate.file_password.wipe()
         self._api = None
+        self._plain_api = None
 
     def _finish(self, reason: EndReason, message: str | None) -> None:
         with self._lock:

@@ -217,6 +217,41 @@ def test_trusted_env_gives_one_hour(rig: Rig) -> None:
     assert rig.session.seconds_left() == pytest.approx(GRACE_TRUSTED_ENV, abs=5)
 
 
+def _forget_connections(rig: Rig) -> None:
+    """What an hour does to the mTLS transport: pooled connections closed, tickets expired."""
+    http = rig.session._connection
+    http.drop_connections()
+    http.tickets.clear()
+
+
+@pytest.mark.parametrize("trusted_env", [True], indirect=True, ids=["trusted-env"])
+def test_trusted_env_calls_need_no_card_during_the_countdown(rig: Rig) -> None:
+    rig.login()
+    rig.card.remove()
+    rig.events.state(SessionState.GRACE)
+    _forget_connections(rig)
+    rig.session.client.read_vms()  # a new connection, no client certificate, temporary key
+    assert rig.api.tls_log[-1].client_certificate is False
+    # DeleteAccessKey always needs the certificate: with the card out and no ticket left to resume,
+    # the key cannot be revoked, and the session says so (it expires at its ExpirationDate)
+    result = rig.session.logout()
+    assert not result.revoked and result.expires
+    failed = rig.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
+    assert result.expires in (failed.message or "")
+    assert rig.events.state(SessionState.ENDED).reason is EndReason.LOGOUT
+
+
+def test_without_trusted_env_the_countdown_relies_on_resumption(rig: Rig) -> None:
+    rig.login()
+    rig.card.remove()
+    rig.events.state(SessionState.GRACE)
+    _forget_connections(rig)
+    with pytest.raises((SessionError, TokenError)) as err:
+        rig.session.client.read_vms()  # a full handshake needs the card: refused in plain words
+    assert card_was_removed(err.value), repr(err.value)
+    assert rig.session.state is SessionState.GRACE
+
+
 def test_quit_revokes_and_a_revocation_failure_is_reported(rig: Rig) -> None:
     info = rig.login()
     rig.api.stop()  # the API is unreachable at logout

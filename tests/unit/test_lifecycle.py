@@ -766,3 +766,35 @@ def test_ctrl_c_during_login_ends_as_a_logout_not_a_failure() -> None:
         r.session.login()
     ended = r.events.wait_state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGOUT and r.secret.wiped
+
+
+def test_trusted_env_countdown_uses_a_connection_without_certificate(rig: Rig) -> None:
+    rig.server.policy = AccessPolicy(require_trusted_env=True, max_key_seconds=None)
+    rig.session.login()
+    signers: list[Any] = []
+    connect = rig.backend.connect
+
+    def recording(request: LoginRequest, signer: Any) -> FakeConnection:
+        signers.append(signer)
+        return connect(request, signer)
+
+    rig.backend.connect = recording  # type: ignore[method-assign]
+    active_client = rig.session.client
+    rig.remove()
+    rig.events.wait_state(SessionState.GRACE)
+    grace_client = rig.session.client
+    assert grace_client is not active_client and signers == [None]
+    assert grace_client.read_vms() == ["i-1"] and rig.server.calls[-1] == ("ReadVms", "TEMPAK1")
+    assert rig.session.client is grace_client  # built once
+    rig.insert()
+    rig.events.wait(lambda e: e.kind is EventKind.STATE and e.state is SessionState.ACTIVE
+                    and e.message is not None)
+    assert rig.session.client is active_client
+
+
+def test_without_trusted_env_the_countdown_keeps_the_mtls_client(rig: Rig) -> None:
+    rig.session.login()
+    active_client = rig.session.client
+    rig.remove()
+    rig.events.wait_state(SessionState.GRACE)
+    assert rig.session.client is active_client
