@@ -21,7 +21,10 @@ need=()
 dpkg-query -W -f='${Status}' binutils 2>/dev/null | grep -q "install ok installed" || need+=(binutils)
 LIBPY=$("$PY" -c 'import sysconfig as s; print(s.get_config_var("INSTSONAME") or s.get_config_var("LDLIBRARY"))')
 LIBPY_DIR=$("$PY" -c 'import sysconfig as s; print(s.get_config_var("LIBDIR"))')
-if [ ! -e "$LIBPY_DIR/$LIBPY" ] && ! ldconfig -p | grep -q "$LIBPY"; then
+# Read the linker cache once: `ldconfig -p | grep -q` fails under pipefail when grep stops early
+# (ldconfig gets SIGPIPE), which reported present libraries as missing.
+LDCACHE=$(ldconfig -p)
+if [ ! -e "$LIBPY_DIR/$LIBPY" ] && ! grep -qF "$LIBPY" <<<"$LDCACHE"; then
   need+=("libpython$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')")
 fi
 if ((${#need[@]})); then
@@ -36,7 +39,7 @@ fi
 XCB_LIBS=(libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1 libxcb-image.so.0 libxcb-render-util.so.0
           libxcb-randr.so.0 libxcb-shape.so.0 libxcb-xkb.so.1 libxkbcommon-x11.so.0)
 for lib in "${XCB_LIBS[@]}"; do
-  if ! ldconfig -p | grep -q "$lib"; then
+  if ! grep -qF "$lib" <<<"$LDCACHE"; then
     echo "build-linux: $lib is missing on this builder; install it (see packaging/README.md)" >&2
     exit 1
   fi
