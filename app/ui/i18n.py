@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,6 +36,8 @@ def _cache_dir() -> Path:
 
 
 def _lrelease() -> list[str] | None:
+    import shutil  # imported here, like subprocess below: only needed when a .qm must be built
+
     # PySide6-Essentials ships pyside6-lrelease beside the interpreter;
     # Debian's qttools5-dev-tools has lrelease.
     here = Path(sys.executable).parent / "pyside6-lrelease"
@@ -65,6 +65,8 @@ def qm_path(lang: str, *, build: bool = True) -> Path | None:
         log.warning("no lrelease tool found: the interface stays in English")
         return None
     out.parent.mkdir(parents=True, exist_ok=True)
+    import subprocess  # ~3 ms at start-up otherwise, for a step that runs once per .ts change
+
     r = subprocess.run(
         [*tool, "-silent", str(ts), "-qm", str(out)], capture_output=True, text=True, timeout=60, check=False
     )
