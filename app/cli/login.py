@@ -334,6 +334,10 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
     session = factory(request, pin_callback=pins, on_event=printer, settings=SessionSettings())
 
     def stop(signum: int, frame: FrameType | None) -> None:
+        # From the first signal on, the session is ending: a second Ctrl-C must not cut the key's
+        # revocation short (during login the cleanup runs inside login() itself, before we see _Stop).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         raise _Stop(EndReason.LOGOUT if signum == signal.SIGINT else EndReason.QUIT)
 
     in_main = threading.current_thread() is threading.main_thread()

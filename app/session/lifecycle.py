@@ -479,9 +479,6 @@ class TrustedSession:
             if self._phase in (_Phase.ENDING, _Phase.ENDED):
                 return
             self._phase = _Phase.ENDING
-        if self._key is not None and self._api is not None:
-            self._revocation = self._revoke()
-        self._teardown()
         if not isinstance(error, Exception):
             # Ctrl-C, SIGTERM or interpreter exit while logging in: the user stopped it, it did not fail
             asked = getattr(error, "reason", None)
@@ -491,7 +488,16 @@ class TrustedSession:
             reason, message = self._cancel_reason, _plain(error)
         else:
             reason, message = EndReason.LOGIN_FAILED, _plain(error)
-        self._finish(reason or EndReason.LOGIN_FAILED, message)
+        # A second Ctrl-C during the revocation must not leave the session hanging in ENDING with its
+        # secrets and card login still held: tear down and finish whatever happens.
+        try:
+            if self._key is not None and self._api is not None:
+                self._revocation = self._revoke()
+        finally:
+            try:
+                self._teardown()
+            finally:
+                self._finish(reason or EndReason.LOGIN_FAILED, message)
 
     # -- logout / end -------------------------------------------------------------------------------
 
@@ -527,10 +533,12 @@ class TrustedSession:
                 self._end_done.wait(60.0)
             return self._revocation or RevocationResult(None, False, message="the session is ending")
         try:
-            if self._watch is not None:
-                self._watch.stop()
-            self._revocation = self._revoke()
-            self._teardown()
+            try:
+                if self._watch is not None:
+                    self._watch.stop()
+                self._revocation = self._revoke()
+            finally:
+                self._teardown()
         finally:
             self._finish(reason, message)
         return self._revocation
@@ -541,13 +549,18 @@ class TrustedSession:
             return RevocationResult(None, False, message="no temporary key to revoke")
         try:
             api.delete_key(key.access_key_id)
-        except Exception as e:  # whatever went wrong, the user must hear that the key outlives the session
+        except BaseException as e:  # whatever went wrong (even Ctrl-C), the user hears the key outlives it
             expires = key.expiration_date
-            msg = (f"The temporary access key {key.access_key_id} could not be deleted ({_plain(e)}); "
+            why = _plain(e) if isinstance(e, Exception) else "interrupted"
+            msg = (f"The temporary access key {key.access_key_id} could not be deleted ({why}); "
                    f"it stays valid until it expires at {expires or 'its expiration date'}.")
+            result = RevocationResult(key.access_key_id, False, expires, msg)
+            self._revocation = result  # also when a Ctrl-C cuts the call short (re-raised below)
             self._emit(EventKind.KEY_REVOKE_FAILED, message=msg,
                        data={"access_key_id": key.access_key_id, "expiration_date": expires})
-            return RevocationResult(key.access_key_id, False, expires, msg)
+            if not isinstance(e, Exception):
+                raise
+            return result
         self._emit(EventKind.KEY_REVOKED, message=f"Temporary access key {key.access_key_id} deleted.",
                    data={"access_key_id": key.access_key_id})
         return RevocationResult(key.access_key_id, True, key.expiration_date)

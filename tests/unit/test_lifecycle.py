@@ -798,3 +798,42 @@ def test_without_trusted_env_the_countdown_keeps_the_mtls_client(rig: Rig) -> No
     rig.remove()
     rig.events.wait_state(SessionState.GRACE)
     assert rig.session.client is active_client
+
+
+def test_a_second_ctrl_c_during_the_login_cleanup_still_ends_and_reports_the_key() -> None:
+    # Ctrl-C after the key was made (during ReadAccounts), then again while DeleteAccessKey runs: the
+    # session must still end (not hang in ENDING), tear down, and say the key could not be deleted.
+    r = Rig()
+
+    def first() -> None:
+        raise KeyboardInterrupt
+
+    def second() -> None:
+        raise KeyboardInterrupt
+
+    r.server.during_call["ReadAccounts"] = first
+    r.server.during_call["DeleteAccessKey"] = second
+    with pytest.raises(KeyboardInterrupt):
+        r.session.login()
+    assert r.session.wait_ended(5)
+    failed = r.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
+    assert failed.data["access_key_id"] == "TEMPAK1"
+    ended = r.events.wait_state(SessionState.ENDED)
+    assert ended.data["key_revoked"] is False
+    assert r.session.revocation is not None and not r.session.revocation.revoked
+    assert r.secret.wiped and r.backend.connection.closed and r.backend.released
+
+
+def test_a_ctrl_c_during_logout_revocation_still_tears_down(rig: Rig) -> None:
+    rig.session.login()
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    rig.server.during_call["DeleteAccessKey"] = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        rig.session.logout()
+    assert rig.session.wait_ended(5)
+    rig.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
+    assert rig.session._key is not None and rig.session._key.secret_key.wiped
+    assert rig.backend.connection.closed and rig.backend.released

@@ -236,3 +236,40 @@ def test_a_protected_certificate_file_asks_its_password(tmp_path: Path) -> None:
                             read_line=lambda: next(lines))
     assert req.certificate is not None and req.certificate.file_password is not None
     assert req.certificate.file_password.reveal() == "from-stdin"
+
+
+class InterruptedSession(FakeSession):
+    """Ctrl-C during login after the key was made, then Ctrl-C again while the login cleans up."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.cleanup_finished = False
+
+    def login(self) -> SessionInfo:
+        import os
+        import signal
+
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler raises here, as in a real login
+            raise AssertionError("the first Ctrl-C did not stop the login")
+        except BaseException:
+            os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C during the key's revocation
+            self.cleanup_finished = True
+            self.end_reason = EndReason.LOGOUT
+            self.ended.set()
+            raise
+
+
+def test_a_second_ctrl_c_does_not_cut_the_login_cleanup_short() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals need the main thread")
+    made: list[InterruptedSession] = []
+
+    def factory(*a: Any, **kw: Any) -> InterruptedSession:
+        made.append(InterruptedSession(*a, **kw))
+        return made[-1]
+
+    rc = cli.run(_args("--headless", "--login", "ops", "--cert", URI), env={"OSC_PASSWORD": "pw"},
+                 out=io.StringIO(), err=io.StringIO(), stdin=io.StringIO(), session_factory=factory)
+    assert made and made[0].cleanup_finished
+    assert made[0].logouts == [EndReason.LOGOUT] and rc == 0
