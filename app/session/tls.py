@@ -1251,8 +1251,26 @@ def _translate(e: BaseException, url: str, timeout: Any) -> SessionError | Token
     if isinstance(e, requests.exceptions.SSLError):
         return TlsHandshakeError(f"TLS error with {host}: {_root(e)}", host=host)
     if isinstance(e, requests.ConnectionError | OSError):
-        return EndpointUnreachable(f"Cannot reach {host}: {_root(e)}", host=host)
+        parts = urlsplit(url)
+        where = f"{host}:{parts.port}" if parts.port else host
+        return EndpointUnreachable(f"Cannot reach {where}: {_os_reason(e) or _root(e)}", host=host)
     return TlsError(f"Request to {host} failed: {e}", host=host)
+
+
+def _os_reason(e: BaseException) -> str | None:
+    """The operating system's words ("Connection refused", "Name or service not known") under the
+    urllib3/requests wrappers (which keep it in args, `reason` or the cause), if there are any."""
+    seen: set[int] = set()
+    todo: list[Any] = [e]
+    while todo:
+        cur = todo.pop(0)
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and isinstance(cur.strerror, str) and cur.strerror:
+            return cur.strerror
+        todo += [*cur.args, getattr(cur, "reason", None), cur.__cause__, cur.__context__]
+    return None
 
 
 def _root(e: BaseException) -> BaseException:

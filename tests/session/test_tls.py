@@ -368,8 +368,12 @@ def test_closed_port_is_unreachable(pki: Pki) -> None:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    with make_session(None, pki.trust(), timeout=2) as s, pytest.raises(EndpointUnreachable):
+    with make_session(None, pki.trust(), timeout=2) as s, pytest.raises(EndpointUnreachable) as info:
         s.get(f"https://127.0.0.1:{port}/")
+    # plain words for the CLIs (they print str(e)): the OS's reason, not urllib3's retry wrapper
+    text = str(info.value)
+    assert "refused" in text.lower() and f"127.0.0.1:{port}" in text
+    assert not any(w in text for w in ("HTTPSConnectionPool", "Max retries", "NewConnectionError"))
 
 
 def test_errors_cross_urllib3_as_ssl_errors(pki: Pki) -> None:
