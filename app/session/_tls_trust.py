@@ -90,8 +90,9 @@ class TrustConfig:
     extra_ca_file: str | None = None
     include_defaults: bool = True  # False only narrows trust (tests, pinning to a private CA)
 
-    def store(self) -> Store:
-        """The verification store (built once per file content and cached)."""
+    def anchors_key(self) -> tuple[str, float]:
+        """Which anchors are in force: changes when the extra CA file changes (TLS resumption state
+        verified under other anchors must not be reused)."""
         mtime = 0.0
         if self.extra_ca_file:
             try:
@@ -99,7 +100,11 @@ class TrustConfig:
             except OSError as e:
                 raise ConfigError(f"Cannot read the CA file {self.extra_ca_file}: {e.strerror}",
                                   path=self.extra_ca_file) from e
-        key = (f"{self.extra_ca_file}|{self.include_defaults}", mtime)
+        return (f"{self.extra_ca_file}|{self.include_defaults}", mtime)
+
+    def store(self) -> Store:
+        """The verification store (built once per file content and cached)."""
+        key = self.anchors_key()
         with _cache_lock:
             store = _store_cache.get(key)
             if store is None:

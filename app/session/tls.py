@@ -677,6 +677,7 @@ class _Resumable:
     server: ServerCertificate
     tls13: bool
     client_cert_sent: bool  # the resumed connection carries the identity of the full one
+    anchors: Any = None  # TrustConfig.anchors_key() the server was verified under
 
 
 class TicketStore:
@@ -689,18 +690,24 @@ class TicketStore:
         self._per_host = per_host
 
     def add(self, key: tuple[str, int], session: Any, server: ServerCertificate, tls13: bool,
-            client_cert_sent: bool) -> None:
+            client_cert_sent: bool, anchors: Any = None) -> None:
         with self._lock:
             entries = self._entries.setdefault(key, [])
-            entries.append(_Resumable(session, server, tls13, client_cert_sent))
+            entries.append(_Resumable(session, server, tls13, client_cert_sent, anchors))
             del entries[:-self._per_host]
 
-    def take(self, key: tuple[str, int]) -> tuple[Any, _Resumable] | None:
-        """A session to offer: an unused fresh ticket if there is one, else the newest one."""
+    def take(self, key: tuple[str, int], anchors: Any = None) -> tuple[Any, _Resumable] | None:
+        """A session to offer: an unused fresh ticket if there is one, else the newest one.
+
+        Only entries verified under the same trust anchors are offered: a resumed connection skips
+        the server's certificate, so a trust change must force a full (verified) handshake.
+        """
         now = time.time()
         with self._lock:
             fallback = None
             for entry in reversed(self._entries.get(key, [])):
+                if entry.anchors != anchors:
+                    continue
                 if not entry.tls13:
                     if entry.session.valid():
                         return entry.session, entry
@@ -1044,7 +1051,8 @@ class TlsContext:
         conn = _Connection(sock, verify, identity)
         conn.closeSocket = False  # we close it ourselves, after looking for a late alert
         key = identity._key() if identity else None
-        resumable = self.tickets.take((host, port))
+        anchors = trust.anchors_key()
+        resumable = self.tickets.take((host, port), anchors)
         sni = None if _is_ip(host) else host
         try:
             conn.handshakeClientCert(
@@ -1093,7 +1101,7 @@ class TlsContext:
             raise ServerNotTrusted(f"The server {host} was not verified.", host=host, reason="not verified")
         session = conn.session
         tls13 = conn.version > (3, 3)
-        self.tickets.add((host, port), session, server, tls13, cert_sent)
+        self.tickets.add((host, port), session, server, tls13, cert_sent, anchors)
         info = ConnectionInfo(
             host=host, port=port, tls_version=_VERSIONS.get(conn.version, str(conn.version)),
             cipher=CipherSuite.ietfNames.get(session.cipherSuite, str(session.cipherSuite)),

@@ -437,3 +437,24 @@ def test_server_accepting_none_of_our_schemes_is_said_plainly(pki: Pki, version:
             pytest.raises(TlsHandshakeError, match="accepts only ecdsa_secp256r1_sha256") as err:
         s.get(srv.url())
     assert "rsa_pss_rsae_sha256" in str(err.value)
+
+
+def test_a_trust_change_is_not_bypassed_by_resumption(pki: Pki, py13: PythonTlsServer,
+                                                      tmp_path: Path) -> None:
+    # The extra CA file stops trusting the server's CA during the session (an operator removes it):
+    # a new connection must be verified against the new anchors, not resumed from a ticket that was
+    # verified under the old ones.
+    import os
+
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(pki.ca_file.read_bytes())
+    trust = TrustConfig(str(ca_file), include_defaults=False)
+    signer = RemovableSigner(pki.issued["p256"].key, pki.issued["p256"].certificate)  # type: ignore[arg-type]
+    with make_session(signer, trust, timeout=10) as s:
+        assert json.loads(s.get(py13.url("/whoami")).text)["resumed"] is False
+        ca_file.write_bytes(pki.other_ca_file.read_bytes())
+        st = ca_file.stat()
+        os.utime(ca_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        s.drop_connections()
+        with pytest.raises(ServerNotTrusted):
+            s.get(py13.url("/whoami"))
