@@ -591,8 +591,19 @@ class TrustedLoginApp(QObject):
         key_id = self.session_info.temporary_key_id if self.session_info is not None else None
         if self.session_window is not None:
             self.session_window.set_ending(self.tr("Quitting: revoking the temporary key..."))
+
+        def end() -> Any:
+            result = session.logout(EndReason.QUIT)
+            if key_id is None:
+                # Still logging in: the login stops at its next step and deletes a key it may have
+                # made meanwhile; wait for that, so a failed deletion is said before the app goes.
+                wait = getattr(session, "wait_ended", None)
+                if wait is not None and wait(60):
+                    result = getattr(session, "revocation", None) or result
+            return result
+
         self.control.submit(
-            lambda: session.logout(EndReason.QUIT),
+            end,
             lambda revocation: self._finish_quit(revocation, None, key_id),
             lambda e: self._finish_quit(None, e, key_id),
             name="quit",

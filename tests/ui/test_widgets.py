@@ -410,3 +410,62 @@ def test_quit_without_a_temporary_key_does_not_warn(qtbot: Any) -> None:
         assert getattr(app, "not_revoked_box", None) is None
     finally:
         app.shutdown()
+
+
+def test_quit_during_login_says_when_the_key_made_meanwhile_could_not_be_revoked(qtbot: Any) -> None:
+    # Quit while the login runs: the login stops at its next step and deletes the key it may already
+    # have made. If that deletion fails, the user must be told before the app goes away.
+    import threading
+
+    from app.session.lifecycle import LoginCancelled
+    from app.ui.app import AppOptions, TrustedLoginApp
+
+    class SlowLoginSession(FakeSession):
+        def __init__(self, request: Any, **kw: Any) -> None:
+            super().__init__(request, **kw)
+            self.in_login = threading.Event()
+            self.cancel = threading.Event()
+            self.ended = threading.Event()
+
+        def login(self) -> Any:
+            self.in_login.set()
+            self.cancel.wait(10)
+            self.revocation = _Revocation("AKTEMP", False, "2030-01-01T00:00:00Z", "network down")
+            self.ended.set()
+            raise LoginCancelled("The login was cancelled.")
+
+        def logout(self, reason: EndReason = EndReason.LOGOUT) -> _Revocation:
+            self.logouts.append(reason)
+            self.cancel.set()
+            return _Revocation(None, False, None, "the login was cancelled")
+
+        def wait_ended(self, timeout: float | None = None) -> bool:
+            return self.ended.wait(timeout)
+
+    sessions: list[SlowLoginSession] = []
+
+    def factory(request: Any, **kw: Any) -> SlowLoginSession:
+        sessions.append(SlowLoginSession(request, **kw))
+        return sessions[-1]
+
+    app = TrustedLoginApp(AppOptions(session_factory=factory, use_keyring=False, quit_on_close=False))
+    qtbot.addWidget(app.login_window)
+    try:
+        app.start()
+        app.login_window.prefill(
+            LoginPrefill(
+                identity="op",
+                secret="pw",
+                certificate=PickedCertificate(CertificateChoice("/tmp/x.p12"), "x", "file"),
+            )
+        )
+        app.login_window.submit()
+        qtbot.waitUntil(lambda: bool(sessions) and sessions[0].in_login.is_set())
+        app.quit()
+        qtbot.waitUntil(lambda: getattr(app, "not_revoked_box", None) is not None)
+        assert sessions[0].logouts == [EndReason.QUIT]
+        assert "AKTEMP" in app.not_revoked_box.text()
+        with qtbot.waitSignal(app.quit_finished):
+            app.not_revoked_box.accept()
+    finally:
+        app.shutdown()
