@@ -451,6 +451,7 @@ class TrustedSession:
             self._api = login_api
             return None, login_api
         self._key = key
+        self._api = login_api  # until the key's own client exists, a failed login revokes through this one
         wall = _parse_iso(key.expiration_date)
         self._key_expiry_wall = wall if wall is not None else self._clock.time() + lifetime
         temp = Credentials(AuthMethod.ACCESS_KEY, key.access_key_id, key.secret_key)

@@ -837,3 +837,21 @@ def test_a_ctrl_c_during_logout_revocation_still_tears_down(rig: Rig) -> None:
     rig.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
     assert rig.session._key is not None and rig.session._key.secret_key.wiped
     assert rig.backend.connection.closed and rig.backend.released
+
+
+def test_a_failure_right_after_the_key_was_made_still_deletes_it() -> None:
+    # The client for the new key cannot be built (e.g. the API answered a key without an id): the
+    # login fails, and the key the API did create must not be left behind unmentioned.
+    r = Rig()
+    real_api = r.backend.api
+
+    def api(connection: Any, request: LoginRequest, credentials: Credentials) -> FakeApi:
+        if credentials.identity.startswith("TEMPAK"):
+            raise ValueError("an access key id is required")
+        return real_api(connection, request, credentials)
+
+    r.backend.api = api  # type: ignore[method-assign]
+    with pytest.raises(ValueError):
+        r.session.login()
+    assert r.server.keys == {}
+    assert r.session.revocation is not None and r.session.revocation.revoked
