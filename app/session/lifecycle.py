@@ -536,7 +536,10 @@ class TrustedSession:
         try:
             try:
                 if self._watch is not None:
-                    self._watch.stop()
+                    try:
+                        self._watch.stop()
+                    except Exception:  # never a reason to leave the key valid
+                        log.exception("stopping the card watch failed")
                 self._revocation = self._revoke()
             finally:
                 self._teardown()

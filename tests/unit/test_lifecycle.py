@@ -855,3 +855,14 @@ def test_a_failure_right_after_the_key_was_made_still_deletes_it() -> None:
         r.session.login()
     assert r.server.keys == {}
     assert r.session.revocation is not None and r.session.revocation.revoked
+
+
+def test_a_failing_watch_stop_does_not_skip_the_revocation(rig: Rig) -> None:
+    rig.session.login()
+
+    def broken(timeout: float = 5.0) -> None:
+        raise RuntimeError("watch thread in a bad state")
+
+    rig.watch.stop = broken  # type: ignore[method-assign]
+    result = rig.session.logout()
+    assert result.revoked and rig.server.keys == {}
