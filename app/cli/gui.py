@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         from app.session.config import default_osc_config_path
 
         profiles = list_profiles(os.environ.get("OSC_CONFIG_FILE") or default_osc_config_path())
-    except Exception:
+    except Exception as e:  # a corrupt osc config: say so (the profile list stays empty; never rewritten)
+        print(f"warning: osc profiles not read: {e}", file=sys.stderr)
         profiles = ()
     modules = tuple(dict.fromkeys([*args.module, *settings.pkcs11_modules]))
     stores = tuple(args.store) or tuple(settings.store_folders)

@@ -469,3 +469,28 @@ def test_quit_during_login_says_when_the_key_made_meanwhile_could_not_be_revoked
             app.not_revoked_box.accept()
     finally:
         app.shutdown()
+
+
+def test_a_corrupt_osc_config_is_said_at_start_not_silently_ignored(
+    tmp_path: Any, monkeypatch: Any, capsys: Any
+) -> None:
+    # The profile list comes from ~/.osc/config.json: a broken file used to leave it empty, silently.
+    import argparse
+
+    import app.ui.app as ui_app
+    from app.cli import gui
+
+    bad = tmp_path / "config.json"
+    bad.write_text("{not json", encoding="utf-8")
+    monkeypatch.setenv("OSC_CONFIG_FILE", str(bad))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setattr(gui, "display_problem", lambda: None)
+    seen: list[Any] = []
+    monkeypatch.setattr(ui_app, "run", lambda options, language=None: seen.append(options) or 0)
+    parser = argparse.ArgumentParser()
+    gui.configure(parser)
+    assert gui.run(parser.parse_args([])) == 0
+    assert seen and seen[0].profiles == ()
+    err = capsys.readouterr().err
+    assert str(bad) in err and "not valid JSON" in err
