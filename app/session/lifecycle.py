@@ -19,6 +19,7 @@ import enum
 import hashlib
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,6 +135,10 @@ class SessionApi(Protocol):
     def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey: ...
 
     def delete_key(self, access_key_id: str) -> None: ...
+
+    def find_keys(self, tag: tuple[str, str]) -> list[str]:
+        """Ids of the access keys that carry `tag` (to find a key whose creation answer was lost)."""
+        ...
 
     def read_account(self) -> AccountSummary: ...
 
@@ -263,6 +268,8 @@ class TrustedSession:
         self._plain_api: SessionApi | None = None
         self._api: SessionApi | None = None
         self._key: TemporaryKey | None = None
+        # (client, tag) while CreateAccessKey is in flight: a lost answer may still have made a key
+        self._key_in_flight: tuple[SessionApi, tuple[str, str]] | None = None
         self._key_expiry_wall: float | None = None
         self._info: SessionInfo | None = None
         self._watch: Watch | None = None
@@ -435,11 +442,17 @@ class TrustedSession:
         if policy.max_key_seconds:
             lifetime = min(lifetime, policy.max_key_seconds)
         expires_at = _dt.datetime.fromtimestamp(self._clock.time() + lifetime, _dt.UTC).replace(microsecond=0)
+        # A tag unique to this session: if the answer to CreateAccessKey is lost (network cut, Ctrl-C),
+        # the key may exist without our knowing its id; the tag lets the clean-up find and delete it.
+        tag = (KEY_TAG_KEY, f"{self._settings.key_tag_value}-{secrets.token_hex(6)}")
+        self._key_in_flight = (login_api, tag)
         try:
-            key = login_api.create_temporary_key(expires_at, (KEY_TAG_KEY, self._settings.key_tag_value))
+            key = login_api.create_temporary_key(expires_at, tag)
         except (AuthenticationFailed, AuthLocked, PasswordExpired):
+            self._key_in_flight = None
             raise  # a credentials problem is never "fallen back" from
         except ApiError as e:
+            self._key_in_flight = None  # the API answered: no key was made
             why = ("the access key quota is full (at most 10 keys per user)" if isinstance(e, QuotaExceeded)
                    else f"the API refused it: {e}")
             if req.credentials.method is not AuthMethod.ACCESS_KEY:
@@ -450,6 +463,7 @@ class TrustedSession:
                             "calls with the access key you gave, which stays valid after the session.")
             self._api = login_api
             return None, login_api
+        self._key_in_flight = None
         self._key = key
         self._api = login_api  # until the key's own client exists, a failed login revokes through this one
         wall = _parse_iso(key.expiration_date)
@@ -494,6 +508,8 @@ class TrustedSession:
         try:
             if self._key is not None and self._api is not None:
                 self._revocation = self._revoke()
+            elif self._key_in_flight is not None:
+                self._revocation = self._revoke_lost_key()
         finally:
             try:
                 self._teardown()
@@ -568,6 +584,35 @@ class TrustedSession:
         self._emit(EventKind.KEY_REVOKED, message=f"Temporary access key {key.access_key_id} deleted.",
                    data={"access_key_id": key.access_key_id})
         return RevocationResult(key.access_key_id, True, key.expiration_date)
+
+    def _revoke_lost_key(self) -> RevocationResult:
+        """Find by this session's tag and delete a key whose CreateAccessKey answer never arrived."""
+        pending, self._key_in_flight = self._key_in_flight, None
+        assert pending is not None
+        api, tag = pending
+        tag_text = f"{tag[0]}={tag[1]}"
+        deleted: list[str] = []
+        try:
+            for access_key_id in api.find_keys(tag):
+                api.delete_key(access_key_id)
+                deleted.append(access_key_id)
+                self._emit(EventKind.KEY_REVOKED, data={"access_key_id": access_key_id},
+                           message=f"Temporary access key {access_key_id} deleted (its creation was "
+                                   "interrupted).")
+        except BaseException as e:  # even Ctrl-C: the user hears that a key may outlive the session
+            why = _plain(e) if isinstance(e, Exception) else "interrupted"
+            msg = ("The login stopped while a temporary access key was being created, and whether one was "
+                   f"made could not be checked ({why}). If it was, it is tagged {tag_text} and stays valid "
+                   "until its expiration date.")
+            result = RevocationResult(None, False, None, msg)
+            self._revocation = result
+            self._emit(EventKind.KEY_REVOKE_FAILED, message=msg, data={"tag": tag_text})
+            if not isinstance(e, Exception):
+                raise
+            return result
+        if not deleted:
+            return RevocationResult(None, False, message="no temporary key was created")
+        return RevocationResult(deleted[0], True)
 
     def _teardown(self) -> None:
         """Stop the watch, close the transport, release the card, forget every secret."""
@@ -930,6 +975,10 @@ class OutscaleSessionApi:
 
     def delete_key(self, access_key_id: str) -> None:
         self._client.delete_access_key(access_key_id)
+
+    def find_keys(self, tag: tuple[str, str]) -> list[str]:
+        wanted = f"{tag[0]}={tag[1]}"
+        return [k.access_key_id for k in self._client.read_access_keys() if k.tag == wanted]
 
     def read_account(self) -> AccountSummary:
         accounts = self._client.read_accounts()

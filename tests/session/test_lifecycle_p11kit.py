@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from app.sandbox.server import Sandbox
-from app.session.errors import SessionError
+from app.session.errors import ConnectionTimeout, SessionError
 from app.session.lifecycle import (
     GRACE_DEFAULT,
     GRACE_TRUSTED_ENV,
@@ -294,6 +294,36 @@ def test_removal_during_the_handshake(api: Sandbox, p11kit_card: P11KitCard, sof
     assert card_was_removed(err.value), repr(err.value)
     assert r.events.state(SessionState.ENDED).reason is EndReason.LOGIN_FAILED
     assert r.temp_keys() == []
+
+
+class _AnswerLost:
+    """The real API client, except that the answer to CreateAccessKey is lost after the key is made."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def create_temporary_key(self, expires_at: Any, tag: tuple[str, str]) -> Any:
+        self._real.create_temporary_key(expires_at, tag)
+        raise ConnectionTimeout("The API did not answer in time.", host="sandbox")
+
+
+class _LoseCreateAnswer(RealBackend):
+    def api(self, connection: Any, request: LoginRequest, credentials: Any) -> Any:
+        return _AnswerLost(super().api(connection, request, credentials))
+
+
+def test_a_key_whose_creation_answer_was_lost_is_deleted(api: Sandbox, p11kit_card: P11KitCard,
+                                                          softhsm_rig: SoftHsmRig) -> None:
+    r = Rig(api, p11kit_card, softhsm_rig, backend=_LoseCreateAnswer())
+    with pytest.raises(ConnectionTimeout):
+        r.session.login()
+    assert r.events.state(SessionState.ENDED).reason is EndReason.LOGIN_FAILED
+    # the key the sandbox made (found by this session's tag through ReadAccessKeys) was deleted
+    assert r.temp_keys() == []
+    assert r.session.revocation is not None and r.session.revocation.revoked
 
 
 def test_removal_during_api_calls(rig: Rig) -> None:

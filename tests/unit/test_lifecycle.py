@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from app.session.errors import (
     ApiError,
     AuthenticationFailed,
+    ConnectionTimeout,
     QuotaExceeded,
     SessionEnded,
     TlsHandshakeError,
@@ -106,6 +107,8 @@ class FakeServer:
         self.keys: dict[str, dict[str, Any]] = {}
         self.policy = AccessPolicy(require_trusted_env=False, max_key_seconds=None)
         self.create_error: Exception | None = None
+        self.create_answer_lost: BaseException | None = None  # the key IS made, then this is raised
+        self.find_error: Exception | None = None
         self.delete_error: Exception | None = None
         self.account_error: Exception | None = None
         self.calls: list[tuple[str, str]] = []  # (call, identity that signed it)
@@ -139,7 +142,15 @@ class FakeApi:
         ak = f"TEMPAK{self.server.n}"
         exp = expires_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
         self.server.keys[ak] = {"expires": expires_at, "tag": tag}
+        if self.server.create_answer_lost is not None:
+            raise self.server.create_answer_lost
         return TemporaryKey(ak, Secret(TEMP_SECRET), exp)
+
+    def find_keys(self, tag: tuple[str, str]) -> list[str]:
+        self._call("ReadAccessKeys")
+        if self.server.find_error is not None:
+            raise self.server.find_error
+        return [ak for ak, k in self.server.keys.items() if k["tag"] == tag]
 
     def delete_key(self, access_key_id: str) -> None:
         self._call("DeleteAccessKey")
@@ -866,3 +877,39 @@ def test_a_failing_watch_stop_does_not_skip_the_revocation(rig: Rig) -> None:
     rig.watch.stop = broken  # type: ignore[method-assign]
     result = rig.session.logout()
     assert result.revoked and rig.server.keys == {}
+
+
+def test_a_key_whose_creation_answer_was_lost_is_found_by_its_tag_and_deleted() -> None:
+    r = Rig()
+    r.server.keys["OTHERKEY"] = {"expires": None, "tag": ("osc-trusted-login", "trusted-session-other")}
+    r.server.create_answer_lost = ConnectionTimeout("the API did not answer in time", host="api")
+    with pytest.raises(ConnectionTimeout):
+        r.session.login()
+    assert r.session.state is SessionState.ENDED
+    # the key made by this session is gone; another session's key (other tag) is left alone
+    assert list(r.server.keys) == ["OTHERKEY"]
+    revoked = r.events.wait(lambda e: e.kind is EventKind.KEY_REVOKED)
+    assert revoked.data["access_key_id"] == "TEMPAK1" and "interrupted" in (revoked.message or "")
+    assert r.session.revocation is not None and r.session.revocation.revoked
+
+
+def test_a_lost_key_that_cannot_be_looked_up_is_reported_with_its_tag() -> None:
+    r = Rig()
+    r.server.create_answer_lost = ConnectionTimeout("the API did not answer in time", host="api")
+    r.server.find_error = ConnectionTimeout("still no answer", host="api")
+    with pytest.raises(ConnectionTimeout):
+        r.session.login()
+    failed = r.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
+    tag = r.server.keys["TEMPAK1"]["tag"]
+    assert failed.data["tag"] == f"{tag[0]}={tag[1]}" and tag[1] in (failed.message or "")
+    assert r.session.revocation is not None and not r.session.revocation.revoked
+
+
+def test_each_session_tags_its_key_uniquely() -> None:
+    tags = []
+    for _ in range(2):
+        r = Rig()
+        r.session.login()
+        tags.append(next(iter(r.server.keys.values()))["tag"])
+        r.session.logout()
+    assert tags[0][0] == tags[1][0] == "osc-trusted-login" and tags[0][1] != tags[1][1]
