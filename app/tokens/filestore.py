@@ -343,3 +343,12 @@ def open_file_signer(source: CertificateEntry | Path | str, password: Password =
 
 def key_type_of(cred: FileCredential) -> KeyType:
     return KeyType.RSA if isinstance(cred.private_key, rsa.RSAPrivateKey) else KeyType.EC
+
+
+def credential_entry(
+    path: Path | str, credential: FileCredential, *, needs_password: bool
+) -> CertificateEntry:
+    """The entry of a file opened with its password: the key is known to be there."""
+    path = Path(path)
+    der = credential.certificate.public_bytes(serialization.Encoding.DER)
+    return _file_entry(path, der, has_key=True, needs_password=needs_password, label=path.name, now=None)

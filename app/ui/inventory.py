@@ -174,39 +174,10 @@ def read_file(
 ) -> tuple[CertRow, ...]:
     """Rows for a PKCS#12/PEM file the user added, opened with its password to prove the password
     is right now rather than at login (raises StorePasswordIncorrect / FileStoreError / KeyNotFound)."""
-    from pathlib import Path
-
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     from app.tokens import filestore
-    from app.tokens.inventory import CertificateEntry, CertificateSource
-    from app.tokens.model import parse_certificate
 
     cred = filestore.load_credential(path, password)
-    der = cred.certificate.public_bytes(Encoding.DER)
-    p = parse_certificate(der)
-    entry = CertificateEntry(
-        source=CertificateSource.FILE,
-        uri=path,
-        label=Path(path).name,
-        der=der,
-        subject=p.subject,
-        issuer=p.issuer,
-        serial_number=p.serial_number,
-        not_before=p.not_before,
-        not_after=p.not_after,
-        key_type=p.key_type,
-        key_size=p.key_size,
-        curve=p.curve,
-        key_usage=p.key_usage,
-        extended_key_usage=p.extended_key_usage,
-        fingerprint_sha256=p.fingerprint_sha256,
-        has_private_key=True,
-        private_key_visible=True,
-        problems=p.problems,
-        file_path=path,
-        needs_password=password is not None,
-    )
+    entry = filestore.credential_entry(path, cred, needs_password=password is not None)
     return (_row(entry, ca_subjects, password),)
 
 
