@@ -49,10 +49,12 @@ def run(args: argparse.Namespace) -> int:
     from app.ui.inventory import InventoryConfig
     from app.ui.login import LoginPrefill
 
+    warnings: list[str] = []
     try:
         settings = load_settings()
     except Exception as e:  # a corrupt settings file: say so and start with defaults (never overwritten)
         print(f"warning: settings not read: {e}", file=sys.stderr)
+        warnings.append(f"Settings were not read, defaults are used (the file is left as it is): {e}")
         from app.session.config import AppSettings
 
         settings = AppSettings()
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         profiles = list_profiles(os.environ.get("OSC_CONFIG_FILE") or default_osc_config_path())
     except Exception as e:  # a corrupt osc config: say so (the profile list stays empty; never rewritten)
         print(f"warning: osc profiles not read: {e}", file=sys.stderr)
+        warnings.append(f"The osc profiles were not read (the file is left as it is): {e}")
         profiles = ()
     modules = tuple(dict.fromkeys([*args.module, *settings.pkcs11_modules]))
     stores = tuple(args.store) or tuple(settings.store_folders)
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         prefill=prefill,
         profiles=tuple(profiles),
         profile=args.profile,
+        startup_warnings=tuple(warnings),
     )
     return run_app(options, language=args.language or settings.language)
 

@@ -66,6 +66,9 @@ class AppOptions:
     settings_store: Any = None  # app.ui.settings.SettingsStore (the default settings file when None)
     profile: str | None = None  # osc profile to prefill the form with at start
     quit_on_close: bool = True
+    # Problems found before the window existed (a corrupt settings or osc config file): shown on it,
+    # since a user who started the app from the desktop never sees stderr.
+    startup_warnings: tuple[str, ...] = ()
 
 
 def _default_session_factory(request: LoginRequest, **kw: Any) -> Any:
@@ -126,6 +129,9 @@ class TrustedLoginApp(QObject):
     def start(self) -> None:
         """Show the login window; load a remembered login in the background."""
         self.login_window.show()
+        if self.options.startup_warnings:
+            self.login_window.show_message(self.tr("Some configuration could not be read"),
+                                           " ".join(self.options.startup_warnings))
         # After the first paint, while the user reads the form: the icon, then the modules the next
         # screens need, one per event-loop turn, so that no single step stalls the window (each costs
         # 5-20 ms of PySide6 type set-up) and opening the picker or the PIN prompt does not pay it.

@@ -713,6 +713,11 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
+        <location filename="../../app/ui/app.py" line="133" />
+        <source>Some configuration could not be read</source>
+        <translation>Une partie de la configuration n'a pas pu être lue</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/app.py" line="273" />
         <source>Connecting to %1...</source>
         <translation>Connexion à %1...</translation>

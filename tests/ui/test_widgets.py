@@ -494,3 +494,37 @@ def test_a_corrupt_osc_config_is_said_at_start_not_silently_ignored(
     assert seen and seen[0].profiles == ()
     err = capsys.readouterr().err
     assert str(bad) in err and "not valid JSON" in err
+
+
+def test_a_corrupt_osc_config_is_explained_in_the_login_window(qtbot: Any, tmp_path: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import dataclasses
+
+    import app.ui.app as ui_app
+    from app.cli import gui
+
+    corrupt = tmp_path / "config.json"
+    corrupt.write_text('{"default": {"access_key": ')  # cut short
+    monkeypatch.setenv("OSC_CONFIG_FILE", str(corrupt))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(gui, "display_problem", lambda: None)
+    captured: list[Any] = []
+    monkeypatch.setattr(ui_app, "run", lambda options, language=None: captured.append(options) or 0)
+    parser = argparse.ArgumentParser()
+    gui.configure(parser)
+    assert gui.run(parser.parse_args([])) == 0
+    options = dataclasses.replace(captured[0], use_keyring=False, quit_on_close=False)
+    assert any("osc profiles were not read" in w for w in options.startup_warnings)
+
+    controller = ui_app.TrustedLoginApp(options)
+    qtbot.addWidget(controller.login_window)
+    try:
+        controller.start()
+        message = controller.login_window.message
+        assert message.isVisible()
+        assert "osc profiles were not read" in message.text() and "left as it is" in message.text()
+        assert corrupt.read_text() == '{"default": {"access_key": '  # never rewritten
+    finally:
+        controller.shutdown()
