@@ -9,6 +9,8 @@ import datetime as _dt
 import json
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID
+from tlslite.constants import GroupName
 
 from app.sandbox.pki import CertificateAuthority, Issued
 from app.session import tls
@@ -29,6 +32,7 @@ from app.session.errors import (
     TlsHandshakeError,
 )
 from app.session.tls import TrustConfig, make_session
+from app.session.tls.speedups import FAST_AEAD_CLASS, _CryptographyECDH, _ECPublicKey, _FastX509
 from app.tokens.errors import TokenRemoved
 from app.tokens.signer import RSA_PKCS1_SCHEMES, SignatureScheme, SoftwareSigner
 from tests.rigs.tls_servers import (
@@ -222,11 +226,11 @@ def test_record_layer_and_key_exchange_use_cryptography(pki: Pki, suite: str) ->
         try:
             record = sock._conn._recordLayer
             for state in (record._writeState, record._readState):
-                assert isinstance(state.encContext, tls.FAST_AEAD_CLASS)
+                assert isinstance(state.encContext, FAST_AEAD_CLASS)
             assert sock.cipher_implementation() == "cryptography"
             assert sock.connection_info.cipher == suite
             assert sock.connection_info.key_exchange == "x25519"
-            assert isinstance(sock._conn._getKEX(tls.GroupName.x25519, (3, 4)), tls._CryptographyECDH)
+            assert isinstance(sock._conn._getKEX(GroupName.x25519, (3, 4)), _CryptographyECDH)
             # the ssl.SSLSocket look-alike, as urllib3 uses it
             assert sock.selected_alpn_protocol() == "http/1.1"
             assert sock.version() == "TLSv1.3"
@@ -267,18 +271,39 @@ def test_large_response_over_the_adapter(pki: Pki, py13: PythonTlsServer,
         assert session.handshakes == 1
 
 
+def test_importing_the_engine_changes_nothing_in_tlslite_until_install_speedups() -> None:
+    # A fresh interpreter: this process may already have built a context (which installs them).
+    code = """
+import tlslite.messages, tlslite.x509
+import app.session.tls
+from app.session.tls import speedups
+assert tlslite.messages.X509 is tlslite.x509.X509, "patched at import"
+assert not speedups.speedups_installed()
+speedups.install_speedups()
+assert tlslite.messages.X509 is speedups._FastX509
+speedups.install_speedups()  # idempotent
+assert tlslite.messages.X509 is speedups._FastX509 and speedups.speedups_installed()
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2], check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
 def test_certificates_are_parsed_by_cryptography(pki: Pki, py13: PythonTlsServer) -> None:
-    # tlslite's own EC key parsing costs ~1.6 ms per certificate; tls.py swaps the class it uses.
+    # tlslite's own EC key parsing costs ~1.6 ms per certificate; install_speedups() swaps the class it
+    # uses, called when the context is built.
     from tlslite import messages
 
-    assert messages.X509 is tls._FastX509
     identity = tls.TlsIdentity(pki.signers["p256"])
     ctx = tls.TlsContext(identity, pki.trust(), tls.TicketStore())
+    assert messages.X509 is _FastX509
     sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", py13.port), timeout=10),
                            server_hostname="localhost")
     try:
         leaf = sock._conn.session.serverCertChain.x509List[0]
-        assert isinstance(leaf, tls._FastX509) and isinstance(leaf.publicKey, tls._ECPublicKey)
+        assert isinstance(leaf, _FastX509) and isinstance(leaf.publicKey, _ECPublicKey)
         assert leaf.publicKey.curve_name == "NIST256p" and len(leaf.publicKey) == 256
     finally:
         sock.close()

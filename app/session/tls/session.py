@@ -1,0 +1,189 @@
+"""The requests side: `MtlsAdapter`, `MtlsSession` (errors come out typed) and `make_session`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from app.session.errors import (
+    ConnectionTimeout,
+    EndpointUnreachable,
+    SessionError,
+    TlsError,
+    TlsHandshakeError,
+)
+from app.session.tls.connection import ConnectionInfo
+from app.session.tls.context import TlsContext
+from app.session.tls.keys import TlsIdentity
+from app.session.tls.tickets import TicketStore
+from app.session.tls.tlssocket import TlsSocketError
+from app.session.tls.trust import TrustConfig
+from app.tokens.errors import TokenError
+from app.tokens.signer import Signer
+
+
+class MtlsAdapter(HTTPAdapter):
+    """An HTTPAdapter whose HTTPS connections use TlsContext (pooled, keep-alive, http/1.1)."""
+
+    def __init__(self, context: TlsContext, pool_maxsize: int = 4) -> None:
+        self.tls_context = context
+        super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        pool_kwargs["ssl_context"] = self.tls_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        proxy_kwargs["ssl_context"] = self.tls_context
+        return super().proxy_manager_for(proxy, **proxy_kwargs)
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any,
+                                             cert: Any = None) -> Any:
+        if cert:
+            raise ValueError("client certificates come from the session's signer")
+        host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+        return host_params, {"cert_reqs": "CERT_REQUIRED"}
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if cert:
+            raise ValueError("client certificates come from the session's signer")
+        conn.cert_reqs = "CERT_REQUIRED"  # requests' `verify` is ignored on purpose
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+def _find_typed(exc: BaseException) -> SessionError | TokenError | None:
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SessionError | TokenError):
+            return e
+        if isinstance(e, TlsSocketError):
+            return e.error
+        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return None
+
+
+class MtlsSession(requests.Session):
+    """A requests.Session whose https:// traffic is mutual TLS through a Signer; errors come out typed.
+
+    Raises ServerNotTrusted, ClientCertRejected, TlsHandshakeError, ConnectionTimeout,
+    EndpointUnreachable (app.session.errors) or the signer's TokenError (e.g. TokenRemoved).
+    """
+
+    def __init__(self, signer: Signer | None, trust: TrustConfig | None = None,
+                 timeout: float = 30.0) -> None:
+        super().__init__()
+        self.identity = TlsIdentity(signer) if signer is not None else None
+        self.trust = trust or TrustConfig()
+        self.trust.store()  # fail early (ConfigError) on an unreadable CA file
+        self.timeout = timeout
+        self.tickets = TicketStore()
+        self.tls_context = TlsContext(self.identity, self.trust, self.tickets)
+        self.mount("https://", MtlsAdapter(self.tls_context))
+        # No REQUESTS_CA_BUNDLE and no .netrc (which would replace our Authorization headers); the
+        # proxy variables (HTTPS_PROXY, NO_PROXY) are still honoured, in request().
+        self.trust_env = False
+
+    @property
+    def connection_info(self) -> ConnectionInfo | None:
+        """The last completed handshake (full or resumed) of this session."""
+        return self.tls_context.last_info
+
+    @property
+    def signatures(self) -> int:
+        """Signatures the card/file key made for this session's handshakes."""
+        return self.identity.signatures if self.identity else 0
+
+    @property
+    def handshakes(self) -> int:
+        """Completed TLS handshakes (full or resumed)."""
+        return self.tls_context.handshakes
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        if kwargs.get("proxies") is None and not self.proxies:
+            proxies = requests.utils.get_environ_proxies(url if isinstance(url, str) else url.decode())
+            if proxies:
+                kwargs["proxies"] = proxies
+        return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        kwargs["verify"] = True
+        kwargs["cert"] = None
+        try:
+            return super().send(request, **kwargs)
+        except (SessionError, TokenError):
+            raise
+        except (requests.RequestException, OSError) as e:
+            raise _translate(e, request.url or "", kwargs["timeout"]) from e
+
+    def drop_connections(self) -> None:
+        """Close pooled connections (tickets are kept: the next connection resumes)."""
+        for adapter in self.adapters.values():
+            adapter.close()
+
+    def close(self) -> None:
+        """Drop pooled connections and forget every TLS ticket (logout)."""
+        super().close()
+        self.tickets.clear()
+
+
+def _translate(e: BaseException, url: str, timeout: Any) -> SessionError | TokenError:
+    typed = _find_typed(e)
+    if typed is not None:
+        return typed
+    host = urlsplit(url).hostname or url
+    if isinstance(e, requests.Timeout) or isinstance(_root(e), TimeoutError):
+        return ConnectionTimeout(f"The server {host} did not answer within {timeout} s.", host=host)
+    if isinstance(e, requests.exceptions.SSLError):
+        return TlsHandshakeError(f"TLS error with {host}: {_root(e)}", host=host)
+    if isinstance(e, requests.ConnectionError | OSError):
+        parts = urlsplit(url)
+        where = f"{host}:{parts.port}" if parts.port else host
+        return EndpointUnreachable(f"Cannot reach {where}: {_os_reason(e) or _root(e)}", host=host)
+    return TlsError(f"Request to {host} failed: {e}", host=host)
+
+
+def _os_reason(e: BaseException) -> str | None:
+    """The operating system's words ("Connection refused", "Name or service not known") under the
+    urllib3/requests wrappers (which keep it in args, `reason` or the cause), if there are any."""
+    seen: set[int] = set()
+    todo: list[Any] = [e]
+    while todo:
+        cur = todo.pop(0)
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and isinstance(cur.strerror, str) and cur.strerror:
+            return cur.strerror
+        todo += [*cur.args, getattr(cur, "reason", None), cur.__cause__, cur.__context__]
+    return None
+
+
+def _root(e: BaseException) -> BaseException:
+    seen = set()
+    while id(e) not in seen:
+        seen.add(id(e))
+        nxt = getattr(e, "reason", None) or e.__cause__
+        if not isinstance(nxt, BaseException):
+            break
+        e = nxt
+    return e
+
+
+def make_session(signer: Signer | None, trust: TrustConfig | None = None,
+                 timeout: float = 30.0) -> MtlsSession:
+    """A requests.Session doing mutual TLS with `signer` (None: no client certificate)."""
+    return MtlsSession(signer, trust, timeout)
