@@ -51,7 +51,7 @@ ARCH=$(dpkg --print-architecture)
 if [ -z "${SKIP_BUNDLE:-}" ]; then
   # PyInstaller as pinned by pyproject's `package` extra, only if missing (the venv is shared).
   if ! "$PY" -c 'import PyInstaller, PySide6' 2>/dev/null; then
-    "$PY" -m pip install -q $("$PY" -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))
+    "$PY" -m pip install -q -c constraints.txt $("$PY" -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))
 print(" ".join(d["project"]["optional-dependencies"]["package"] + d["project"]["optional-dependencies"]["ui"]))')
   fi
   echo "build-linux: PyInstaller bundle (one folder)"

@@ -23,14 +23,18 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# VENV/PYTHON pick another interpreter (CI also runs the suite on Python 3.12: VENV=.venv312).
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# Installs follow constraints.txt (every package pinned to versions the suite passed with; refresh with
+# scripts/lock.sh), so a new release upstream cannot change what we test or ship.
+stamp=$VENV/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test,dev]"
-  rm -f .venv/.installed-*; touch "$stamp"
+  echo "setup: installing Python packages into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[test,dev]"
+  rm -f "$VENV"/.installed-*; touch "$stamp"
 fi

@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+VENV=${VENV:-.venv}
 export QT_QPA_PLATFORM=offscreen
 # House rules first (fast): ruff with bandit rules everywhere, mypy --strict on the Qt-free core.
-.venv/bin/ruff check -q app tests bench packaging
-.venv/bin/mypy app/tokens app/session
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+"$VENV"/bin/ruff check -q app tests bench packaging
+"$VENV"/bin/mypy app/tokens app/session
+exec "$VENV"/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 
@@ -30,9 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the window; returns the exit code."""
-    try:
-        import PySide6  # noqa: F401 - only checks that the UI extra is installed
-    except ImportError:
+    if importlib.util.find_spec("PySide6") is None:  # Qt itself is imported in app/ui only
         print(
             "The desktop interface needs PySide6 (pip install 'osc-trusted-login[ui]'); "
             "`osc-trusted-login login --headless` works without it.",

@@ -91,108 +91,33 @@ def check_runtime() -> str:
 
 
 class QtChecks:
-    """Qt, its plugins and the login window; all on the main thread, one QApplication."""
+    """The Qt checks, which live in app/ui (Qt stays there): imported when the first one runs, so that a
+    missing or broken PySide6 becomes a failed check instead of a crash of the whole self-test."""
 
     def __init__(self, offscreen: bool) -> None:
         self.offscreen = offscreen
-        self.app: object | None = None
-        self.x11_problem: str | None = None
+        self._impl: object | None = None
 
-    def load(self) -> str:
-        """Start Qt with a display plugin (offscreen when asked or when there is no display)."""
-        if self.offscreen or not has_display():
-            os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from PySide6 import QtCore
-        from PySide6.QtWidgets import QApplication
+    def check(self, name: str) -> Callable[[], str]:
+        """The check `name` of app.ui.selftest_qt.QtChecks, its failures turned into CheckFailed."""
 
-        note = ""
-        if sys.platform.startswith("linux") and os.environ.get("QT_QPA_PLATFORM", "xcb") == "xcb":
-            # Qt aborts the whole process when its X11 plugin cannot load: look first, and fall back to
-            # offscreen so that the report still comes out (the X11 check then says what is missing).
-            self.x11_problem = x11_plugin_problem()
-            if self.x11_problem:
-                os.environ["QT_QPA_PLATFORM"] = "offscreen"
-                note = " (the X11 plugin cannot load: see below)"
-        app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "osc-trusted-login"])
-        self.app = app
-        return (f"Qt {QtCore.qVersion()} (PySide6 {_pyside_version()}) runs with the "
-                f"'{QApplication.platformName()}' display plugin{note}")
+        def run() -> str:
+            if self._impl is None:
+                if name != "load":
+                    raise CheckFailed("Qt did not start (see the check above)")
+                try:
+                    from app.ui.selftest_qt import QtChecks as Impl
+                except ImportError as e:
+                    raise CheckFailed(f"Qt cannot be loaded ({e})") from e
+                self._impl = Impl(self.offscreen, has_display(), bundle_root())
+            from app.ui.selftest_qt import QtCheckFailed
 
-    def login_window(self) -> str:
-        """Build the real login window (no card, no network), show it, close it."""
-        if self.app is None:
-            raise CheckFailed("Qt did not start (see the check above)")
-        from PySide6.QtWidgets import QApplication
+            try:
+                return str(getattr(self._impl, name)())
+            except QtCheckFailed as e:
+                raise CheckFailed(str(e)) from e
 
-        try:
-            from app.ui.app import create_login_window
-        except ImportError as e:
-            raise CheckFailed(f"the login window is not part of this build ({e})") from e
-        window = create_login_window()
-        try:
-            window.show()
-            deadline = time.monotonic() + 10
-            while not window.isVisible() and time.monotonic() < deadline:
-                QApplication.processEvents()
-            if not window.isVisible():
-                raise CheckFailed("the login window did not become visible")
-            QApplication.processEvents()
-            title = window.windowTitle()
-        finally:
-            window.close()
-            window.deleteLater()
-            QApplication.processEvents()
-        return f"the login window ('{title}') opened and closed"
-
-    def icon(self) -> str:
-        """The app icon renders from SVG: proves the image-format plugins are in the bundle."""
-        if self.app is None:
-            raise CheckFailed("Qt did not start (see the check above)")
-        from PySide6.QtGui import QImage
-
-        svg = bundle_root() / "resources" / "icons" / "osc-trusted-login.svg"
-        if not svg.is_file():
-            raise CheckFailed(f"the app icon is missing ({svg})")
-        image = QImage(str(svg))
-        if image.isNull():
-            raise CheckFailed("the SVG image plugin is missing: the app icon cannot be drawn")
-        return f"the app icon renders ({image.width()}x{image.height()} SVG)"
-
-    def native_display_plugin(self) -> str:
-        """Linux: the X11 plugin's libraries can load, even when this run uses the offscreen plugin."""
-        if self.x11_problem:
-            raise CheckFailed(self.x11_problem)
-        from PySide6.QtWidgets import QApplication
-
-        if QApplication.platformName() == "xcb":
-            return "in use (this window system works)"
-        problem = x11_plugin_problem()
-        if problem:
-            raise CheckFailed(problem)
-        return "the X11 display plugin and all its libraries load"
-
-
-def x11_plugin_problem() -> str | None:
-    """Why Qt's X11 plugin cannot load (a missing library, in the loader's words), or None if it can."""
-    import ctypes
-
-    from PySide6.QtCore import QLibraryInfo
-
-    plugin = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms" / "libqxcb.so"
-    if not plugin.is_file():
-        return f"the X11 display plugin is missing ({plugin})"
-    try:
-        ctypes.CDLL(str(plugin), mode=os.RTLD_LAZY | os.RTLD_LOCAL)
-    except OSError as e:
-        return (f"the X11 display plugin cannot load: {e}. Install the missing library "
-                "(for libxcb-cursor.so.0: the libxcb-cursor0 package)")
-    return None
-
-
-def _pyside_version() -> str:
-    import PySide6
-
-    return str(PySide6.__version__)
+        return run
 
 
 def check_pkcs11_binding() -> str:
@@ -345,7 +270,7 @@ def _run_one(name: str, fn: Callable[[], object], *, threaded: bool) -> CheckRes
 
 
 # (id for --check, name shown, function, needs Qt started first, run off the main thread)
-CHECK_IDS = ("runtime", "qt", "login-window", "app-icon", "x11", "pkcs11-binding", "pkcs11-modules",
+CHECK_IDS = ("runtime", "qt", "qt-binding", "login-window", "app-icon", "x11", "pkcs11-binding", "pkcs11-modules",
              "trust-store", "tls", "keyring")
 
 
@@ -354,12 +279,13 @@ def run_checks(offscreen: bool = False, only: Sequence[str] = ()) -> list[CheckR
     qt = QtChecks(offscreen)
     checks: list[tuple[str, str, Callable[[], object], bool, bool]] = [
         ("runtime", "runtime", check_runtime, False, False),
-        ("qt", "Qt", qt.load, False, False),
-        ("login-window", "login window", qt.login_window, True, False),
-        ("app-icon", "app icon", qt.icon, True, False),
+        ("qt", "Qt", qt.check("load"), False, False),
+        ("qt-binding", "Qt binding", qt.check("binding"), True, False),
+        ("login-window", "login window", qt.check("login_window"), True, False),
+        ("app-icon", "app icon", qt.check("icon"), True, False),
     ]
     if sys.platform.startswith("linux"):
-        checks.append(("x11", "X11 display plugin", qt.native_display_plugin, True, False))
+        checks.append(("x11", "X11 display plugin", qt.check("native_display_plugin"), True, False))
     checks += [
         ("pkcs11-binding", "PKCS#11 binding", check_pkcs11_binding, False, False),
         ("pkcs11-modules", "PKCS#11 modules", check_pkcs11_modules, False, True),

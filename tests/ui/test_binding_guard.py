@@ -1,0 +1,59 @@
+"""The Qt binding keeps None's, True's and False's reference counts (PySide6 6.12.0 on CPython 3.11 did not)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from app.ui import binding_guard
+
+CHILD = """
+import sys
+from PySide6.QtWidgets import QApplication
+from app.ui import binding_guard
+app = QApplication([])
+for d in binding_guard.measure(2000):
+    print(d.call, d.singleton, d.change, sep="|")
+print("problem|", binding_guard.problem(200))
+"""
+
+
+def test_the_installed_binding_keeps_reference_counts() -> None:
+    # In a child: a broken binding drains None by 2000 per call kind, which can abort a process on 3.11.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line.split("|") for line in out.stdout.splitlines() if not line.startswith("problem|")]
+    assert len(rows) == 3 * 15  # every call the product makes on a timer, every singleton
+    moved = [r for r in rows if abs(int(r[2])) * 4 >= 2000]
+    assert moved == []
+    assert out.stdout.splitlines()[-1] == "problem| None"
+
+
+def test_the_guard_sees_a_call_that_takes_references(qapp: object) -> None:
+    kept: list[object] = []
+    drifts = binding_guard.measure_calls({"keeps None": lambda item: kept.append(None)}, calls=300)
+    none = next(d for d in drifts if d.singleton == "None")
+    assert none.change >= 300 and none.leaks
+    assert not next(d for d in drifts if d.singleton == "True").leaks
+
+
+def test_a_leak_is_explained_in_plain_words(monkeypatch, qapp: object) -> None:
+    monkeypatch.setattr(
+        binding_guard, "measure", lambda calls=400, stop_on_leak=False: [binding_guard.Drift("QTreeWidgetItem.setFlags", "None", -calls, calls)]
+    )
+    text = binding_guard.problem(100)
+    assert text is not None
+    assert "QTreeWidgetItem.setFlags (None -100 per 100 calls)" in text
+    assert "constraints.txt" in text
+
+
+def test_selftest_reports_a_faulty_binding(monkeypatch, qapp: object) -> None:
+    from app.cli import selftest
+
+    monkeypatch.setattr(binding_guard, "problem", lambda calls=60: "The installed PySide6 9.9 miscounts references")
+    (qt, check) = selftest.run_checks(offscreen=True, only=["qt-binding"])
+    assert qt.status == selftest.PASS
+    assert (check.name, check.status) == ("Qt binding", selftest.FAIL)
+    assert check.detail == "The installed PySide6 9.9 miscounts references"
