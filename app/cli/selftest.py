@@ -270,8 +270,8 @@ def _run_one(name: str, fn: Callable[[], object], *, threaded: bool) -> CheckRes
 
 
 # (id for --check, name shown, function, needs Qt started first, run off the main thread)
-CHECK_IDS = ("runtime", "qt", "qt-binding", "login-window", "app-icon", "x11", "pkcs11-binding", "pkcs11-modules",
-             "trust-store", "tls", "keyring")
+CHECK_IDS = ("runtime", "qt", "qt-binding", "login-window", "app-icon", "x11", "pkcs11-binding",
+             "pkcs11-modules", "trust-store", "tls", "keyring")
 
 
 def run_checks(offscreen: bool = False, only: Sequence[str] = ()) -> list[CheckResult]:

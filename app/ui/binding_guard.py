@@ -43,7 +43,9 @@ class Drift:
         return abs(self.change) * 4 >= self.calls
 
 
-def _cases(tree: QTreeWidget, widget: QWidget, table: QTableWidget) -> dict[str, Callable[[QTreeWidgetItem], object]]:
+def _cases(
+    tree: QTreeWidget, widget: QWidget, table: QTableWidget
+) -> dict[str, Callable[[QTreeWidgetItem], object]]:
     brush = QBrush(QColor("gray"))
     return {
         "QTreeWidgetItem.setToolTip": lambda it: it.setToolTip(0, "tip"),
@@ -74,7 +76,9 @@ def measure(calls: int = 400, *, stop_on_leak: bool = False) -> list[Drift]:
     tree, widget, table = QTreeWidget(), QWidget(), QTableWidget(1, 1)
     table.setItem(0, 0, QTableWidgetItem("cell"))
     try:
-        return measure_calls(_cases(tree, widget, table), calls, after_each=tree.clear, stop_on_leak=stop_on_leak)
+        return measure_calls(
+            _cases(tree, widget, table), calls, after_each=tree.clear, stop_on_leak=stop_on_leak
+        )
     finally:
         for w in (tree, widget, table):
             w.deleteLater()

@@ -1,4 +1,4 @@
-"""The Qt binding keeps None's, True's and False's reference counts (PySide6 6.12.0 on CPython 3.11 did not)."""
+"""The Qt binding keeps None's, True's and False's reference counts (PySide6 6.12.0 on 3.11 did not)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,11 @@ def test_the_guard_sees_a_call_that_takes_references(qapp: object) -> None:
 
 def test_a_leak_is_explained_in_plain_words(monkeypatch, qapp: object) -> None:
     monkeypatch.setattr(
-        binding_guard, "measure", lambda calls=400, stop_on_leak=False: [binding_guard.Drift("QTreeWidgetItem.setFlags", "None", -calls, calls)]
+        binding_guard,
+        "measure",
+        lambda calls=400, stop_on_leak=False: [
+            binding_guard.Drift("QTreeWidgetItem.setFlags", "None", -calls, calls)
+        ],
     )
     text = binding_guard.problem(100)
     assert text is not None
@@ -52,7 +56,9 @@ def test_a_leak_is_explained_in_plain_words(monkeypatch, qapp: object) -> None:
 def test_selftest_reports_a_faulty_binding(monkeypatch, qapp: object) -> None:
     from app.cli import selftest
 
-    monkeypatch.setattr(binding_guard, "problem", lambda calls=60: "The installed PySide6 9.9 miscounts references")
+    monkeypatch.setattr(
+        binding_guard, "problem", lambda calls=60: "The installed PySide6 9.9 miscounts references"
+    )
     (qt, check) = selftest.run_checks(offscreen=True, only=["qt-binding"])
     assert qt.status == selftest.PASS
     assert (check.name, check.status) == ("Qt binding", selftest.FAIL)
