@@ -78,6 +78,11 @@ class CertificatePicker(QDialog):
         self.chosen: CertRow | None = None
         self._snapshot = InventorySnapshot()
         self._file_rows: list[CertRow] = []
+        # What the tree shows now, so that a new snapshot touches only what changed.
+        self._items: dict[tuple[str, str, str], QTreeWidgetItem] = {}
+        self._groups: dict[tuple[str, str], QTreeWidgetItem] = {}
+        self._rendered: tuple[object, ...] = ()
+        self._rendered_problems: tuple[str, ...] = ()
         self.password_dialog: QInputDialog | None = None
 
         layout = QVBoxLayout(self)
@@ -180,51 +185,26 @@ class CertificatePicker(QDialog):
         return False
 
     def _render(self) -> None:
-        current = self.tree.currentItem()
-        keep = current.data(0, ROW_ROLE).fingerprint if current and current.data(0, ROW_ROLE) else None
-        self.tree.clear()
+        """Bring the tree to the current rows, touching only what changed since the last render.
+
+        The inventory is polled every few seconds for as long as the picker is open: an unchanged
+        snapshot must cost no widget call at all (each binding call has a cost, and PySide6 6.12.0 on
+        CPython 3.11 leaked a reference of None per call: see app/ui/binding_guard.py)."""
         rows = list(self._snapshot.rows) + self._file_rows
         # Account-CA matches first, then usable ones, then by name; groups ordered by their best row.
         rows.sort(key=lambda r: (not r.matches_account, not r.usable, r.title.lower()))
-        groups: dict[tuple[str, str], QTreeWidgetItem] = {}
-        grey = QBrush(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
-        for r in rows:
-            gkey = (r.group_kind, r.group)
-            parent = groups.get(gkey)
-            if parent is None:
-                heading = self.tr("Card: %1") if r.group_kind == "card" else self.tr("File: %1")
-                parent = QTreeWidgetItem([heading.replace("%1", r.group)])
-                parent.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                font = parent.font(0)
-                font.setBold(True)
-                parent.setFont(0, font)
-                self.tree.addTopLevelItem(parent)
-                parent.setFirstColumnSpanned(True)
-                groups[gkey] = parent
-            if r.usable:
-                status = self.tr("Matches this account") if r.matches_account else self.tr("Usable")
-            else:
-                status = "; ".join(r.problems) or self.tr("Not usable")
-            item = QTreeWidgetItem([r.title, _cn(r.issuer), r.expires, r.key, status])
-            item.setData(0, ROW_ROLE, r)
-            tip = f"{r.subject}\n{self.tr('Issuer')}: {r.issuer}\nSHA-256: {r.fingerprint}"
-            if r.problems:
-                tip += "\n" + "\n".join(r.problems)
-            for c in range(5):
-                item.setToolTip(c, tip)
-            if not r.usable:
-                # Greyed but still selectable-looking is confusing: make it unselectable and say why.
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-                for c in range(5):
-                    item.setForeground(c, grey)
-            parent.addChild(item)
-        self.tree.expandAll()
-        for c in range(4):
-            self.tree.resizeColumnToContents(c)
+        layout = tuple((_row_key(r), _looks(r)) for r in rows)
+        if layout == self._rendered and self._snapshot.problems == self._rendered_problems:
+            return
+        keep = self._selected_fingerprint()
+        self._place_rows(rows)
+        self._rendered = layout
+        if self._snapshot.problems != self._rendered_problems:
+            self._rendered_problems = self._snapshot.problems
+            self.problem_label.setText("\n".join(self._snapshot.problems))
+            self.problem_label.setVisible(bool(self._snapshot.problems))
         self.empty.setVisible(not rows)
         self.tree.setVisible(bool(rows))
-        self.problem_label.setText("\n".join(self._snapshot.problems))
-        self.problem_label.setVisible(bool(self._snapshot.problems))
         if self.status.text() == self.tr("Looking for certificates..."):
             self.status.setText("")
         if keep is None or not self.select_fingerprint(keep):
@@ -232,6 +212,90 @@ class CertificatePicker(QDialog):
             if first is not None:
                 self.select_fingerprint(first.fingerprint)
         self._selection_changed()
+
+    def _place_rows(self, rows: list[CertRow]) -> None:
+        """Add, update, move or drop items so that the tree lists `rows` in order, under their groups."""
+        wanted = {_row_key(r) for r in rows}
+        for key in [k for k in self._items if k not in wanted]:
+            item = self._items.pop(key)
+            parent = item.parent()
+            if parent is not None:
+                parent.removeChild(item)
+        order: list[tuple[str, str]] = []
+        children: dict[tuple[str, str], list[QTreeWidgetItem]] = {}
+        for r in rows:
+            gkey = (r.group_kind, r.group)
+            if gkey not in children:
+                order.append(gkey)
+                children[gkey] = []
+            item = self._items.get(_row_key(r))
+            if item is None:
+                item = QTreeWidgetItem()
+                self._items[_row_key(r)] = item
+                self._fill(item, r)
+            elif _looks(item.data(0, ROW_ROLE)) != _looks(r):
+                self._fill(item, r)
+            else:
+                item.setData(0, ROW_ROLE, r)  # the same look; its choice may carry a fresh handle
+            children[gkey].append(item)
+        for gkey in [g for g in self._groups if g not in children]:
+            group = self._groups.pop(gkey)
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(group))
+        groups_moved = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())] != [
+            self._groups.get(g) for g in order
+        ]
+        for index, gkey in enumerate(order):
+            group = self._groups.get(gkey) or self._new_group(gkey)
+            if groups_moved:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(group))
+                self.tree.insertTopLevelItem(index, group)
+                group.setFirstColumnSpanned(True)
+            now = [group.child(j) for j in range(group.childCount())]
+            if now != children[gkey]:
+                group.takeChildren()
+                group.addChildren(children[gkey])
+            group.setExpanded(True)
+        for c in range(4):
+            self.tree.resizeColumnToContents(c)
+
+    def _new_group(self, gkey: tuple[str, str]) -> QTreeWidgetItem:
+        kind, name = gkey
+        heading = self.tr("Card: %1") if kind == "card" else self.tr("File: %1")
+        group = QTreeWidgetItem([heading.replace("%1", name)])
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = group.font(0)
+        font.setBold(True)
+        group.setFont(0, font)
+        self.tree.addTopLevelItem(group)
+        group.setFirstColumnSpanned(True)
+        self._groups[gkey] = group
+        return group
+
+    def _fill(self, item: QTreeWidgetItem, r: CertRow) -> None:
+        if r.usable:
+            status = self.tr("Matches this account") if r.matches_account else self.tr("Usable")
+        else:
+            status = "; ".join(r.problems) or self.tr("Not usable")
+        tip = f"{r.subject}\n{self.tr('Issuer')}: {r.issuer}\nSHA-256: {r.fingerprint}"
+        if r.problems:
+            tip += "\n" + "\n".join(r.problems)
+        grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        normal = self.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text)
+        for c, text in enumerate((r.title, _cn(r.issuer), r.expires, r.key, status)):
+            item.setText(c, text)
+            item.setToolTip(c, tip)
+            # Greyed but still selectable-looking is confusing: unusable rows are greyed and say why.
+            item.setForeground(c, QBrush(normal if r.usable else grey))
+        flags = Qt.ItemFlag.ItemIsEnabled
+        if r.usable:
+            flags |= Qt.ItemFlag.ItemIsSelectable
+        item.setFlags(flags)
+        item.setData(0, ROW_ROLE, r)
+
+    def _selected_fingerprint(self) -> str | None:
+        current = self.tree.currentItem()
+        row = current.data(0, ROW_ROLE) if current is not None else None
+        return row.fingerprint if isinstance(row, CertRow) else None
 
     def _selected_row(self) -> CertRow | None:
         item = self.tree.currentItem()
@@ -288,6 +352,16 @@ class CertificatePicker(QDialog):
         dlg.finished.connect(done)
         dlg.open()
         return dlg
+
+
+def _row_key(r: CertRow) -> tuple[str, str, str]:
+    """A row's identity in the tree: where it is listed and which certificate it is."""
+    return (r.group_kind, r.group, r.fingerprint.lower())
+
+
+def _looks(r: CertRow) -> tuple[object, ...]:
+    """Everything the tree shows of a row (its choice, a handle for the core, is not shown)."""
+    return (r.title, r.issuer, r.subject, r.expires, r.key, r.usable, r.problems, r.matches_account)
 
 
 def _cn(name: str) -> str:
