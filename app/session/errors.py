@@ -151,3 +151,7 @@ class DependencyProblem(ApiError):
 
 class SessionEnded(SessionError):
     """The session is over; no more calls can be made with it."""
+
+
+class LoginCancelled(SessionError):
+    """The login was cancelled (logout or quit while it was in progress)."""

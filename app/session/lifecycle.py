@@ -3,7 +3,7 @@
 `TrustedSession` is a Qt-free state machine. Its collaborators come through a `SessionBackend` (open the
 certificate, open the mTLS transport, build API clients, watch the card) and a `Clock`, so that unit
 tests drive it with small fakes and the product wires the real token, TLS and API layers
-(`RealBackend`, at the end of this file).
+(`RealBackend`, backend.py). The values and Protocols it exchanges are in ports.py.
 
 Threads: `login()` and `logout()` block and are called on a worker thread (never a UI thread). The
 session owns three daemon threads: the card watch (polling), a timer (countdown ticks, deadline, key
@@ -13,27 +13,37 @@ call `logout()` from inside `on_event`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import enum
-import hashlib
 import logging
 import queue
 import secrets
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
+from app.session.backend import RealBackend
 from app.session.errors import (
     ApiError,
     AuthenticationFailed,
     AuthLocked,
+    LoginCancelled,
     PasswordExpired,
     QuotaExceeded,
     SessionEnded,
     SessionError,
+)
+from app.session.helpers import (
+    WatchedSigner,
+    card_removed_error,
+    card_was_removed,
+    duration_text,
+    end_message,
+    endpoint_url,
+    parse_iso,
+    pin_error_data,
+    plain_text,
+    read_account,
 )
 from app.session.model import (
     AuthMethod,
@@ -41,175 +51,36 @@ from app.session.model import (
     EndReason,
     EventKind,
     LoginRequest,
-    Secret,
     SessionEvent,
     SessionInfo,
     SessionState,
 )
-from app.tokens.errors import PinCancelled, PinIncorrect, PinLocked, TokenError, TokenNotPresent
+from app.session.ports import (
+    AccessPolicy,
+    AccountSummary,
+    Clock,
+    Connection,
+    OpenedCertificate,
+    RevocationResult,
+    SessionApi,
+    SessionBackend,
+    SessionSettings,
+    SystemClock,
+    TemporaryKey,
+    Watch,
+)
+from app.tokens.errors import PinCancelled, PinIncorrect, PinLocked, TokenNotPresent
 from app.tokens.pin import PinCallback
-from app.tokens.signer import Signer
-from app.tokens.watch import TokenIdentity, WatchEvent, WatchEventKind
+from app.tokens.watch import WatchEvent, WatchEventKind
+
+__all__ = ["GRACE_DEFAULT", "GRACE_TRUSTED_ENV", "KEY_TAG_KEY", "LoginCancelled", "RevocationResult",
+           "SessionSettings", "TrustedSession", "card_was_removed"]
 
 log = logging.getLogger(__name__)
 
 GRACE_TRUSTED_ENV = 3600.0  # RequireTrustedEnv true: a trusted session activated through the API
 GRACE_DEFAULT = 300.0  # otherwise (Cockpit v2's 5 minutes)
 KEY_TAG_KEY = "osc-trusted-login"  # tag put on every temporary key so that it is recognisable
-
-
-class LoginCancelled(SessionError):
-    """The login was cancelled (logout or quit while it was in progress)."""
-
-
-# --- values ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """Tunables of a session; defaults are the product's."""
-
-    key_lifetime_seconds: float = 12 * 3600.0  # temporary key lifetime, capped by the policy maximum
-    tick_seconds: float = 1.0  # TICK events in GRACE, and how often the timer re-checks the clock
-    watch_interval: float = 0.25  # card presence polls
-    rescan_backoff: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)  # re-scans while the card is away
-    key_tag_value: str = "trusted-session"
-
-
-@dataclass(frozen=True)
-class RevocationResult:
-    """What happened to the temporary key when the session ended."""
-
-    key_id: str | None  # None when no temporary key was created (fallback to the given key, file login...)
-    revoked: bool
-    expires: str | None = None  # its ExpirationDate, which bounds its life when it could not be revoked
-    message: str | None = None
-
-
-@dataclass(frozen=True)
-class OpenedCertificate:
-    """The certificate chosen for the session, opened (PIN given for a card)."""
-
-    signer: Signer
-    subject: str
-    fingerprint: str  # SHA-256 hex of the certificate's DER
-    card: TokenIdentity | None  # None for a file certificate: nothing to watch
-    card_label: str | None = None
-
-
-@dataclass(frozen=True)
-class AccessPolicy:
-    """The parts of ReadApiAccessPolicy the session uses."""
-
-    require_trusted_env: bool
-    max_key_seconds: float | None  # MaxAccessKeyExpirationSeconds (None or 0: no maximum)
-
-
-@dataclass(frozen=True)
-class TemporaryKey:
-    """The key created for the session."""
-
-    access_key_id: str
-    secret_key: Secret = field(repr=False)
-    expiration_date: str | None  # ISO 8601 as the API gave it
-
-
-@dataclass(frozen=True)
-class AccountSummary:
-    """What the session window shows about the account."""
-
-    account_id: str | None
-    email: str | None
-
-
-class SessionApi(Protocol):
-    """The API calls the lifecycle makes, signed with one set of credentials."""
-
-    @property
-    def client(self) -> Any:
-        """The underlying API client (the UI uses it for ReadVms and friends)."""
-        ...
-
-    def read_policy(self) -> AccessPolicy: ...
-
-    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey: ...
-
-    def delete_key(self, access_key_id: str) -> None: ...
-
-    def find_keys(self, tag: tuple[str, str]) -> list[str]:
-        """Ids of the access keys that carry `tag` (to find a key whose creation answer was lost)."""
-        ...
-
-    def read_account(self) -> AccountSummary: ...
-
-
-class Connection(Protocol):
-    """The mTLS transport (a requests.Session in the product)."""
-
-    def close(self) -> None:
-        """Drop pooled connections and TLS tickets."""
-        ...
-
-
-class Watch(Protocol):
-    """A running card watch (app.tokens.watch.TokenWatch in the product)."""
-
-    def start(self) -> None: ...
-
-    def poke(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
-
-
-class SessionBackend(Protocol):
-    """Everything the lifecycle needs from the token, TLS and API layers."""
-
-    def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
-        """Open the chosen certificate (asks the PIN for a card, PinPurpose.LOGIN)."""
-        ...
-
-    def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
-        """Log in to the card again if it lost its login state (PinPurpose.RELOGIN)."""
-        ...
-
-    def release_certificate(self, opened: OpenedCertificate) -> None:
-        """Log out of the card and forget any PIN the signer holds."""
-        ...
-
-    def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
-        """Open the transport to the endpoint (mTLS when a signer is given)."""
-        ...
-
-    def tls_summary(self, connection: Connection) -> str | None:
-        """'TLS 1.3, <cipher>, <signature scheme>' of the last handshake, when known."""
-        ...
-
-    def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
-        """An API client over `connection` signed with `credentials`."""
-        ...
-
-    def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
-              settings: SessionSettings) -> Watch:
-        """A card watch for the opened card certificate (not started)."""
-        ...
-
-
-class Clock(Protocol):
-    """Time sources: monotonic for deadlines, wall clock for display and key expiry."""
-
-    def monotonic(self) -> float: ...
-
-    def time(self) -> float: ...
-
-
-class SystemClock:
-    """The real clocks."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
 
 
 class _Phase(enum.Enum):
@@ -221,8 +92,6 @@ class _Phase(enum.Enum):
     ENDING = 3
     ENDED = 4
 
-
-# --- the session -------------------------------------------------------------------------------------
 
 
 class TrustedSession:
@@ -355,15 +224,8 @@ class TrustedSession:
         req = self._request
         warnings: list[str] = []
         try:
-            opened: OpenedCertificate | None = None
-            if req.certificate is not None:
-                opened = self._backend.open_certificate(req, self._pin_callback)
-                self._opened = opened
-                self._check_login_continues()
-                if opened.card is not None:
-                    self._watch = self._backend.watch(opened, self._on_watch_event, self._settings)
-                    self._watch.start()
-            signer = _WatchedSigner(opened.signer, self._poke_watch) if opened is not None else None
+            opened = self._open_certificate(req)
+            signer = WatchedSigner(opened.signer, self._poke_watch) if opened is not None else None
             self._connection = self._backend.connect(req, signer)
             self._check_login_continues()
 
@@ -374,32 +236,11 @@ class TrustedSession:
             key, used_api = self._create_key(login_api, policy, warnings)
             self._check_login_continues()
 
-            try:
-                account = used_api.read_account()
-            except ApiError as e:
-                # EIM users may not be allowed to read the account: the session still works.
-                account = AccountSummary(None, None)
-                warnings.append(f"The account could not be read ({e}).")
+            account = read_account(used_api, warnings)
             self._check_login_continues()
 
             grace = self._grace_for(policy)
-            self._info = SessionInfo(
-                account_id=account.account_id,
-                account_email=account.email,
-                method=req.credentials.method,
-                identity=req.credentials.identity,
-                region=req.region,
-                endpoint=_endpoint_url(login_api, req),
-                certificate_subject=opened.subject if opened else None,
-                certificate_fingerprint=opened.fingerprint if opened else None,
-                card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
-                temporary_key_id=key.access_key_id if key else None,
-                temporary_key_expires=key.expiration_date if key else None,
-                trusted_env=policy.require_trusted_env,
-                grace_seconds=grace,
-                tls_summary=self._backend.tls_summary(self._connection),
-                warnings=tuple(warnings),
-            )
+            self._info = self._session_info(login_api, opened, key, policy, grace, account, warnings)
             if key is not None:
                 # The long-lived secret is no longer needed: everything is signed with the temporary key.
                 req.credentials.secret.wipe()
@@ -409,31 +250,71 @@ class TrustedSession:
             self._abort_login(e)
             raise
 
+        late = self._go_live(key, warnings, grace, policy)
+        if late is not None:
+            self._abort_login(late)
+            raise late
+        self._start_timer()
+        return self._info
+
+    def _open_certificate(self, req: LoginRequest) -> OpenedCertificate | None:
+        """Open the chosen certificate (PIN for a card) and start watching its card; None without one."""
+        if req.certificate is None:
+            return None
+        opened = self._backend.open_certificate(req, self._pin_callback)
+        self._opened = opened
+        self._check_login_continues()
+        if opened.card is not None:
+            self._watch = self._backend.watch(opened, self._on_watch_event, self._settings)
+            self._watch.start()
+        return opened
+
+    def _session_info(self, login_api: SessionApi, opened: OpenedCertificate | None,
+                      key: TemporaryKey | None, policy: AccessPolicy, grace: float,
+                      account: AccountSummary, warnings: list[str]) -> SessionInfo:
+        req = self._request
+        assert self._connection is not None
+        return SessionInfo(
+            account_id=account.account_id,
+            account_email=account.email,
+            method=req.credentials.method,
+            identity=req.credentials.identity,
+            region=req.region,
+            endpoint=endpoint_url(login_api, req),
+            certificate_subject=opened.subject if opened else None,
+            certificate_fingerprint=opened.fingerprint if opened else None,
+            card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
+            temporary_key_id=key.access_key_id if key else None,
+            temporary_key_expires=key.expiration_date if key else None,
+            trusted_env=policy.require_trusted_env,
+            grace_seconds=grace,
+            tls_summary=self._backend.tls_summary(self._connection),
+            warnings=tuple(warnings),
+        )
+
+    def _go_live(self, key: TemporaryKey | None, warnings: list[str], grace: float,
+                 policy: AccessPolicy) -> BaseException | None:
+        """Become ACTIVE unless the login was cancelled meanwhile (then return why)."""
+        assert self._info is not None
         with self._lock:
             # Decided under the lock so that a logout or a removal is ordered either before (the login
             # fails and cleans up) or after (the live session handles it) this point.
             try:
                 self._check_login_continues()
             except BaseException as e:
-                late: BaseException | None = e
-            else:
-                late = None
-                self._phase = _Phase.LIVE
-                if key is not None:
-                    self._emit(EventKind.KEY_CREATED,
-                               message=f"Temporary access key {key.access_key_id} created.",
-                               data={"access_key_id": key.access_key_id,
-                                     "expiration_date": key.expiration_date})
-                for w in warnings:
-                    self._emit(EventKind.WARNING, message=w)
-                self._set_state(SessionState.ACTIVE,
-                                data={"grace_seconds": grace, "trusted_env": policy.require_trusted_env,
-                                      "card": self._info.card_label})
-        if late is not None:
-            self._abort_login(late)
-            raise late
-        self._start_timer()
-        return self._info
+                return e
+            self._phase = _Phase.LIVE
+            if key is not None:
+                self._emit(EventKind.KEY_CREATED,
+                           message=f"Temporary access key {key.access_key_id} created.",
+                           data={"access_key_id": key.access_key_id,
+                                 "expiration_date": key.expiration_date})
+            for w in warnings:
+                self._emit(EventKind.WARNING, message=w)
+            self._set_state(SessionState.ACTIVE,
+                            data={"grace_seconds": grace, "trusted_env": policy.require_trusted_env,
+                                  "card": self._info.card_label})
+        return None
 
     def _create_key(self, login_api: SessionApi, policy: AccessPolicy,
                     warnings: list[str]) -> tuple[TemporaryKey | None, SessionApi]:
@@ -466,7 +347,7 @@ class TrustedSession:
         self._key_in_flight = None
         self._key = key
         self._api = login_api  # until the key's own client exists, a failed login revokes through this one
-        wall = _parse_iso(key.expiration_date)
+        wall = parse_iso(key.expiration_date)
         self._key_expiry_wall = wall if wall is not None else self._clock.time() + lifetime
         temp = Credentials(AuthMethod.ACCESS_KEY, key.access_key_id, key.secret_key)
         self._temp_credentials = temp
@@ -486,7 +367,7 @@ class TrustedSession:
         if self._cancel.is_set():
             raise LoginCancelled("The login was cancelled.")
         if self._removed_during_login is not None:
-            raise _card_removed_error(self._removed_during_login)
+            raise card_removed_error(self._removed_during_login)
 
     def _abort_login(self, error: BaseException) -> None:
         """Undo a failed login: revoke a key already created, close everything, end with LOGIN_FAILED."""
@@ -500,9 +381,9 @@ class TrustedSession:
             reason: EndReason | None = asked if isinstance(asked, EndReason) else EndReason.LOGOUT
             message = "The login was interrupted."
         elif isinstance(error, LoginCancelled):
-            reason, message = self._cancel_reason, _plain(error)
+            reason, message = self._cancel_reason, plain_text(error)
         else:
-            reason, message = EndReason.LOGIN_FAILED, _plain(error)
+            reason, message = EndReason.LOGIN_FAILED, plain_text(error)
         # A second Ctrl-C during the revocation must not leave the session hanging in ENDING with its
         # secrets and card login still held: tear down and finish whatever happens.
         try:
@@ -571,7 +452,7 @@ class TrustedSession:
             api.delete_key(key.access_key_id)
         except BaseException as e:  # whatever went wrong (even Ctrl-C), the user hears the key outlives it
             expires = key.expiration_date
-            why = _plain(e) if isinstance(e, Exception) else "interrupted"
+            why = plain_text(e) if isinstance(e, Exception) else "interrupted"
             msg = (f"The temporary access key {key.access_key_id} could not be deleted ({why}); "
                    f"it stays valid until it expires at {expires or 'its expiration date'}.")
             result = RevocationResult(key.access_key_id, False, expires, msg)
@@ -600,7 +481,7 @@ class TrustedSession:
                            message=f"Temporary access key {access_key_id} deleted (its creation was "
                                    "interrupted).")
         except BaseException as e:  # even Ctrl-C: the user hears that a key may outlive the session
-            why = _plain(e) if isinstance(e, Exception) else "interrupted"
+            why = plain_text(e) if isinstance(e, Exception) else "interrupted"
             msg = ("The login stopped while a temporary access key was being created, and whether one was "
                    f"made could not be checked ({why}). If it was, it is tagged {tag_text} and stays valid "
                    "until its expiration date.")
@@ -646,7 +527,7 @@ class TrustedSession:
             self._phase = _Phase.ENDED
             self._reason = reason
             self._deadline = None
-        self._set_state(SessionState.ENDED, reason=reason, message=message or _end_message(reason))
+        self._set_state(SessionState.ENDED, reason=reason, message=message or end_message(reason))
         self._events.put(None)  # stops the dispatcher after the final event
         self._timer_wake.set()
         self._end_done.set()
@@ -677,7 +558,7 @@ class TrustedSession:
                 grace = self._info.grace_seconds if self._info else GRACE_DEFAULT
                 self._deadline = event.at_monotonic + grace
                 self._set_state(SessionState.GRACE, kind=EventKind.CARD_REMOVED,
-                                message=f"The card was removed: the session ends in {_duration(grace)} "
+                                message=f"The card was removed: the session ends in {duration_text(grace)} "
                                         "unless it is inserted again.",
                                 data={"detail": event.detail, "grace_seconds": grace})
                 self._set_state(SessionState.GRACE)
@@ -719,14 +600,14 @@ class TrustedSession:
                            "Remove and insert the card, or unlock it, to continue the session.")
                 return
             except (PinIncorrect, PinLocked) as e:
-                self._emit(EventKind.WARNING, message=f"{_plain(e)} The countdown goes on.",
-                           data=_pin_data(e))
+                self._emit(EventKind.WARNING, message=f"{plain_text(e)} The countdown goes on.",
+                           data=pin_error_data(e))
                 return
             except TokenNotPresent:
                 return  # removed again during the prompt: the watch reports it
             except Exception as e:  # KeyNotFound (not the same certificate), a module error...
                 log.warning("re-login to the card failed: %s", type(e).__name__)
-                self._emit(EventKind.WARNING, message=f"The card could not be unlocked ({_plain(e)}); "
+                self._emit(EventKind.WARNING, message=f"The card could not be unlocked ({plain_text(e)}); "
                            "the countdown goes on.")
                 return
             with self._lock:
@@ -812,263 +693,3 @@ class TrustedSession:
                                           message=message, data=extra))
 
 
-# --- helpers -----------------------------------------------------------------------------------------
-
-
-class _WatchedSigner:
-    """Passes signatures through; a signature failing because the card is gone wakes the watch at once."""
-
-    def __init__(self, inner: Signer, on_card_gone: Callable[[], None]) -> None:
-        self._inner = inner
-        self._on_card_gone = on_card_gone
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    @property
-    def certificate(self) -> Any:
-        return self._inner.certificate
-
-    @property
-    def chain(self) -> Any:
-        return self._inner.chain
-
-    @property
-    def key_type(self) -> Any:
-        return self._inner.key_type
-
-    @property
-    def key_size(self) -> int:
-        return self._inner.key_size
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
-
-    def supported_schemes(self) -> Any:
-        return self._inner.supported_schemes()
-
-    def sign_digest(self, digest: bytes, scheme: Any) -> bytes:
-        try:
-            return self._inner.sign_digest(digest, scheme)
-        except TokenNotPresent:
-            self._on_card_gone()
-            raise
-
-    def __repr__(self) -> str:
-        return f"_WatchedSigner({self._inner!r})"
-
-
-def _endpoint_url(api: SessionApi, req: LoginRequest) -> str:
-    """The API base URL the session talks to (as the client resolved it, when it says)."""
-    url = getattr(getattr(api.client, "endpoint", None), "url", None)
-    if isinstance(url, str) and url:
-        return url
-    return req.endpoint or f"https://api.{req.region}.outscale.com/api/v1"
-
-
-def _card_removed_error(detail: str) -> TokenNotPresent:
-    from app.tokens.errors import TokenRemoved
-
-    return TokenRemoved(f"The card was removed during login ({detail}).")
-
-
-def _causes(e: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = e
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def card_was_removed(e: BaseException) -> bool:
-    """Whether an error (or one of its causes) says the card is gone."""
-    return any(isinstance(c, TokenNotPresent) for c in _causes(e))
-
-
-def _plain(e: BaseException) -> str:
-    text = str(e).strip()
-    return text or type(e).__name__
-
-
-def _pin_data(e: TokenError) -> dict[str, Any]:
-    if isinstance(e, PinIncorrect):
-        return {"tries_left": e.tries_left, "final_try": e.final_try}
-    return {"pin_locked": True}
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        h = int(seconds // 3600)
-        return f"{h} hour" + ("s" if h > 1 else "")
-    if seconds >= 60 and seconds % 60 == 0:
-        m = int(seconds // 60)
-        return f"{m} minute" + ("s" if m > 1 else "")
-    return f"{seconds:g} seconds"
-
-
-def _end_message(reason: EndReason) -> str:
-    return {
-        EndReason.CARD_REMOVED: "The card was not inserted again in time: the session ended.",
-        EndReason.LOGOUT: "You logged out.",
-        EndReason.QUIT: "The application quit: the session ended.",
-        EndReason.KEY_EXPIRED: "The temporary access key expired: the session ended.",
-        EndReason.ERROR: "The session ended after an error.",
-        EndReason.LOGIN_FAILED: "The login failed.",
-    }[reason]
-
-
-def _parse_iso(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        d = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=_dt.UTC)
-    return d.timestamp()
-
-
-def _fingerprint(cert: Any) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
-
-
-def _candidate_modules() -> list[str]:
-    """PKCS#11 modules to look for the card in when neither the request nor the URI names one."""
-    from app.tokens.modules import module_paths
-
-    return list(module_paths())
-
-
-def replace_info(info: SessionInfo, **changes: Any) -> SessionInfo:
-    """dataclasses.replace for SessionInfo (kept here so callers need not import dataclasses)."""
-    return dataclasses.replace(info, **changes)
-
-
-# --- the real wiring ---------------------------------------------------------------------------------
-
-
-class OutscaleSessionApi:
-    """SessionApi over app.session.api.OutscaleClient."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client
-
-    def read_policy(self) -> AccessPolicy:
-        p = self._client.read_api_access_policy()
-        max_seconds = float(p.max_access_key_expiration_seconds or 0)
-        return AccessPolicy(bool(p.require_trusted_env), max_seconds or None)
-
-    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey:
-        k = self._client.create_access_key(expiration_date=expires_at, tag=f"{tag[0]}={tag[1]}")
-        exp = k.expiration_date
-        expires = exp.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z") if exp is not None else None
-        return TemporaryKey(k.access_key_id, k.secret_key, expires)
-
-    def delete_key(self, access_key_id: str) -> None:
-        self._client.delete_access_key(access_key_id)
-
-    def find_keys(self, tag: tuple[str, str]) -> list[str]:
-        wanted = f"{tag[0]}={tag[1]}"
-        return [k.access_key_id for k in self._client.read_access_keys() if k.tag == wanted]
-
-    def read_account(self) -> AccountSummary:
-        accounts = self._client.read_accounts()
-        if not accounts:
-            return AccountSummary(None, None)
-        return AccountSummary(accounts[0].account_id or None, accounts[0].email)
-
-
-class RealBackend:
-    """Wires the session to the token layer, the mTLS transport (app.session.tls) and the API client."""
-
-    def __init__(self, *, timeout: float = 30.0) -> None:
-        self._timeout = timeout
-
-    # -- certificate ----------------------------------------------------------------------------
-
-    def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
-        choice = request.certificate
-        if choice is None:
-            raise SessionError("no certificate was chosen")
-        if not choice.is_card:
-            from app.tokens.filestore import open_file_signer
-
-            signer: Signer = open_file_signer(choice.ref, choice.file_password)
-            return OpenedCertificate(signer, signer.certificate.subject.rfc4514_string(),
-                                     _fingerprint(signer.certificate), None, None)
-        from app.tokens.card import Pkcs11Signer, open_card_signer
-        from app.tokens.errors import ModuleLoadFailed
-        from app.tokens.uri import Pkcs11Uri
-
-        named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
-        candidates = [named] if named else _candidate_modules()
-        if not candidates:
-            raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")
-        card: Pkcs11Signer | None = None
-        for i, module_path in enumerate(candidates):
-            try:
-                card = open_card_signer(module_path, choice.ref, pin_callback)
-                break
-            except (TokenNotPresent, ModuleLoadFailed):
-                if i == len(candidates) - 1:
-                    raise  # the card is in none of them: say so with the last module's words
-        assert card is not None
-        return OpenedCertificate(card, card.certificate.subject.rfc4514_string(), card.fingerprint_sha256,
-                                 card.identity, card.token_label)
-
-    def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
-        if getattr(opened.signer, "logged_in", False):
-            return  # the card kept its login state: no PIN needed
-        relogin = getattr(opened.signer, "relogin", None)
-        if relogin is not None:
-            relogin(pin_callback)
-
-    def release_certificate(self, opened: OpenedCertificate) -> None:
-        close = getattr(opened.signer, "close", None)
-        if close is not None:
-            close()
-
-    # -- transport and API -----------------------------------------------------------------------
-
-    def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
-        from app.session.tls import TrustConfig, make_session
-
-        session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
-                                           timeout=self._timeout)
-        return session
-
-    def tls_summary(self, connection: Connection) -> str | None:
-        info = getattr(connection, "connection_info", None)
-        return info.summary() if info is not None else None
-
-    def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
-        from app.session.api import OutscaleClient
-        from app.session.regions import resolve_endpoint
-
-        endpoint = resolve_endpoint(request.region, request.endpoint)
-        base = OutscaleClient(connection, endpoint, timeout=self._timeout)  # type: ignore[arg-type]
-        if credentials.method is AuthMethod.PASSWORD:
-            client = base.with_password(credentials.identity, credentials.secret)
-        else:
-            client = base.with_access_key(credentials.identity, credentials.secret)
-        return OutscaleSessionApi(client)
-
-    # -- card watch ------------------------------------------------------------------------------
-
-    def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
-              settings: SessionSettings) -> Watch:
-        from app.tokens.watch import watch_card
-
-        if opened.card is None:
-            raise SessionError("a file certificate has no card to watch")
-        return watch_card(opened.card, on_event, interval=settings.watch_interval,
-                          rescan_backoff=settings.rescan_backoff)

@@ -12,11 +12,11 @@ from urllib.parse import quote
 import pytest
 
 from app.sandbox.server import Sandbox
+from app.session.backend import RealBackend
 from app.session.errors import ConnectionTimeout, SessionError
 from app.session.lifecycle import (
     GRACE_DEFAULT,
     GRACE_TRUSTED_ENV,
-    RealBackend,
     SessionSettings,
     TrustedSession,
     card_was_removed,

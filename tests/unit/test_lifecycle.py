@@ -31,12 +31,7 @@ from app.session.errors import (
 from app.session.lifecycle import (
     GRACE_DEFAULT,
     GRACE_TRUSTED_ENV,
-    AccessPolicy,
-    AccountSummary,
     LoginCancelled,
-    OpenedCertificate,
-    SessionSettings,
-    TemporaryKey,
     TrustedSession,
     card_was_removed,
 )
@@ -51,6 +46,7 @@ from app.session.model import (
     SessionEvent,
     SessionState,
 )
+from app.session.ports import AccessPolicy, AccountSummary, OpenedCertificate, SessionSettings, TemporaryKey
 from app.tokens.errors import PinCancelled, PinIncorrect, TokenNotPresent, TokenRemoved
 from app.tokens.pin import Pin, PinPurpose, PinRequest
 from app.tokens.signer import SignatureScheme, SoftwareSigner

@@ -1,0 +1,168 @@
+"""The real backend: `RealBackend` wires the session to the token layer, the mTLS transport
+(app.session.tls) and the API client; `OutscaleSessionApi` is the `SessionApi` over `OutscaleClient`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from app.session.errors import (
+    SessionError,
+)
+from app.session.model import (
+    AuthMethod,
+    Credentials,
+    LoginRequest,
+)
+from app.session.ports import (
+    AccessPolicy,
+    AccountSummary,
+    Connection,
+    OpenedCertificate,
+    SessionApi,
+    SessionSettings,
+    TemporaryKey,
+    Watch,
+)
+from app.tokens.errors import TokenNotPresent
+from app.tokens.pin import PinCallback
+from app.tokens.signer import Signer
+from app.tokens.watch import WatchEvent
+
+
+def _fingerprint(cert: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def _candidate_modules() -> list[str]:
+    """PKCS#11 modules to look for the card in when neither the request nor the URI names one."""
+    from app.tokens.modules import module_paths
+
+    return list(module_paths())
+
+
+class OutscaleSessionApi:
+    """SessionApi over app.session.api.OutscaleClient."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def read_policy(self) -> AccessPolicy:
+        p = self._client.read_api_access_policy()
+        max_seconds = float(p.max_access_key_expiration_seconds or 0)
+        return AccessPolicy(bool(p.require_trusted_env), max_seconds or None)
+
+    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey:
+        k = self._client.create_access_key(expiration_date=expires_at, tag=f"{tag[0]}={tag[1]}")
+        exp = k.expiration_date
+        expires = exp.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z") if exp is not None else None
+        return TemporaryKey(k.access_key_id, k.secret_key, expires)
+
+    def delete_key(self, access_key_id: str) -> None:
+        self._client.delete_access_key(access_key_id)
+
+    def find_keys(self, tag: tuple[str, str]) -> list[str]:
+        wanted = f"{tag[0]}={tag[1]}"
+        return [k.access_key_id for k in self._client.read_access_keys() if k.tag == wanted]
+
+    def read_account(self) -> AccountSummary:
+        accounts = self._client.read_accounts()
+        if not accounts:
+            return AccountSummary(None, None)
+        return AccountSummary(accounts[0].account_id or None, accounts[0].email)
+
+
+class RealBackend:
+    """Wires the session to the token layer, the mTLS transport (app.session.tls) and the API client."""
+
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self._timeout = timeout
+
+    # -- certificate ----------------------------------------------------------------------------
+
+    def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
+        choice = request.certificate
+        if choice is None:
+            raise SessionError("no certificate was chosen")
+        if not choice.is_card:
+            from app.tokens.filestore import open_file_signer
+
+            signer: Signer = open_file_signer(choice.ref, choice.file_password)
+            return OpenedCertificate(signer, signer.certificate.subject.rfc4514_string(),
+                                     _fingerprint(signer.certificate), None, None)
+        from app.tokens.card import Pkcs11Signer, open_card_signer
+        from app.tokens.errors import ModuleLoadFailed
+        from app.tokens.uri import Pkcs11Uri
+
+        named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
+        candidates = [named] if named else _candidate_modules()
+        if not candidates:
+            raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")
+        card: Pkcs11Signer | None = None
+        for i, module_path in enumerate(candidates):
+            try:
+                card = open_card_signer(module_path, choice.ref, pin_callback)
+                break
+            except (TokenNotPresent, ModuleLoadFailed):
+                if i == len(candidates) - 1:
+                    raise  # the card is in none of them: say so with the last module's words
+        assert card is not None
+        return OpenedCertificate(card, card.certificate.subject.rfc4514_string(), card.fingerprint_sha256,
+                                 card.identity, card.token_label)
+
+    def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
+        if getattr(opened.signer, "logged_in", False):
+            return  # the card kept its login state: no PIN needed
+        relogin = getattr(opened.signer, "relogin", None)
+        if relogin is not None:
+            relogin(pin_callback)
+
+    def release_certificate(self, opened: OpenedCertificate) -> None:
+        close = getattr(opened.signer, "close", None)
+        if close is not None:
+            close()
+
+    # -- transport and API -----------------------------------------------------------------------
+
+    def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
+        from app.session.tls import TrustConfig, make_session
+
+        session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
+                                           timeout=self._timeout)
+        return session
+
+    def tls_summary(self, connection: Connection) -> str | None:
+        info = getattr(connection, "connection_info", None)
+        return info.summary() if info is not None else None
+
+    def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
+        from app.session.api import OutscaleClient
+        from app.session.regions import resolve_endpoint
+
+        endpoint = resolve_endpoint(request.region, request.endpoint)
+        base = OutscaleClient(connection, endpoint, timeout=self._timeout)  # type: ignore[arg-type]
+        if credentials.method is AuthMethod.PASSWORD:
+            client = base.with_password(credentials.identity, credentials.secret)
+        else:
+            client = base.with_access_key(credentials.identity, credentials.secret)
+        return OutscaleSessionApi(client)
+
+    # -- card watch ------------------------------------------------------------------------------
+
+    def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
+              settings: SessionSettings) -> Watch:
+        from app.tokens.watch import watch_card
+
+        if opened.card is None:
+            raise SessionError("a file certificate has no card to watch")
+        return watch_card(opened.card, on_event, interval=settings.watch_interval,
+                          rescan_backoff=settings.rescan_backoff)
