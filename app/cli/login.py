@@ -92,6 +92,7 @@ def _profile(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
         "access_key": prof.access_key, "secret_key": prof.secret_key, "login": prof.login,
         "password": prof.password, "region": prof.region, "endpoint": prof.endpoint_api,
         "x509_client_cert": prof.x509_client_cert, "x509_client_key": prof.x509_client_key,
+        "certificate_ref": prof.certificate_ref,
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -144,7 +145,7 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
     if not creds.secret.reveal():
         raise UsageError("an empty password or secret key cannot log in")
 
-    cert_ref = args.cert or env.get("OSC_X509_CLIENT_CERT") or prof.get("x509_client_cert")
+    cert_ref = args.cert or prof.get("certificate_ref")  # the profile's, or OSC_X509_CLIENT_CERT/KEY
     if not cert_ref:
         raise UsageError("no certificate: give --cert with a pkcs11: URI or a PKCS#12/PEM file")
     cert_ref = str(cert_ref)

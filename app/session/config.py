@@ -24,6 +24,7 @@ import platformdirs
 from app.session.errors import ConfigError
 from app.session.model import Secret
 from app.session.regions import DEFAULT_REGION
+from app.tokens.uri import certificate_uri
 
 APP_NAME = "osc-trusted-login"
 SETTINGS_FILE = "settings.json"
@@ -66,6 +67,18 @@ class OscProfile:
         return any(
             v is not None and v.startswith("pkcs11:") for v in (self.x509_client_cert, self.x509_client_key)
         )
+
+    @property
+    def certificate_ref(self) -> str | None:
+        """The certificate to log in with: a card URI given as x509_client_cert or x509_client_key (a
+        key URI stands for its certificate: same token and id), else the x509_client_cert file."""
+        for value in (self.x509_client_cert, self.x509_client_key):
+            if value is not None and value.startswith("pkcs11:"):
+                try:
+                    return certificate_uri(value)
+                except ValueError:
+                    return value  # the login reports the malformed URI in its own words
+        return self.x509_client_cert
 
     @property
     def has_access_key(self) -> bool:

@@ -213,3 +213,12 @@ def build_uri(**attrs: object) -> str:
 
 def is_pkcs11_uri(text: str) -> bool:
     return isinstance(text, str) and text[:7].lower() == "pkcs11:"
+
+
+def certificate_uri(text: str) -> str:
+    """The URI of the certificate that goes with a key URI (OSC_X509_CLIENT_KEY / x509_client_key may
+    name the private key): the same token and id, the certificate object. Other URIs are returned as is."""
+    uri = Pkcs11Uri.parse(text)
+    if uri.type in ("private", "public"):
+        uri = replace(uri, type="cert")
+    return str(uri)

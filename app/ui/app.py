@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from app import APP_NAME
 from app.session.model import (
     AuthMethod,
+    CertificateChoice,
     EndReason,
     EventKind,
     LoginRequest,
@@ -31,7 +32,7 @@ from app.session.model import (
 )
 from app.ui.errors import describe, describe_end
 from app.ui.inventory import InventoryConfig
-from app.ui.login import LoginPrefill, LoginWindow
+from app.ui.login import LoginPrefill, LoginWindow, PickedCertificate
 from app.ui.pin import PinBridge
 from app.ui.workers import Worker
 
@@ -197,6 +198,8 @@ class TrustedLoginApp(QObject):
                 secret=secret_text,
                 region=getattr(p, "region", None),
                 endpoint=getattr(p, "endpoint_api", None),
+                certificate=_certificate_of_profile(p),
+                profile=getattr(p, "name", None),
             )
         )
 
@@ -663,6 +666,24 @@ class TrustedLoginApp(QObject):
             w.stop(15000)
 
 
+def _certificate_of_profile(p: Any) -> PickedCertificate | None:
+    """The certificate an osc profile names (x509_client_cert, or a card URI in x509_client_key)."""
+    ref = getattr(p, "certificate_ref", None)
+    if not ref:
+        return None
+    if ref.startswith("pkcs11:"):
+        from app.tokens.uri import Pkcs11Uri, UriError
+
+        try:
+            uri = Pkcs11Uri.parse(ref)
+        except UriError:
+            return PickedCertificate(CertificateChoice(ref), ref, "")
+        title = uri.object or (uri.id.hex() if uri.id else "") or ref
+        where = uri.token or uri.serial or ""
+        return PickedCertificate(CertificateChoice(ref), title, f"Card: {where}" if where else "")
+    return PickedCertificate(CertificateChoice(ref), Path(ref).name, ref)
+
+
 def _certificate_to_remember(picked: Any) -> tuple[str, str | None, str, str] | None:
     # A file that needs a password is not remembered: its password never is, and a prefilled
     # certificate that then fails to open would only confuse.
@@ -674,9 +695,6 @@ def _certificate_to_remember(picked: Any) -> tuple[str, str | None, str, str] | 
 def _certificate_from_memory(value: Any) -> Any:
     if not value:
         return None
-    from app.session.model import CertificateChoice
-    from app.ui.login import PickedCertificate
-
     ref, module_path, title, detail = value
     return PickedCertificate(CertificateChoice(ref, module_path=module_path), title, detail)
 

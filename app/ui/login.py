@@ -58,6 +58,7 @@ class LoginPrefill:
     remember_secret: bool = False
     note: str | None = None  # a line shown above the form (e.g. "Demo: sandbox API on ...")
     grace_override_seconds: float | None = None  # demo/tests: end sooner after a removal
+    profile: str | None = None  # the osc profile these values came from (shown in the selector)
 
 
 class LoginWindow(QWidget):
@@ -386,6 +387,8 @@ class LoginWindow(QWidget):
         if values.note:
             self.note.setText(values.note)
             self.note.show()
+        if values.profile is not None and values.profile in self._profiles:
+            self.profile_combo.setCurrentIndex(self._profiles.index(values.profile))
 
     def show_message(self, title: str, text: str, *, warning: bool = True) -> None:
         """Show why the last session ended or the last login failed (warning=False: plain news)."""
