@@ -58,6 +58,7 @@ from app.session.model import (
 from app.session.ports import (
     AccessPolicy,
     AccountSummary,
+    ApiClient,
     Clock,
     Connection,
     OpenedCertificate,
@@ -181,7 +182,7 @@ class TrustedSession:
         return self._revocation
 
     @property
-    def client(self) -> Any:
+    def client(self) -> ApiClient:
         """The API client signed with the temporary key (OutscaleClient in the product)."""
         with self._lock:
             api = self._api

@@ -10,7 +10,7 @@ import datetime as _dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.session.model import (
     Credentials,
@@ -20,6 +20,9 @@ from app.session.model import (
 from app.tokens.pin import PinCallback
 from app.tokens.signer import Signer
 from app.tokens.watch import TokenIdentity, WatchEvent
+
+if TYPE_CHECKING:  # the API client's modules load requests: only when a session logs in
+    from app.session.api.values import Vm
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,20 @@ class AccountSummary:
     email: str | None
 
 
+class ApiClient(Protocol):
+    """What the drivers (UI, CLI) call on the session's API client (OutscaleClient in the product)."""
+
+    def read_vms(self, *, max_pages: int = 20) -> tuple[Vm, ...]:
+        """ReadVms, every page up to `max_pages`."""
+        ...
+
+
 class SessionApi(Protocol):
     """The API calls the lifecycle makes, signed with one set of credentials."""
 
     @property
-    def client(self) -> Any:
-        """The underlying API client (the UI uses it for ReadVms and friends)."""
+    def client(self) -> ApiClient:
+        """The underlying API client (the UI uses it for ReadVms)."""
         ...
 
     def read_policy(self) -> AccessPolicy: ...
