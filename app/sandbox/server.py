@@ -29,8 +29,11 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from app.sandbox.accounts import DEMO_TAG, KeyRecord
 from app.sandbox.pki import CertificateAuthority
-from app.sandbox.state import DEMO_TAG, KeyRecord, RuleRecord, SandboxRequest, SandboxState
+from app.sandbox.state import SandboxState
+from app.sandbox.wire import SandboxRequest
+from app.session.api import format_api_datetime, parse_api_datetime
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +278,7 @@ class Sandbox:
 
     @property
     def state(self) -> SandboxState:
+        """The account data and API behaviour (made on first use, before or after `start`)."""
         if self._state is None:
             self._state = SandboxState(self.state_dir, clock=self._clock, on_ca_added=self._trust_ca)
         return self._state
@@ -289,7 +293,7 @@ class Sandbox:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(cert, key)
         ctx.set_alpn_protocols(["http/1.1"])
-        cas = list(self.state.cas.values())
+        cas = list(self.state.access.cas.values())
         for ca in cas:
             ctx.load_verify_locations(cadata=ca.pem)
         ctx.verify_mode = ssl.CERT_OPTIONAL if cas else ssl.CERT_NONE
@@ -319,7 +323,7 @@ class Sandbox:
             daemon=True,
         )
         self._thread.start()
-        acc = state.demo_account()
+        acc = state.book.demo()
         url_host = f"[{self.host}]" if ":" in self.host else self.host
         self.info = SandboxInfo(
             endpoint=f"https://{url_host}:{port}/api/v1",
@@ -357,10 +361,6 @@ class Sandbox:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
     # options --------------------------------------------------------------------------------------
 
     def _apply_client_ca(self) -> str:
@@ -370,16 +370,14 @@ class Sandbox:
 
     def _apply_trusted_env(self) -> None:
         st = self.state
-        acc = st.demo_account()
+        acc = st.book.demo()
         limit = st.now_dt() + _dt.timedelta(seconds=self._max_key_seconds)
-        with st._lock:
-            from app.session.api import format_api_datetime, parse_api_datetime
-
+        with st.lock:
             for k in st.keys.values():
                 exp = parse_api_datetime(k.expiration_date) if k.expiration_date else None
                 if k.account_id == acc.account_id and (exp is None or exp > limit):
                     k.expiration_date = format_api_datetime(limit)
-            st.set_policy(
+            st.access.set_policy(
                 acc.account_id,
                 max_access_key_expiration_seconds=self._max_key_seconds,
                 require_trusted_env=True,
@@ -388,30 +386,30 @@ class Sandbox:
 
     def _demo_key(self) -> KeyRecord:
         st = self.state
-        acc = st.demo_account()
-        with st._lock:
+        acc = st.book.demo()
+        with st.lock:
             for k in st.keys.values():
                 if (
                     k.account_id == acc.account_id
                     and k.tag == DEMO_TAG
                     and k.state == "ACTIVE"
-                    and not st._key_expired(k)
+                    and not st.book.key_expired(k)
                 ):
                     return k
             exp = None
             if acc.max_access_key_expiration_seconds > 0:
                 exp = st.now_dt() + _dt.timedelta(seconds=acc.max_access_key_expiration_seconds)
-            return st.create_key(acc.account_id, expiration=exp, tag=DEMO_TAG)
+            return st.book.create_key(acc.account_id, expiration=exp, tag=DEMO_TAG)
 
     # helpers for tests and the demo ---------------------------------------------------------------
 
     @property
     def account_id(self) -> str:
-        return self.state.demo_account().account_id
+        return self.state.book.demo().account_id
 
     def access_keys(self) -> list[KeyRecord]:
         """The demo account's access keys (copies of the records, secrets included)."""
-        with self.state._lock:
+        with self.state.lock:
             return [KeyRecord(**vars(k)) for k in self.state.keys.values() if k.account_id == self.account_id]
 
     def create_access_key(
@@ -423,7 +421,7 @@ class Sandbox:
     ) -> KeyRecord:
         """Add an access key to the demo account directly (no quota, no policy check)."""
         exp = self.state.now_dt() + _dt.timedelta(seconds=expires_in) if expires_in is not None else None
-        return self.state.create_key(
+        return self.state.book.create_key(
             self.account_id, expiration=exp, tag=tag, created_with_certificate=created_with_certificate
         )
 
@@ -435,7 +433,7 @@ class Sandbox:
         force: bool = False,
     ) -> None:
         """Change the demo account's API access policy (validated as the API does unless `force`)."""
-        self.state.set_policy(
+        self.state.access.set_policy(
             self.account_id,
             max_access_key_expiration_seconds=max_access_key_expiration_seconds,
             require_trusted_env=require_trusted_env,
@@ -446,7 +444,7 @@ class Sandbox:
         """Upload a CA (reusing an identical one); returns its CaId. Also trusted by the TLS layer."""
         pem = ca_pem.decode() if isinstance(ca_pem, bytes) else ca_pem
         der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-        for ca in self.state.cas.values():
+        for ca in self.state.access.cas.values():
             if (
                 ca.account_id == self.account_id
                 and x509.load_pem_x509_certificate(ca.pem.encode()).public_bytes(serialization.Encoding.DER)
@@ -454,7 +452,7 @@ class Sandbox:
             ):
                 self._trust_ca(ca.pem)
                 return ca.ca_id
-        return self.state.add_ca(self.account_id, pem, description or "sandbox client CA").ca_id
+        return self.state.access.add_ca(self.account_id, pem, description or "sandbox client CA").ca_id
 
     def add_ca_rule(
         self,
@@ -468,12 +466,12 @@ class Sandbox:
         """Upload `ca_pem` and add a rule requiring it (and `cns` if given); `exclusive` removes the
         rules that name no CA, so the certificate becomes required. Returns (CaId, ApiAccessRuleId)."""
         ca_id = self.add_ca(ca_pem)
-        st = self.state
-        with st._lock:
+        access = self.state.access
+        with self.state.lock:
             existing = next(
                 (
                     r
-                    for r in st.rules.values()
+                    for r in access.rules.values()
                     if r.account_id == self.account_id
                     and r.ca_ids == [ca_id]
                     and r.cns == list(cns)
@@ -481,7 +479,7 @@ class Sandbox:
                 ),
                 None,
             )
-            rule = existing or st.add_rule(
+            rule = existing or access.add_rule(
                 self.account_id,
                 ip_ranges=ip_ranges,
                 ca_ids=[ca_id],
@@ -489,35 +487,20 @@ class Sandbox:
                 description=description or "Requires the sandbox client CA",
             )
             if exclusive:
-                for r in list(st.rules.values()):
+                for r in list(access.rules.values()):
                     if r.account_id == self.account_id and not r.ca_ids:
-                        st.remove_rule(r.rule_id)
+                        access.remove_rule(r.rule_id)
         return ca_id, rule.rule_id
-
-    def add_ip_rule(self, ip_ranges: Sequence[str], *, description: str | None = None) -> str:
-        """Add a rule allowing these IP ranges (no certificate); returns its id."""
-        return self.state.add_rule(self.account_id, ip_ranges=ip_ranges, description=description).rule_id
-
-    def rules(self) -> list[RuleRecord]:
-        """The demo account's API access rules (copies)."""
-        with self.state._lock:
-            return [
-                RuleRecord(**vars(r)) for r in self.state.rules.values() if r.account_id == self.account_id
-            ]
-
-    def remove_rule(self, rule_id: str) -> None:
-        """Delete a rule (even the last one)."""
-        self.state.remove_rule(rule_id)
 
     def set_rules(self, rules: Sequence[dict[str, Sequence[str]]]) -> list[str]:
         """Replace every rule: each dict may have IpRanges, CaIds, Cns. Returns the new ids."""
-        st = self.state
-        with st._lock:
-            for r in list(st.rules.values()):
+        access = self.state.access
+        with self.state.lock:
+            for r in list(access.rules.values()):
                 if r.account_id == self.account_id:
-                    st.remove_rule(r.rule_id)
+                    access.remove_rule(r.rule_id)
             return [
-                st.add_rule(
+                access.add_rule(
                     self.account_id,
                     ip_ranges=r.get("IpRanges", ()),
                     ca_ids=r.get("CaIds", ()),
@@ -528,8 +511,8 @@ class Sandbox:
 
     def set_password_expired(self, expired: bool = True) -> None:
         """Make Basic logins of the demo account answer Code 20."""
-        with self.state._lock:
-            self.state.demo_account().password_expired = expired
+        with self.state.lock:
+            self.state.book.demo().password_expired = expired
             self.state.save()
 
     def advance(self, seconds: float) -> None:
@@ -538,14 +521,11 @@ class Sandbox:
 
     def throttle_next(self, count: int, code: str = "25") -> None:
         """Answer the next `count` authenticated calls with HTTP 429 / this Code."""
-        self.state.throttle_next(count, code)
+        self.state.throttle.next(count, code)
 
     def lock_state(self) -> tuple[int, float, bool]:
         """(failed authentications, seconds left locked, permanently locked) of the demo account."""
-        return self.state.lock_state(self.account_id)
-
-    def reset_lockout(self) -> None:
-        self.state.reset_lockout()
+        return self.state.lockout.state(self.account_id)
 
     @property
     def tls_log(self) -> list[TlsRecord]:
