@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,7 +57,8 @@ class MtlsAdapter(HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-def _find_typed(exc: BaseException) -> SessionError | TokenError | None:
+def _linked(exc: BaseException) -> Iterator[BaseException]:
+    """The error, then what urllib3/requests wrapped in it (args, `reason`, cause, context), each once."""
     seen: set[int] = set()
     todo: list[Any] = [exc]
     while todo:
@@ -64,11 +66,16 @@ def _find_typed(exc: BaseException) -> SessionError | TokenError | None:
         if not isinstance(e, BaseException) or id(e) in seen:
             continue
         seen.add(id(e))
+        yield e
+        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+
+
+def _find_typed(exc: BaseException) -> SessionError | TokenError | None:
+    for e in _linked(exc):
         if isinstance(e, SessionError | TokenError):
             return e
         if isinstance(e, TlsSocketError):
             return e.error
-        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
     return None
 
 
@@ -159,16 +166,9 @@ def _translate(e: BaseException, url: str, timeout: Any) -> SessionError | Token
 def _os_reason(e: BaseException) -> str | None:
     """The operating system's words ("Connection refused", "Name or service not known") under the
     urllib3/requests wrappers (which keep it in args, `reason` or the cause), if there are any."""
-    seen: set[int] = set()
-    todo: list[Any] = [e]
-    while todo:
-        cur = todo.pop(0)
-        if not isinstance(cur, BaseException) or id(cur) in seen:
-            continue
-        seen.add(id(cur))
+    for cur in _linked(e):
         if isinstance(cur, OSError) and isinstance(cur.strerror, str) and cur.strerror:
             return cur.strerror
-        todo += [*cur.args, getattr(cur, "reason", None), cur.__cause__, cur.__context__]
     return None
 
 
