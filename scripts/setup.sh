@@ -10,6 +10,9 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
   libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 fonts-dejavu-core
   qttools5-dev-tools                              # lrelease: builds the .qm translations
+  pcscd vsmartcard-vpcd libpcsclite1 iproute2     # the PC/SC + OpenSC + emulated PIV card rig (private pcscd)
+  libnss3-tools                                   # certutil/pk12util: NSS databases for the OS-store tests
+  gcc libc6-dev                                   # hostile tests build a crashing PKCS#11 module with cc
 )
 
 missing=()
