@@ -144,6 +144,32 @@ class AccountBook:
             self._save()
             return key
 
+    def demo_key(self) -> KeyRecord:
+        """The demo account's active, unexpired demo key; a new one (within the policy's maximum) if none."""
+        acc = self.demo()
+        with self._lock:
+            for k in self.keys.values():
+                if (
+                    k.account_id == acc.account_id
+                    and k.tag == DEMO_TAG
+                    and k.state == "ACTIVE"
+                    and not self.key_expired(k)
+                ):
+                    return k
+            exp = None
+            if acc.max_access_key_expiration_seconds > 0:
+                exp = self._now_dt() + _dt.timedelta(seconds=acc.max_access_key_expiration_seconds)
+            return self.create_key(acc.account_id, expiration=exp, tag=DEMO_TAG)
+
+    def cap_key_lifetimes(self, account_id: str, limit: _dt.datetime) -> None:
+        """Make every key of the account that never expires or outlives `limit` expire at `limit`
+        (not saved: the caller saves with the policy change this prepares)."""
+        with self._lock:
+            for k in self.keys.values():
+                exp = parse_api_datetime(k.expiration_date) if k.expiration_date else None
+                if k.account_id == account_id and (exp is None or exp > limit):
+                    k.expiration_date = format_api_datetime(limit)
+
     def key_expired(self, key: KeyRecord) -> bool:
         """Whether the key's ExpirationDate has passed on the sandbox clock."""
         exp = parse_api_datetime(key.expiration_date) if key.expiration_date else None

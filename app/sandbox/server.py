@@ -29,11 +29,10 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.sandbox.accounts import DEMO_TAG, KeyRecord
+from app.sandbox.accounts import KeyRecord
 from app.sandbox.pki import CertificateAuthority
 from app.sandbox.state import SandboxState
 from app.sandbox.wire import SandboxRequest
-from app.session.api import format_api_datetime, parse_api_datetime
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +311,7 @@ class Sandbox:
         client_ca_id = self._apply_client_ca() if self._client_ca_pem else None
         if self._trusted_env:
             self._apply_trusted_env()
-        demo_key = self._demo_key()
+        demo_key = state.book.demo_key()
         self._ctx = self._ssl_context(srv_cert, srv_key)
         self._server = _Server((self.host, self.port), self._ctx, state)
         port = self._server.server_address[1]
@@ -371,35 +370,16 @@ class Sandbox:
     def _apply_trusted_env(self) -> None:
         st = self.state
         acc = st.book.demo()
-        limit = st.now_dt() + _dt.timedelta(seconds=self._max_key_seconds)
         with st.lock:
-            for k in st.keys.values():
-                exp = parse_api_datetime(k.expiration_date) if k.expiration_date else None
-                if k.account_id == acc.account_id and (exp is None or exp > limit):
-                    k.expiration_date = format_api_datetime(limit)
+            st.book.cap_key_lifetimes(
+                acc.account_id, st.now_dt() + _dt.timedelta(seconds=self._max_key_seconds)
+            )
             st.access.set_policy(
                 acc.account_id,
                 max_access_key_expiration_seconds=self._max_key_seconds,
                 require_trusted_env=True,
                 force=True,
             )
-
-    def _demo_key(self) -> KeyRecord:
-        st = self.state
-        acc = st.book.demo()
-        with st.lock:
-            for k in st.keys.values():
-                if (
-                    k.account_id == acc.account_id
-                    and k.tag == DEMO_TAG
-                    and k.state == "ACTIVE"
-                    and not st.book.key_expired(k)
-                ):
-                    return k
-            exp = None
-            if acc.max_access_key_expiration_seconds > 0:
-                exp = st.now_dt() + _dt.timedelta(seconds=acc.max_access_key_expiration_seconds)
-            return st.book.create_key(acc.account_id, expiration=exp, tag=DEMO_TAG)
 
     # helpers for tests and the demo ---------------------------------------------------------------
 
