@@ -15,16 +15,12 @@ from cryptography import x509
 from tlslite.bufferedsocket import BufferedSocket
 from tlslite.constants import AlertDescription, AlertLevel, ContentType, GroupName
 from tlslite.constants import SignatureScheme as TlsScheme
-from tlslite.errors import (
-    TLSError,
-)
+from tlslite.errors import TLSError
 from tlslite.handshakesettings import HandshakeSettings
 from tlslite.messages import Alert, CertificateRequest
 from tlslite.tlsconnection import TLSConnection
 
-from app.session.errors import (
-    ServerNotTrusted,
-)
+from app.session.errors import ServerNotTrusted
 from app.session.tls.keys import TlsIdentity, _SignerECKey, _SignerRSAKey
 from app.session.tls.speedups import _CryptographyECDH, _FastRecordLayer
 from app.session.tls.trust import ServerCertificate

@@ -12,9 +12,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tlslite.constants import SignatureScheme as TlsScheme
-from tlslite.errors import (
-    TLSIllegalParameterException,
-)
+from tlslite.errors import TLSIllegalParameterException
 from tlslite.utils.ecdsakey import ECDSAKey
 from tlslite.utils.rsakey import RSAKey
 from tlslite.x509certchain import X509CertChain

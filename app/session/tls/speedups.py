@@ -16,9 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from tlslite import messages as tlslite_messages
 from tlslite.constants import CipherSuite, GroupName
-from tlslite.errors import (
-    TLSIllegalParameterException,
-)
+from tlslite.errors import TLSIllegalParameterException
 from tlslite.recordlayer import RecordLayer
 from tlslite.utils import cipherfactory
 from tlslite.x509 import X509
