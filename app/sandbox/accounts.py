@@ -1,4 +1,4 @@
-"""Accounts and their access keys: the records, the key quota and expiry, and the account/key calls.
+"""Accounts and their access keys: creation, the key quota and expiry, and the account/key calls.
 
 An account also carries its API access policy (two fields OUTSCALE keeps per account); the rules that
 read and change the policy live in `app.sandbox.rules`. Key lifetimes (ExpirationDate, the policy's
@@ -12,10 +12,9 @@ import secrets
 import string
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from app.sandbox.vms import plausible_vms
+from app.sandbox.records import AccountRecord, KeyRecord
 from app.sandbox.wire import ApiFault, AuthContext, CallHandler, invalid, owned
 from app.session.api import format_api_datetime, parse_api_datetime
 
@@ -26,49 +25,6 @@ DEMO_TAG = "sandbox-demo"  # the access key printed as demo credentials
 def random_text(alphabet: str, n: int) -> str:
     """`n` characters drawn from `alphabet` by the system's CSPRNG."""
     return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-@dataclass
-class AccountRecord:
-    account_id: str
-    login: str
-    password: str
-    email: str
-    first_name: str = "Camille"
-    last_name: str = "Martin"
-    company_name: str = "Sandbox SAS"
-    customer_id: str = ""
-    password_expired: bool = False
-    max_access_key_expiration_seconds: int = 0
-    require_trusted_env: bool = False
-    vms: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class KeyRecord:
-    access_key_id: str
-    secret_key: str
-    account_id: str
-    state: str
-    creation_date: str
-    last_modification_date: str
-    expiration_date: str | None = None
-    tag: str | None = None
-    created_with_certificate: bool = False  # created over mTLS: eligible for the trusted-env bypass
-
-    def public(self) -> dict[str, Any]:
-        """The key as the API shows it (no secret)."""
-        out: dict[str, Any] = {
-            "AccessKeyId": self.access_key_id,
-            "State": self.state,
-            "CreationDate": self.creation_date,
-            "LastModificationDate": self.last_modification_date,
-        }
-        if self.expiration_date:
-            out["ExpirationDate"] = self.expiration_date
-        if self.tag is not None:
-            out["Tag"] = self.tag
-        return out
 
 
 class AccountBook:
@@ -94,8 +50,10 @@ class AccountBook:
 
     # administration (tests, demo) --------------------------------------------------------------------
 
-    def add(self, login: str, password: str | None, account_id: str | None) -> AccountRecord:
-        """A new account with three plausible VMs, no key and no rule (not saved)."""
+    def add(
+        self, login: str, password: str | None, account_id: str | None, vms: list[dict[str, Any]]
+    ) -> AccountRecord:
+        """A new account with these VMs, no key and no rule (not saved)."""
         rng = secrets.SystemRandom()
         account_id = account_id or str(rng.randrange(10**11, 10**12))
         acc = AccountRecord(
@@ -104,7 +62,7 @@ class AccountBook:
             password=password or random_text(string.ascii_letters + string.digits, 16),
             email=login,
             customer_id=str(rng.randrange(10**7, 10**8)),
-            vms=plausible_vms(rng),
+            vms=vms,
         )
         self.accounts[account_id] = acc
         return acc

@@ -11,56 +11,18 @@ import ipaddress
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from app.sandbox.accounts import AccountBook, AccountRecord
+from app.sandbox.accounts import AccountBook
+from app.sandbox.records import AccountRecord, CaRecord, RuleRecord
 from app.sandbox.wire import ApiFault, AuthContext, CallHandler, SandboxRequest, invalid, owned
 from app.session.api import BASIC_AUTH_CALLS, parse_api_datetime
 
 MAX_EXPIRATION_SECONDS = 3_153_600_000
-
-
-@dataclass
-class CaRecord:
-    ca_id: str
-    account_id: str
-    pem: str
-    fingerprint: str
-    description: str | None = None
-
-    def public(self) -> dict[str, Any]:
-        """The CA as the API shows it."""
-        out: dict[str, Any] = {"CaId": self.ca_id, "CaFingerprint": self.fingerprint}
-        if self.description is not None:
-            out["Description"] = self.description
-        return out
-
-
-@dataclass
-class RuleRecord:
-    rule_id: str
-    account_id: str
-    ip_ranges: list[str] = field(default_factory=list)
-    ca_ids: list[str] = field(default_factory=list)
-    cns: list[str] = field(default_factory=list)
-    description: str | None = None
-
-    def public(self) -> dict[str, Any]:
-        """The rule as the API shows it."""
-        out: dict[str, Any] = {
-            "ApiAccessRuleId": self.rule_id,
-            "IpRanges": list(self.ip_ranges),
-            "CaIds": list(self.ca_ids),
-            "Cns": list(self.cns),
-        }
-        if self.description is not None:
-            out["Description"] = self.description
-        return out
 
 
 def _ca_fingerprint(cert: x509.Certificate) -> str:

@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.sandbox.accounts import KeyRecord
 from app.sandbox.pki import CertificateAuthority
+from app.sandbox.records import KeyRecord
 from app.sandbox.state import SandboxState
 from app.sandbox.wire import SandboxRequest
 

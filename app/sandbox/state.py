@@ -5,7 +5,8 @@ certificate, client IP) and returns the HTTP status, the JSON answer and extra h
 call and its parameters here, then lets the parts answer: `auth` (OSC4 signatures, Basic logins,
 clock skew), `lockout` (Code 13 / 11) and `throttle` (429), `access` (API access rules, CAs, the
 policy, the trusted-environment bypass: Code 14), `book` (accounts, access keys, the quota of 10,
-expiry) and `catalogue` (Regions, VMs). Errors take OUTSCALE's form (`app.sandbox.wire`).
+expiry) and `catalogue` (Regions, VMs). Errors take OUTSCALE's form (`app.sandbox.wire`); the
+records these parts share are in `app.sandbox.records`.
 
 State persists as JSON in the state folder (owner-only); it is test and demo data: it holds the demo
 password and the secret keys in clear, like the server-side store it mimics.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -25,11 +27,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from app.sandbox.accounts import DEMO_TAG, AccountBook, AccountRecord, KeyRecord
+from app.sandbox.accounts import DEMO_TAG, AccountBook
 from app.sandbox.auth import Authenticator
 from app.sandbox.lockout import Lockout, Throttle
-from app.sandbox.rules import AccessControl, CaRecord, RuleRecord
-from app.sandbox.vms import Catalogue
+from app.sandbox.records import AccountRecord, CaRecord, KeyRecord, RuleRecord
+from app.sandbox.rules import AccessControl
+from app.sandbox.vms import Catalogue, plausible_vms
 from app.sandbox.wire import ApiFault, AuthContext, CallHandler, SandboxRequest, SandboxResponse, invalid
 from app.session.api import ANONYMOUS_CALLS
 
@@ -174,7 +177,7 @@ class SandboxState:
     ) -> AccountRecord:
         """A new account with the default 'allow all IPv4' rule, three plausible VMs and no key."""
         with self.lock:
-            acc = self.book.add(login, password, account_id)
+            acc = self.book.add(login, password, account_id, plausible_vms(secrets.SystemRandom()))
             self.access.add_default_rule(acc.account_id)
             self.save()
             return acc

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from app.sandbox.accounts import KeyRecord
+    from app.sandbox.records import KeyRecord
 
 
 class ApiFault(Exception):
