@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.sandbox.pki import CertificateAuthority, new_key
+from app.sandbox.softhsm import SoftHsm
 from app.tokens.inventory import scan_module
-from app.tokens.softhsm import SoftHsm
 
 
 def provision(root: Path, n_tokens: int, n_certs: int) -> SoftHsm:

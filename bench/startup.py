@@ -113,7 +113,7 @@ def bench_login_stall() -> tuple[float, float, float]:
 
     from app.cli.demo import prepare_card, start_sandbox
     from app.session.lifecycle import SessionSettings
-    from app.tokens.pkcs11 import load_module
+    from app.tokens.p11.registry import load_module
     from app.ui.app import AppOptions, TrustedLoginApp, ensure_qapplication
     from app.ui.inventory import InventoryConfig
     from app.ui.login import LoginPrefill

@@ -137,10 +137,10 @@ def profile_summary(fn: Callable[[], None], rounds: int, top: int = 12) -> str:
 
 def card_signers(d: Path, ca: CertificateAuthority) -> dict[str, Signer]:
     try:
+        from app.sandbox.softhsm import softhsm_available
         from app.tokens.card import open_card_signer
         from app.tokens.inventory import scan_module
         from app.tokens.pin import Pin
-        from app.tokens.softhsm import softhsm_available
         from tests.rigs.softhsm import build_standard_rig
     except ImportError as e:
         print(f"(card signers unavailable: {e})")

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.sandbox.pki import CertificateAuthority  # noqa: E402
+from app.sandbox.softhsm import SoftHsm, softhsm_available  # noqa: E402
+from app.tokens.p11.registry import unload_all  # noqa: E402
 from app.tokens.pin import Pin  # noqa: E402
-from app.tokens.pkcs11 import unload_all  # noqa: E402
-from app.tokens.softhsm import SoftHsm, softhsm_available  # noqa: E402
 from app.tokens.watch import TokenIdentity, TokenWatch, WatchEvent, WatchEventKind  # noqa: E402
 from tests.rigs.p11kit import P11KitCard, p11kit_available  # noqa: E402
 

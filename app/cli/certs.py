@@ -55,15 +55,17 @@ def _json(inv: Inventory) -> dict[str, Any]:
 
 
 def _table(inv: Inventory, out: TextIO) -> None:
+    from app.tokens.flags import TokenFlags
+
     for t in inv.tokens:
         pin = []
-        if t.protected_authentication_path:
+        if TokenFlags.PROTECTED_AUTHENTICATION_PATH in t.flags:
             pin.append("PIN pad")
-        if t.user_pin_locked:
+        if TokenFlags.USER_PIN_LOCKED in t.flags:
             pin.append("PIN LOCKED")
-        elif t.user_pin_final_try:
+        elif TokenFlags.USER_PIN_FINAL_TRY in t.flags:
             pin.append("PIN: final try")
-        elif t.user_pin_count_low:
+        elif TokenFlags.USER_PIN_COUNT_LOW in t.flags:
             pin.append("PIN: wrong PINs counted")
         extra = f" [{', '.join(pin)}]" if pin else ""
         print(

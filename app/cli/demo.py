@@ -74,7 +74,7 @@ def default_state_dir() -> Path:
 
 def prepare_card(state_dir: Path, *, reset: bool = False) -> DemoCard:
     """The demo card: reused when it is already there and readable, else provisioned anew."""
-    from app.tokens.softhsm import SoftHsm
+    from app.sandbox.softhsm import SoftHsm
 
     root = state_dir / "softhsm"
     ca_file = state_dir / "demo-client-ca.pem"
@@ -104,8 +104,8 @@ def prepare_card(state_dir: Path, *, reset: bool = False) -> DemoCard:
 
 
 def _unload(root: Path) -> None:
-    from app.tokens.pkcs11 import loaded_module, unload_module
-    from app.tokens.softhsm import find_softhsm_module
+    from app.sandbox.softhsm import find_softhsm_module
+    from app.tokens.p11.registry import loaded_module, unload_module
 
     path = find_softhsm_module()
     mod = loaded_module(path) if path else None
@@ -187,7 +187,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     """Run the demo; returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    from app.tokens.softhsm import softhsm_available
+    from app.sandbox.softhsm import softhsm_available
 
     if not softhsm_available():
         print(
@@ -251,7 +251,7 @@ def run_headless(
         return Pin(card.pin)
 
     # The card module must be loaded with the demo's private SOFTHSM2_CONF before the session uses it.
-    from app.tokens.pkcs11 import load_module
+    from app.tokens.p11.registry import load_module
 
     load_module(card.module_path, init_env=card.init_env)
     print("demo: headless run (no display, or --headless): logging in...", file=note, flush=True)
@@ -338,7 +338,7 @@ def run_window(card: DemoCard, info: Any, args: argparse.Namespace) -> int:
         print(f"demo: the window cannot open ({problem}); run with --headless", file=sys.stderr)
         return 2
     from app.session.model import AuthMethod
-    from app.tokens.pkcs11 import load_module
+    from app.tokens.p11.registry import load_module
     from app.ui.app import AppOptions, run
     from app.ui.inventory import InventoryConfig
     from app.ui.login import LoginPrefill, PickedCertificate

@@ -122,8 +122,8 @@ class QtChecks:
 
 def check_pkcs11_binding() -> str:
     """The PKCS#11 binding's compiled extension loads (python-pkcs11, never PyKCS11)."""
-    # The binding is imported in app/tokens/pkcs11.py only (a house rule enforced by test_layers).
-    from app.tokens.pkcs11 import binding_info
+    # The binding is imported in app/tokens/p11/ only (a house rule enforced by test_layers).
+    from app.tokens.p11.registry import binding_info
 
     return f"{binding_info()} loads"
 
@@ -131,7 +131,7 @@ def check_pkcs11_binding() -> str:
 def check_pkcs11_modules() -> Iterator[str]:
     """List the PKCS#11 modules this machine offers (as the app finds them) and load each one."""
     from app.tokens.modules import discover
-    from app.tokens.pkcs11 import load_module
+    from app.tokens.p11.registry import load_module
 
     found = discover()
     if not found:

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from app.session.errors import SessionError
 from app.tokens.errors import StorePasswordIncorrect, TokenError
+from app.tokens.signer import CardSigner
 
 EXIT_OK, EXIT_CONNECTION, EXIT_CERTIFICATE = 0, 1, 2
 
@@ -144,9 +145,8 @@ def run(args: argparse.Namespace, *, stdin: TextIO | None = None, out: TextIO | 
                 return fail(EXIT_CONNECTION, e)
             info = session.connection_info
     finally:
-        close = getattr(signer, "close", None)
-        if close is not None:
-            close()
+        if isinstance(signer, CardSigner):
+            signer.close()
     if info is None:  # cannot happen after a response over https
         return fail(EXIT_CONNECTION, RuntimeError("no TLS connection was made"))
     if args.json:

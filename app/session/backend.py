@@ -29,7 +29,7 @@ from app.session.ports import (
 )
 from app.tokens.errors import TokenNotPresent
 from app.tokens.pin import PinCallback
-from app.tokens.signer import Signer
+from app.tokens.signer import CardSigner, Signer
 from app.tokens.watch import WatchEvent
 
 
@@ -120,16 +120,14 @@ class RealBackend:
                                  card.identity, card.token_label)
 
     def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
-        if getattr(opened.signer, "logged_in", False):
-            return  # the card kept its login state: no PIN needed
-        relogin = getattr(opened.signer, "relogin", None)
-        if relogin is not None:
-            relogin(pin_callback)
+        signer = opened.signer
+        if not isinstance(signer, CardSigner) or signer.logged_in:
+            return  # a file key has no login; a card that kept its login state needs no PIN
+        signer.relogin(pin_callback)
 
     def release_certificate(self, opened: OpenedCertificate) -> None:
-        close = getattr(opened.signer, "close", None)
-        if close is not None:
-            close()
+        if isinstance(opened.signer, CardSigner):
+            opened.signer.close()
 
     # -- transport and API -----------------------------------------------------------------------
 

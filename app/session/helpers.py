@@ -15,38 +15,19 @@ from app.session.model import (
 )
 from app.session.ports import AccountSummary, SessionApi
 from app.tokens.errors import PinIncorrect, TokenError, TokenNotPresent
-from app.tokens.signer import Signer
+from app.tokens.signer import Signer, SignerBase
 
 
-class WatchedSigner:
+class WatchedSigner(SignerBase):
     """Passes signatures through; a signature failing because the card is gone wakes the watch at once."""
 
     def __init__(self, inner: Signer, on_card_gone: Callable[[], None]) -> None:
+        super().__init__(inner.certificate, inner.chain, inner.key_type, inner.key_size, inner.description)
         self._inner = inner
         self._on_card_gone = on_card_gone
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
-
-    @property
-    def certificate(self) -> Any:
-        return self._inner.certificate
-
-    @property
-    def chain(self) -> Any:
-        return self._inner.chain
-
-    @property
-    def key_type(self) -> Any:
-        return self._inner.key_type
-
-    @property
-    def key_size(self) -> int:
-        return self._inner.key_size
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
 
     def supported_schemes(self) -> Any:
         return self._inner.supported_schemes()

@@ -6,36 +6,13 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.tokens.secret import SecretValue
 
-class Secret:
+
+class Secret(SecretValue):
     """A password or secret key held in memory only; never shown by repr/str, never pickled."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value: str | None = value
-
-    def reveal(self) -> str:
-        """The value, for the one place that must use it (a signature, a Basic header)."""
-        if self._value is None:
-            raise ValueError("this secret was wiped")
-        return self._value
-
-    def wipe(self) -> None:
-        """Drop the reference to the value."""
-        self._value = None
-
-    @property
-    def wiped(self) -> bool:
-        return self._value is None
-
-    def __repr__(self) -> str:
-        return "Secret(***)"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> str | tuple[Any, ...]:
-        raise TypeError("a secret cannot be serialised")
+    __slots__ = ()
 
 
 class AuthMethod(enum.StrEnum):

@@ -10,13 +10,14 @@ worker. Card signers block: never call them on a UI thread.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from app.tokens.errors import (
     CertificateUnusable,
@@ -24,29 +25,25 @@ from app.tokens.errors import (
     MechanismUnsupported,
     PinCancelled,
     TokenError,
-    TokenNotPresent,
 )
+from app.tokens.flags import TokenFlags
+from app.tokens.inventory import find_certificate
 from app.tokens.model import CertificateEntry
+from app.tokens.p11.login import CardLogin
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.readings import Presence
+from app.tokens.p11.registry import load_module
 from app.tokens.pin import PinCallback, PinPurpose, PinRequest
-from app.tokens.pkcs11 import (
-    CKF_PROTECTED_AUTHENTICATION_PATH,
-    CardLogin,
-    Pkcs11Module,
-    Presence,
-    load_module,
-    pin_state_from_flags,
-)
 from app.tokens.signer import (
     ECDSA_SCHEMES,
     RSA_PKCS1_SCHEMES,
     RSA_PSS_SCHEMES,
     KeyType,
     SignatureScheme,
+    SignerBase,
 )
 from app.tokens.uri import Pkcs11Uri, is_pkcs11_uri
-
-if TYPE_CHECKING:
-    from app.tokens.watch import TokenIdentity
+from app.tokens.watch import TokenIdentity
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +99,12 @@ def schemes_for(
     return tuple(out)
 
 
-class Pkcs11Signer:
-    """Signs with a private key on a card through a CardLogin. Implements the Signer protocol."""
+class Pkcs11Signer(SignerBase):
+    """Signs with a private key on a card through a CardLogin. Implements the CardSigner protocol."""
 
     def __init__(
         self,
+        module: Pkcs11Module,
         login: CardLogin,
         certificate: x509.Certificate,
         cka_id: bytes,
@@ -119,28 +117,22 @@ class Pkcs11Signer:
         mechanisms_filter: MechanismFilter = None,
         disable_pss: bool = False,
     ) -> None:
+        public = certificate.public_key()
+        if isinstance(public, rsa.RSAPublicKey):
+            key_type, key_size, self._curve = KeyType.RSA, public.key_size, None
+        elif isinstance(public, ec.EllipticCurvePublicKey):
+            key_type, key_size, self._curve = KeyType.EC, public.curve.key_size, public.curve.name
+        else:
+            raise CertificateUnusable("only RSA and EC keys are supported", token_label=login.token_label)
+        super().__init__(certificate, chain, key_type, key_size, f"card '{login.token_label}'")
+        self._module = module
         self._login = login
-        self._certificate = certificate
         self._cka_id = cka_id
-        self._chain = chain
         self._always_auth = always_authenticate
         self._protected = protected_path
         self._pin_callback = pin_callback
-        self._filter = mechanisms_filter
-        self._disable_pss = disable_pss
         self._mechanisms = _apply_filter(mechanisms, mechanisms_filter, disable_pss)
-        public = certificate.public_key()
-        if isinstance(public, rsa.RSAPublicKey):
-            self._key_type, self._key_size, self._curve = KeyType.RSA, public.key_size, None
-        elif isinstance(public, ec.EllipticCurvePublicKey):
-            self._key_type, self._key_size, self._curve = KeyType.EC, public.curve.key_size, public.curve.name
-        else:
-            raise CertificateUnusable("only RSA and EC keys are supported", token_label=login.token_label)
-        from hashlib import sha256
-
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        self._fingerprint = sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+        self._fingerprint = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
     def __repr__(self) -> str:
         return (
@@ -149,26 +141,6 @@ class Pkcs11Signer:
         )
 
     # -- Signer protocol ------------------------------------------------------------------------
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return self._certificate
-
-    @property
-    def chain(self) -> tuple[x509.Certificate, ...]:
-        return self._chain
-
-    @property
-    def key_type(self) -> KeyType:
-        return self._key_type
-
-    @property
-    def key_size(self) -> int:
-        return self._key_size
-
-    @property
-    def description(self) -> str:
-        return f"card '{self.token_label}'"
 
     def supported_schemes(self) -> tuple[SignatureScheme, ...]:
         return schemes_for(self._key_type, self._key_size, self._mechanisms, self._curve)
@@ -227,25 +199,20 @@ class Pkcs11Signer:
     def _request(self, purpose: PinPurpose, last_error: str | None = None) -> PinRequest:
         flags = None
         with contextlib.suppress(TokenError):
-            flags = self._login.module.token_flags(self.token_serial)
-        tries, low, final, _locked = pin_state_from_flags(flags)
-        return PinRequest(
-            token_label=self.token_label,
-            purpose=purpose,
-            tries_left=tries,
-            count_low=low,
-            final_try=final,
-            protected_path=self._protected,
-            last_error=last_error,
+            flags = self._module.token_flags(self.token_serial)
+        return PinRequest.for_token(
+            self.token_label, purpose, flags, protected_path=self._protected, last_error=last_error
         )
 
     @property
     def module(self) -> Pkcs11Module:
-        return self._login.module
+        """The loaded module of the card."""
+        return self._module
 
     @property
     def module_path(self) -> str:
-        return self._login.module.path
+        """The module's library path."""
+        return self._module.path
 
     @property
     def token_serial(self) -> str:
@@ -280,8 +247,6 @@ class Pkcs11Signer:
     @property
     def identity(self) -> TokenIdentity:
         """Module path + token serial + certificate fingerprint (what the card watch follows)."""
-        from app.tokens.watch import TokenIdentity
-
         return TokenIdentity(self.module_path, self.token_serial, self._fingerprint, self.token_label)
 
     @property
@@ -291,14 +256,14 @@ class Pkcs11Signer:
 
     def presence(self) -> Presence:
         """Probe the card: REMOVED, PRESENT_LOGGED_OUT or PRESENT_LOGGED_IN."""
-        return self._login.module.probe(self.token_serial)
+        return self._module.probe(self.token_serial)
 
     def relogin(self, pin_callback: PinCallback | None = None, *, last_error: str | None = None) -> None:
         """Log in to the same card again (after re-insertion), asking the PIN with PinPurpose.RELOGIN."""
         callback = pin_callback or self._pin_callback
         if callback is None:
             raise PinCancelled("No PIN prompt to log in again.", token_label=self.token_label)
-        module = self._login.module
+        module = self._module
         if not module.holds_certificate(self.token_serial, self._fingerprint):
             raise KeyNotFound(
                 f"'{self.token_label}' no longer holds this certificate.", token_label=self.token_label
@@ -315,35 +280,6 @@ class Pkcs11Signer:
         self._login.close()
 
 
-def _find_certificate(module: Pkcs11Module, uri: Pkcs11Uri) -> CertificateEntry:
-    from app.tokens.inventory import scan_module
-
-    inv = scan_module(module.path, module=module)
-    matches = [
-        c
-        for c in inv.certificates
-        if c.token is not None
-        and uri.matches_token(
-            label=c.token.label, serial=c.token.serial, manufacturer=c.token.manufacturer, model=c.token.model
-        )
-        and uri.matches_slot(slot_id=c.token.slot_id, description=c.token.slot_description)
-        and uri.matches_object(cka_id=c.cka_id, label=c.label)
-    ]
-    if not matches:
-        if inv.errors:
-            raise inv.errors[0]
-        tokens = [
-            t
-            for t in inv.tokens
-            if uri.matches_token(label=t.label, serial=t.serial, manufacturer=t.manufacturer, model=t.model)
-        ]
-        if not tokens:
-            raise TokenNotPresent(f"No card matches {uri} in {module.path}.", token_label=uri.token)
-        raise KeyNotFound(f"No certificate matches {uri}.", token_label=tokens[0].label)
-    usable = [c for c in matches if c.usable] or matches
-    return usable[0]
-
-
 def open_card_signer(
     module_path: str,
     uri_or_entry: str | CertificateEntry,
@@ -357,6 +293,9 @@ def open_card_signer(
     """Find the certificate (RFC 7512 URI or inventory entry), log in to its card (PinPurpose.LOGIN),
     find the matching private key and return a signer.
 
+    An entry the caller already has (the picker's) is used as it is, without scanning the module
+    again; a URI is resolved to its entry by the inventory (`find_certificate`, one scan).
+
     Raises CertificateUnusable (the entry has problems, unless allow_unusable), TokenNotPresent,
     PinIncorrect / PinLocked / PinCancelled (never retried here), KeyNotFound, ModuleLoadFailed.
     """
@@ -366,7 +305,7 @@ def open_card_signer(
         if entry.token is None:
             raise CertificateUnusable("this certificate is not on a card")
     elif is_pkcs11_uri(uri_or_entry):
-        entry = _find_certificate(module, Pkcs11Uri.parse(uri_or_entry))
+        entry = find_certificate(module, Pkcs11Uri.parse(uri_or_entry))
     else:
         raise ValueError("expected a pkcs11: URI or a CertificateEntry")
     token = entry.token
@@ -380,8 +319,9 @@ def open_card_signer(
     try:
         key = login.find_private_key(entry.cka_id)
         mechanisms = set(module.mechanisms(token.serial))
-        protected = bool(module.token_flags(token.serial) & CKF_PROTECTED_AUTHENTICATION_PATH)
+        protected = TokenFlags.PROTECTED_AUTHENTICATION_PATH in module.token_flags(token.serial)
         return Pkcs11Signer(
+            module,
             login,
             cert,
             entry.cka_id,

@@ -23,13 +23,12 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from app.tokens.errors import FileStoreError, KeyNotFound, StorePasswordIncorrect
 from app.tokens.model import CertificateEntry, CertificateSource, Problem, parse_certificate
-from app.tokens.signer import KeyType, SoftwareSigner
+from app.tokens.signer import SoftwareSigner
 
 log = logging.getLogger(__name__)
 
 PKCS12_SUFFIXES = (".p12", ".pfx")
 PEM_SUFFIXES = (".pem", ".crt", ".cer")
-KEY_SUFFIXES = (".key",)
 MAX_FILE_SIZE = 1 << 20  # a credential file is small; anything bigger is not one of ours
 
 
@@ -339,10 +338,6 @@ def open_file_signer(source: CertificateEntry | Path | str, password: Password =
     path = Path(source.file_path or source.uri) if isinstance(source, CertificateEntry) else Path(source)
     cred = load_credential(path, password)
     return SoftwareSigner(cred.private_key, cred.certificate, cred.chain, description=os.path.basename(path))
-
-
-def key_type_of(cred: FileCredential) -> KeyType:
-    return KeyType.RSA if isinstance(cred.private_key, rsa.RSAPrivateKey) else KeyType.EC
 
 
 def credential_entry(

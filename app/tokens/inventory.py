@@ -13,7 +13,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from app.tokens.errors import ModuleLoadFailed, TokenError
+from app.tokens.errors import KeyNotFound, ModuleLoadFailed, TokenError, TokenNotPresent
+from app.tokens.flags import TokenFlags
 from app.tokens.model import (
     PROBLEM_TEXT,
     CertificateEntry,
@@ -23,7 +24,9 @@ from app.tokens.model import (
     TokenInfo,
     parse_certificate,
 )
-from app.tokens.pkcs11 import ObjectReading, Pkcs11Module, TokenObjects, load_module
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.readings import ObjectReading, TokenObjects
+from app.tokens.p11.registry import load_module, rescan_module
 from app.tokens.signer import KeyType
 from app.tokens.uri import Pkcs11Uri
 
@@ -35,6 +38,8 @@ __all__ = [
     "Problem",
     "TokenInfo",
     "entries_from_token_objects",
+    "find_certificate",
+    "rescan",
     "scan",
     "scan_module",
 ]
@@ -97,7 +102,9 @@ def _entry(
             details.append(parsed.error)
     priv = privs.get(obj.cka_id) if obj.cka_id else None
     visible = priv is not None
-    has_key = visible or (bool(obj.cka_id) and obj.cka_id in pub_ids and token.login_required)
+    # a private key hidden until login is inferred from its public key on a card that wants a login
+    hidden = bool(obj.cka_id) and obj.cka_id in pub_ids and TokenFlags.LOGIN_REQUIRED in token.flags
+    has_key = visible or hidden
     if not has_key:
         problems.append(Problem.NO_PRIVATE_KEY)
     elif priv is not None and priv.can_sign is False:
@@ -198,6 +205,54 @@ def scan_module(
         tokens.append(token)
         certs += entries
     return Inventory(tuple(tokens), tuple(certs), tuple(errors))
+
+
+def rescan(module_path: str) -> Inventory | None:
+    """Re-scan a loaded module (C_Finalize + C_Initialize) and read it again: a card re-inserted behind
+    p11-kit, and some readers, show up only then. None when the module is not loaded or failed in an
+    unexpected way (a broken module must not break the listing); a token error is in `errors`."""
+    try:
+        mod = rescan_module(module_path)
+        if mod is None:
+            return None
+        return scan_module(module_path, module=mod)
+    except TokenError as e:
+        return Inventory(errors=(e,))
+    except Exception as e:
+        log.debug("re-scan of %s failed: %s", module_path, type(e).__name__)
+        return None
+
+
+def find_certificate(module: Pkcs11Module, uri: Pkcs11Uri) -> CertificateEntry:
+    """The certificate a PKCS#11 URI names in this module (the usable one first when several match).
+
+    TokenNotPresent when no token matches, KeyNotFound when the token has no such certificate, or the
+    first error met while scanning when that hid it.
+    """
+    inv = scan_module(module.path, module=module)
+    matches = [
+        c
+        for c in inv.certificates
+        if c.token is not None
+        and uri.matches_token(
+            label=c.token.label, serial=c.token.serial, manufacturer=c.token.manufacturer, model=c.token.model
+        )
+        and uri.matches_slot(slot_id=c.token.slot_id, description=c.token.slot_description)
+        and uri.matches_object(cka_id=c.cka_id, label=c.label)
+    ]
+    if not matches:
+        if inv.errors:
+            raise inv.errors[0]
+        tokens = [
+            t
+            for t in inv.tokens
+            if uri.matches_token(label=t.label, serial=t.serial, manufacturer=t.manufacturer, model=t.model)
+        ]
+        if not tokens:
+            raise TokenNotPresent(f"No card matches {uri} in {module.path}.", token_label=uri.token)
+        raise KeyNotFound(f"No certificate matches {uri}.", token_label=tokens[0].label)
+    usable = [c for c in matches if c.usable] or matches
+    return usable[0]
 
 
 def scan(

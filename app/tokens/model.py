@@ -15,19 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from app.tokens.pkcs11 import (
-    CKF_LOGIN_REQUIRED,
-    CKF_PROTECTED_AUTHENTICATION_PATH,
-    CKF_REMOVABLE_DEVICE,
-    CKF_USER_PIN_COUNT_LOW,
-    CKF_USER_PIN_FINAL_TRY,
-    CKF_USER_PIN_INITIALIZED,
-    CKF_USER_PIN_LOCKED,
-    CKF_USER_PIN_TO_BE_CHANGED,
-    CKF_WRITE_PROTECTED,
-    TokenReading,
-    pin_state_from_flags,
-)
+from app.tokens.flags import SlotFlags, TokenFlags, pin_state_from_flags
+from app.tokens.p11.readings import TokenReading
 from app.tokens.signer import KeyType
 from app.tokens.uri import Pkcs11Uri
 
@@ -66,6 +55,19 @@ PROBLEM_TEXT: dict[Problem, str] = {
 }
 
 
+# The token flags `certs --json` shows, by the name of their JSON field.
+_TOKEN_FLAG_FIELDS: dict[str, TokenFlags] = {
+    "login_required": TokenFlags.LOGIN_REQUIRED,
+    "protected_authentication_path": TokenFlags.PROTECTED_AUTHENTICATION_PATH,
+    "user_pin_initialized": TokenFlags.USER_PIN_INITIALIZED,
+    "user_pin_count_low": TokenFlags.USER_PIN_COUNT_LOW,
+    "user_pin_final_try": TokenFlags.USER_PIN_FINAL_TRY,
+    "user_pin_locked": TokenFlags.USER_PIN_LOCKED,
+    "user_pin_to_be_changed": TokenFlags.USER_PIN_TO_BE_CHANGED,
+    "write_protected": TokenFlags.WRITE_PROTECTED,
+}
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     """One initialised token (card) in one module."""
@@ -77,8 +79,8 @@ class TokenInfo:
     serial: str
     manufacturer: str
     model: str
-    flags: int  # CK_TOKEN_INFO flags
-    slot_flags: int = 0
+    flags: TokenFlags  # CK_TOKEN_INFO flags
+    slot_flags: SlotFlags = SlotFlags.NONE
     mechanisms: frozenset[str] = frozenset()
 
     @classmethod
@@ -99,46 +101,9 @@ class TokenInfo:
         )
 
     @property
-    def login_required(self) -> bool:
-        return bool(self.flags & CKF_LOGIN_REQUIRED)
-
-    @property
-    def protected_authentication_path(self) -> bool:
-        """A PIN pad: the PIN is typed on the reader."""
-        return bool(self.flags & CKF_PROTECTED_AUTHENTICATION_PATH)
-
-    @property
-    def user_pin_initialized(self) -> bool:
-        return bool(self.flags & CKF_USER_PIN_INITIALIZED)
-
-    @property
-    def user_pin_count_low(self) -> bool:
-        return bool(self.flags & CKF_USER_PIN_COUNT_LOW)
-
-    @property
-    def user_pin_final_try(self) -> bool:
-        return bool(self.flags & CKF_USER_PIN_FINAL_TRY)
-
-    @property
-    def user_pin_locked(self) -> bool:
-        return bool(self.flags & CKF_USER_PIN_LOCKED)
-
-    @property
-    def user_pin_to_be_changed(self) -> bool:
-        return bool(self.flags & CKF_USER_PIN_TO_BE_CHANGED)
-
-    @property
-    def write_protected(self) -> bool:
-        return bool(self.flags & CKF_WRITE_PROTECTED)
-
-    @property
-    def removable(self) -> bool:
-        return bool(self.slot_flags & CKF_REMOVABLE_DEVICE)
-
-    @property
     def tries_left(self) -> int | None:
         """1 on the final try, 0 when locked, else unknown (PKCS#11 has no counter)."""
-        return pin_state_from_flags(self.flags)[0]
+        return pin_state_from_flags(self.flags).tries_left
 
     @property
     def uri(self) -> str:
@@ -157,15 +122,8 @@ class TokenInfo:
             "manufacturer": self.manufacturer,
             "model": self.model,
             "uri": self.uri,
-            "login_required": self.login_required,
-            "protected_authentication_path": self.protected_authentication_path,
-            "user_pin_initialized": self.user_pin_initialized,
-            "user_pin_count_low": self.user_pin_count_low,
-            "user_pin_final_try": self.user_pin_final_try,
-            "user_pin_locked": self.user_pin_locked,
-            "user_pin_to_be_changed": self.user_pin_to_be_changed,
-            "write_protected": self.write_protected,
-            "removable": self.removable,
+            **{name: flag in self.flags for name, flag in _TOKEN_FLAG_FIELDS.items()},
+            "removable": SlotFlags.REMOVABLE_DEVICE in self.slot_flags,
             "tries_left": self.tries_left,
             "mechanisms": sorted(self.mechanisms),
         }

@@ -1,6 +1,6 @@
 """Find PKCS#11 modules: explicit paths, the environment, the p11-kit registry (Linux), OpenSC defaults.
 
-Discovery only lists candidate paths; loading happens in `app.tokens.pkcs11.load_module`, one module
+Discovery only lists candidate paths; loading happens in `app.tokens.p11.registry.load_module`, one module
 at a time, so that a module failing to load gives its own ModuleLoadFailed and hides no other.
 """
 
@@ -163,7 +163,7 @@ def module_paths(explicit: Iterable[str] = (), **kwargs: object) -> list[str]:
 
 def load_all(candidates: Iterable[ModuleCandidate | str]) -> tuple[list[str], list[TokenError]]:
     """Load each module; returns (loaded paths, one error per module that failed). Never raises."""
-    from app.tokens.pkcs11 import load_module
+    from app.tokens.p11.registry import load_module
 
     loaded: list[str] = []
     errors: list[TokenError] = []

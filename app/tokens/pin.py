@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+from app.tokens.flags import pin_state_from_flags
+from app.tokens.secret import SecretValue
 
 
 class PinPurpose(enum.Enum):
@@ -28,32 +30,34 @@ class PinRequest:
     protected_path: bool = False  # PIN pad: the PIN is typed on the reader, not in our window
     last_error: str | None = None  # plain words about the previous attempt, if any
 
+    @classmethod
+    def for_token(
+        cls,
+        token_label: str,
+        purpose: PinPurpose,
+        flags: int | None,
+        *,
+        protected_path: bool = False,
+        last_error: str | None = None,
+    ) -> PinRequest:
+        """The request for a token whose CK_TOKEN_INFO flags are `flags` (None: could not be read)."""
+        state = pin_state_from_flags(flags)
+        return cls(
+            token_label,
+            purpose,
+            tries_left=state.tries_left,
+            count_low=state.count_low,
+            final_try=state.final_try,
+            protected_path=protected_path,
+            last_error=last_error,
+        )
 
-class Pin:
+
+class Pin(SecretValue):
     """A PIN held in memory only. Its repr/str never show the value; `wipe()` forgets it."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value: str | None = value
-
-    def reveal(self) -> str:
-        """The PIN itself, for the one call that hands it to the card."""
-        if self._value is None:
-            raise ValueError("this PIN was wiped")
-        return self._value
-
-    def wipe(self) -> None:
-        """Forget the value (Python strings cannot be zeroed; dropping the reference is what we can do)."""
-        self._value = None
-
-    def __repr__(self) -> str:
-        return "Pin(***)"
-
-    __str__ = __repr__
-
-    def __reduce__(self) -> str | tuple[Any, ...]:  # never pickled into a file or across a process
-        raise TypeError("a PIN cannot be serialised")
+    __slots__ = ()
+    _what = "PIN"
 
 
 # Asked on the calling thread: the UI implements it by blocking a worker until the dialog answers.

@@ -1,4 +1,5 @@
-"""The Signer protocol shared by card keys and file keys, and the software signer for file keys."""
+"""The Signer protocol shared by card keys and file keys (CardSigner adds the login), the SignerBase
+that holds their descriptive properties, and the software signer for file keys."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from app.tokens.errors import MechanismUnsupported
+from app.tokens.pin import PinCallback
 
 
 class KeyType(enum.StrEnum):
@@ -113,6 +115,67 @@ class Signer(Protocol):
         ...
 
 
+@runtime_checkable
+class CardSigner(Signer, Protocol):
+    """A Signer whose key stays on a card: it holds a login that the card's removal can lose."""
+
+    @property
+    def logged_in(self) -> bool:
+        """False once the card was removed / the module re-scanned (then call relogin)."""
+        ...
+
+    def relogin(self, pin_callback: PinCallback | None = None, *, last_error: str | None = None) -> None:
+        """Log in to the same card again (after re-insertion), asking the PIN with PinPurpose.RELOGIN."""
+        ...
+
+    def close(self) -> None:
+        """Give the login back (the last user of it logs out)."""
+        ...
+
+
+class SignerBase:
+    """The five descriptive properties of the Signer protocol, written once for every signer."""
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        chain: tuple[x509.Certificate, ...],
+        key_type: KeyType,
+        key_size: int,
+        description: str,
+    ) -> None:
+        self._certificate = certificate
+        self._chain = chain
+        self._key_type = key_type
+        self._key_size = key_size
+        self._description = description
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The leaf certificate of the key."""
+        return self._certificate
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Intermediate certificates to send after the leaf (may be empty)."""
+        return self._chain
+
+    @property
+    def key_type(self) -> KeyType:
+        """RSA or EC."""
+        return self._key_type
+
+    @property
+    def key_size(self) -> int:
+        """RSA modulus bits, or the EC curve's size."""
+        return self._key_size
+
+    @property
+    def description(self) -> str:
+        """Where the key lives, in the user's words (card label, file name). No secret."""
+        return self._description
+
+
 def sign_message(signer: Signer, message: bytes, scheme: SignatureScheme) -> bytes:
     """Hash `message` with the scheme's hash and sign it."""
     h = hashes.Hash(scheme.hash_algorithm)
@@ -138,7 +201,7 @@ def verify_signature(
         raise MechanismUnsupported(f"cannot verify with a {type(public).__name__}")
 
 
-class SoftwareSigner:
+class SoftwareSigner(SignerBase):
     """Signs with a key read from a PKCS#12 / PEM file. The key stays in this object's memory."""
 
     def __init__(
@@ -148,33 +211,15 @@ class SoftwareSigner:
         chain: tuple[x509.Certificate, ...] = (),
         description: str = "file",
     ) -> None:
+        if isinstance(private_key, rsa.RSAPrivateKey):
+            key_type, key_size = KeyType.RSA, private_key.key_size
+        else:
+            key_type, key_size = KeyType.EC, private_key.curve.key_size
+        super().__init__(certificate, chain, key_type, key_size, description)
         self._key = private_key
-        self._certificate = certificate
-        self._chain = chain
-        self._description = description
 
     def __repr__(self) -> str:
         return f"SoftwareSigner({self._description!r}, {self.key_type} {self.key_size})"
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return self._certificate
-
-    @property
-    def chain(self) -> tuple[x509.Certificate, ...]:
-        return self._chain
-
-    @property
-    def key_type(self) -> KeyType:
-        return KeyType.RSA if isinstance(self._key, rsa.RSAPrivateKey) else KeyType.EC
-
-    @property
-    def key_size(self) -> int:
-        return self._key.key_size if isinstance(self._key, rsa.RSAPrivateKey) else self._key.curve.key_size
-
-    @property
-    def description(self) -> str:
-        return self._description
 
     def supported_schemes(self) -> tuple[SignatureScheme, ...]:
         if isinstance(self._key, rsa.RSAPrivateKey):
@@ -195,12 +240,3 @@ class SoftwareSigner:
                 pad = padding.PKCS1v15()
             return self._key.sign(digest, pad, Prehashed(algo))
         return self._key.sign(digest, ec.ECDSA(Prehashed(algo)))
-
-
-def __getattr__(name: str) -> object:
-    # Pkcs11Signer lives in app.tokens.card (it needs the PKCS#11 wrapper); re-exported lazily here.
-    if name in ("Pkcs11Signer", "open_card_signer"):
-        from app.tokens import card
-
-        return getattr(card, name)
-    raise AttributeError(name)

@@ -167,10 +167,6 @@ class Pkcs11Uri:
         query += [f"{k}={_encode(v, _QUERY_SAFE)}" for k, v in self.vendor_query]
         return "pkcs11:" + ";".join(parts) + ("?" + "&".join(query) if query else "")
 
-    def with_(self, **changes: Any) -> Pkcs11Uri:
-        """A copy with some attributes changed."""
-        return replace(self, **changes)
-
     def without_query(self) -> Pkcs11Uri:
         """The same URI without module-path / module-name / pin-source."""
         return replace(self, pin_source=None, module_name=None, module_path=None, vendor_query=())

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.tokens.errors import TokenError, TokenNotPresent
-from app.tokens.pkcs11 import load_module, loaded_module
+from app.tokens.p11.registry import load_module, loaded_module
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class TokenIdentity:
 class TokenProbe(Protocol):
     """What the watch needs from one loaded module. Calls may raise TokenError subclasses.
 
-    A probe may also have `probe(serial)` returning app.tokens.pkcs11.Presence (`.present`, and
+    A probe may also have `probe(serial)` returning app.tokens.p11.readings.Presence (`.present`, and
     `.value == "present_logged_in"` while our login holds): the watch then also notices a card pulled
     and put back between two polls, from the lost login (checked every `login_check_every` polls).
     With `still_present(serial)` (one C_GetTokenInfo) the other polls use that cheaper check.

@@ -154,7 +154,7 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
 
 def _rescan(path: str, env: Mapping[str, str] | None) -> Inventory | None:
     from app.tokens.inventory import Inventory, scan_module
-    from app.tokens.pkcs11 import loaded_module
+    from app.tokens.p11.registry import loaded_module
 
     try:
         mod = loaded_module(path)

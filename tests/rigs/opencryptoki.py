@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from app.tokens.pkcs11 import Pkcs11Module, load_module, loaded_module, unload_module
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.registry import load_module, loaded_module, unload_module
 
 OCK_MODULE_CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/opencryptoki/libopencryptoki.so.0",

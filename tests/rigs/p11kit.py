@@ -24,8 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from app.tokens.pkcs11 import Pkcs11Module, load_module, loaded_module, unload_module
-from app.tokens.softhsm import SoftHsm, SoftHsmToken
+from app.sandbox.softhsm import SoftHsm, SoftHsmToken
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.registry import load_module, loaded_module, unload_module
 from tests.rigs.softhsm import SoftHsmRig
 
 P11KIT_CLIENT_CANDIDATES = (

@@ -12,7 +12,7 @@ Use from any test package (the root conftest registers this module as a plugin):
 
 SoftHSM2 reads SOFTHSM2_CONF and its token list at C_Initialize only; the rig never touches the
 process environment (the module is C_Initialize'd with its own SOFTHSM2_CONF, see
-app.tokens.pkcs11.load_module(init_env=...)). Initialising a token on a SoftHsm whose module is
+app.tokens.p11.registry.load_module(init_env=...)). Initialising a token on a SoftHsm whose module is
 loaded re-scans that module, dropping its sessions: create tokens before logging in.
 """
 
@@ -26,8 +26,9 @@ from pathlib import Path
 import pytest
 
 from app.sandbox.pki import CertificateAuthority
-from app.tokens.pkcs11 import Pkcs11Module, unload_module
-from app.tokens.softhsm import ProvisionedKey, SoftHsm, SoftHsmToken, softhsm_available
+from app.sandbox.softhsm import ProvisionedKey, SoftHsm, SoftHsmToken, softhsm_available
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.registry import unload_module
 
 CARD_LABEL = "OTL Test Card"
 SECOND_LABEL = "OTL Second Card"

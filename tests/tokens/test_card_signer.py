@@ -16,8 +16,8 @@ from app.tokens.errors import (
     TokenRemoved,
 )
 from app.tokens.inventory import scan_module
+from app.tokens.p11.readings import Presence
 from app.tokens.pin import Pin, PinPurpose, PinRequest
-from app.tokens.pkcs11 import Presence
 from app.tokens.signer import SignatureScheme, Signer, sign_message, verify_signature
 from app.tokens.uri import build_uri
 from tests.rigs.p11kit import P11KitCard

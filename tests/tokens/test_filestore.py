@@ -107,3 +107,39 @@ def test_mismatched_key_is_refused(tmp_path: Path, ca: CertificateAuthority) -> 
 def test_inventory_includes_stores_and_missing_paths(store: Path, tmp_path: Path) -> None:
     inv = scan([], [str(store / "open.p12"), str(tmp_path / "missing")])
     assert len(inv.certificates) == 1 and len(inv.errors) == 1
+
+
+
+_LOADED_AFTER = """
+import sys
+{imports}
+{call}
+print("pkcs11" in sys.modules)
+"""
+
+
+def _binding_loaded_after(imports: str, call: str) -> bool:
+    """Whether python-pkcs11 is in sys.modules after a fresh interpreter ran `imports` and `call`."""
+    import subprocess
+    import sys
+
+    code = _LOADED_AFTER.format(imports=imports, call=call)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_loading_a_file_certificate_does_not_load_the_pkcs11_binding(store: Path) -> None:
+    calls = "\n".join(
+        [
+            f"open_file_signer({str(store / 'rsa.p12')!r}, b'right password')",
+            f"open_file_signer({str(store / 'ec.pem')!r}, b'pem password')",
+            f"assert scan_store([{str(store)!r}])[0]",
+        ]
+    )
+    assert not _binding_loaded_after("from app.tokens.filestore import open_file_signer, scan_store", calls)
+
+
+def test_the_binding_probe_sees_a_module_that_loads_the_binding() -> None:
+    # the same probe on the inventory (which reads cards) must say True, or the test above proves nothing
+    assert _binding_loaded_after("from app.tokens.inventory import scan", "scan()")

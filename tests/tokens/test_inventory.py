@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from app.tokens.errors import ModuleLoadFailed
+from app.tokens.flags import TokenFlags
 from app.tokens.inventory import CertificateSource, Problem, scan, scan_module
 from app.tokens.signer import KeyType
 from app.tokens.uri import parse_uri
@@ -30,8 +31,10 @@ def test_tokens_are_listed_with_their_info(softhsm_rig: SoftHsmRig) -> None:
     t = tokens[CARD_LABEL]
     assert t.serial == softhsm_rig.card.serial
     assert t.manufacturer == "SoftHSM project" and t.model.startswith("SoftHSM")
-    assert t.login_required and t.user_pin_initialized and not t.protected_authentication_path
-    assert not t.user_pin_locked and t.tries_left is None
+    assert (TokenFlags.LOGIN_REQUIRED | TokenFlags.USER_PIN_INITIALIZED) in t.flags
+    assert TokenFlags.PROTECTED_AUTHENTICATION_PATH not in t.flags
+    assert TokenFlags.USER_PIN_LOCKED not in t.flags and t.tries_left is None
+    assert t.to_json()["login_required"] and not t.to_json()["protected_authentication_path"]
     assert {"RSA_PKCS", "RSA_PKCS_PSS", "ECDSA"} <= t.mechanisms
     assert parse_uri(t.uri).serial == t.serial
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from app.tokens.p11.readings import Presence
 from app.tokens.pin import Pin
-from app.tokens.pkcs11 import Presence
 from tests.rigs.p11kit import P11KitCard
 from tests.rigs.softhsm import CARD_LABEL, SECOND_LABEL, SoftHsmRig
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.tokens.softhsm import softhsm_available
+from app.sandbox.softhsm import softhsm_available
 
 ROOT = Path(__file__).resolve().parents[2]
 

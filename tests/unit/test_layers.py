@@ -43,13 +43,172 @@ def test_imports_point_one_way() -> None:
     assert offenders == []
 
 
-def test_pkcs11_binding_imported_in_one_module_only() -> None:
-    users = sorted(
-        str(p.relative_to(APP))
-        for p in APP.rglob("*.py")
-        if any(n.split(".")[0] in {"pkcs11", "PyKCS11"} for n in _imports(p))
+# -- the token layer's fences (the PKCS#11 binding, the sandbox, values without the driver) ----------
+
+BINDINGS = {"pkcs11", "PyKCS11"}
+# Values that must load without the driver: flags, the readings the driver hands out, the model and
+# the file store (a file certificate is opened without python-pkcs11).
+VALUE_MODULES = ("app.tokens.flags", "app.tokens.p11.readings", "app.tokens.model", "app.tokens.filestore")
+
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _all_imports(root: Path, path: Path) -> set[str]:
+    """Every module name `path` imports anywhere: module level, functions and TYPE_CHECKING blocks (a
+    type-only import still ties two modules together; a circle behind it is still a circle),
+    relative imports resolved; `from x import y` counts as x and as x.y (y may be a submodule)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = _module_name(root, path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{a.name}" for a in node.names)
+    return names
+
+
+def import_graph(root: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(module -> the modules under `root` it imports, module -> every name it imports)."""
+    files = {_module_name(root, p): p for p in sorted(root.rglob("*.py"))}
+    raw = {m: _all_imports(root, p) for m, p in files.items()}
+    return {m: {n for n in names if n in files and n != m} for m, names in raw.items()}, raw
+
+
+def import_circles(root: Path) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    graph, _ = import_graph(root)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(circles)
+
+
+def binding_outside_fence(root: Path) -> list[str]:
+    """Files that import the PKCS#11 binding outside tokens/p11/."""
+    fence = root / "tokens" / "p11"
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if not p.is_relative_to(fence) and any(n.split(".")[0] in BINDINGS for n in _all_imports(root, p))
     )
-    assert users in ([], ["tokens/pkcs11.py"])
+
+
+def tokens_importing_sandbox(root: Path) -> list[str]:
+    """Files under tokens/ that import the sandbox (the arrow would point up)."""
+    return sorted(
+        str(p.relative_to(root))
+        for p in (root / "tokens").rglob("*.py")
+        if any(n == "app.sandbox" or n.startswith("app.sandbox.") for n in _all_imports(root, p))
+    )
+
+
+def values_reaching_binding(root: Path, values: tuple[str, ...] = VALUE_MODULES) -> list[str]:
+    """'value -> module' for each module a value module loads (transitively) that imports the binding."""
+    graph, raw = import_graph(root)
+    out = []
+    for start in values:
+        seen, todo = {start}, [start]
+        while todo:
+            for w in graph.get(todo.pop(), set()) - seen:
+                seen.add(w)
+                todo.append(w)
+        out += [f"{start} -> {m}" for m in sorted(seen) if any(n.split(".")[0] in BINDINGS for n in raw[m])]
+    return out
+
+
+def test_pkcs11_binding_imported_only_inside_its_folder() -> None:
+    assert binding_outside_fence(APP) == []
+    assert (APP / "tokens" / "p11" / "module.py").exists()  # the fence is where the rule looks
+
+
+def test_nothing_in_tokens_imports_the_sandbox() -> None:
+    assert tokens_importing_sandbox(APP) == []
+
+
+def test_values_and_flags_never_import_the_binding() -> None:
+    graph, _ = import_graph(APP)
+    assert set(VALUE_MODULES) <= set(graph)  # a renamed value module must not pass by vanishing
+    assert values_reaching_binding(APP) == []
+
+
+def test_no_import_circle_in_app() -> None:
+    assert import_circles(APP) == []
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    app = root / "app"
+    for name, text in files.items():
+        f = app / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text, encoding="utf-8")
+    return app
+
+
+def test_each_token_rule_fails_on_a_violation(tmp_path: Path) -> None:
+    app = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "tokens/__init__.py": "",
+            "tokens/p11/__init__.py": "",
+            "tokens/p11/module.py": "import pkcs11\n",  # inside the fence: allowed
+            "tokens/flags.py": "from app.tokens.p11 import module\n",  # a value reaching the binding
+            "tokens/card.py": "def f():\n    from pkcs11 import Mechanism\n",  # binding outside
+            "tokens/softhsm.py": "from app.sandbox.pki import new_key\n",  # an arrow pointing up
+            "tokens/inventory.py": "from app.tokens import card\n",
+            "tokens/signer.py": "def g():\n    from .inventory import scan\n",  # relative, function-local
+            "tokens/filestore.py": "from app.tokens.signer import g\n",
+            "sandbox/__init__.py": "",
+            "sandbox/pki.py": "",
+        },
+    )
+    (app / "tokens" / "card.py").write_text(
+        "import app.tokens.filestore\ndef f():\n    from pkcs11 import Mechanism\n", encoding="utf-8"
+    )
+    assert binding_outside_fence(app) == ["tokens/card.py"]
+    assert tokens_importing_sandbox(app) == ["tokens/softhsm.py"]
+    reached = values_reaching_binding(app, ("app.tokens.flags",))
+    assert reached == ["app.tokens.flags -> app.tokens.p11.module"]
+    # card -> filestore -> signer -> (function-local, relative) inventory -> card
+    assert import_circles(app) == [
+        ["app.tokens.card", "app.tokens.filestore", "app.tokens.inventory", "app.tokens.signer"]
+    ]
 
 
 def test_tls_engine_imported_only_inside_its_folder() -> None:

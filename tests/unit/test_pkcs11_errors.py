@@ -14,14 +14,8 @@ from app.tokens.errors import (
     TokenOperationFailed,
     TokenRemoved,
 )
-from app.tokens.pkcs11 import (
-    CKF_USER_PIN_COUNT_LOW,
-    CKF_USER_PIN_FINAL_TRY,
-    CKF_USER_PIN_LOCKED,
-    ckr_name,
-    map_error,
-    pin_state_from_flags,
-)
+from app.tokens.flags import TokenFlags, pin_state_from_flags
+from app.tokens.p11.ckr import ckr_name, map_error
 
 
 @pytest.mark.parametrize(
@@ -52,7 +46,7 @@ def test_pin_incorrect_reads_flags_after_the_failure() -> None:
 
     def flags() -> int:
         calls.append(1)
-        return CKF_USER_PIN_COUNT_LOW
+        return TokenFlags.USER_PIN_COUNT_LOW
 
     err = map_error(x.PinIncorrect(), token_label="Card", read_flags=flags)
     assert isinstance(err, PinIncorrect)
@@ -61,14 +55,15 @@ def test_pin_incorrect_reads_flags_after_the_failure() -> None:
 
 
 def test_pin_incorrect_final_try() -> None:
-    err = map_error(x.PinIncorrect(), read_flags=lambda: CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY)
+    flags = TokenFlags.USER_PIN_COUNT_LOW | TokenFlags.USER_PIN_FINAL_TRY
+    err = map_error(x.PinIncorrect(), read_flags=lambda: flags)
     assert isinstance(err, PinIncorrect)
     assert err.final_try and err.tries_left == 1
     assert "lock" in str(err)
 
 
 def test_pin_incorrect_that_locked_the_card_is_pin_locked() -> None:
-    assert isinstance(map_error(x.PinIncorrect(), read_flags=lambda: CKF_USER_PIN_LOCKED), PinLocked)
+    assert isinstance(map_error(x.PinIncorrect(), read_flags=lambda: TokenFlags.USER_PIN_LOCKED), PinLocked)
 
 
 def test_pin_incorrect_when_flags_cannot_be_read() -> None:
@@ -123,8 +118,8 @@ def test_ckr_name_of_subclasses() -> None:
 def test_pin_state_from_flags() -> None:
     assert pin_state_from_flags(None) == (None, False, False, False)
     assert pin_state_from_flags(0) == (None, False, False, False)
-    assert pin_state_from_flags(CKF_USER_PIN_FINAL_TRY) == (1, False, True, False)
-    assert pin_state_from_flags(CKF_USER_PIN_LOCKED)[0] == 0
+    assert pin_state_from_flags(TokenFlags.USER_PIN_FINAL_TRY) == (1, False, True, False)
+    assert pin_state_from_flags(TokenFlags.USER_PIN_LOCKED)[0] == 0
 
 
 def test_messages_never_carry_a_pin() -> None:

@@ -9,17 +9,11 @@ import pytest
 from pkcs11 import exceptions as x
 
 from app.tokens.errors import PinCancelled, PinIncorrect, PinLocked
+from app.tokens.flags import SlotFlags, TokenFlags
+from app.tokens.p11.executor import SerialExecutor
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.readings import Presence
 from app.tokens.pin import Pin, PinRequest
-from app.tokens.pkcs11 import (
-    CKF_PROTECTED_AUTHENTICATION_PATH,
-    CKF_TOKEN_INITIALIZED,
-    CKF_TOKEN_PRESENT,
-    CKF_USER_PIN_COUNT_LOW,
-    CKF_USER_PIN_LOCKED,
-    Pkcs11Module,
-    Presence,
-    SerialExecutor,
-)
 
 
 class FakeSession:
@@ -62,7 +56,7 @@ class FakeSlot:
         token.slot = self
         self.slot_id = 1
         self.slot_description = "reader"
-        self.flags = CKF_TOKEN_PRESENT
+        self.flags = SlotFlags.TOKEN_PRESENT
 
     def get_token(self) -> FakeToken:
         return self.token
@@ -101,7 +95,7 @@ class Prompt:
 
 
 def test_pin_pad_logs_in_without_a_pin_from_us() -> None:
-    tok = FakeToken(CKF_TOKEN_INITIALIZED | CKF_PROTECTED_AUTHENTICATION_PATH)
+    tok = FakeToken(TokenFlags.TOKEN_INITIALIZED | TokenFlags.PROTECTED_AUTHENTICATION_PATH)
     mod = module_with(tok)
     prompt = Prompt(None)  # the UI's answer is ignored for a PIN pad
     login = mod.login("SERIAL1", prompt)
@@ -112,14 +106,14 @@ def test_pin_pad_logs_in_without_a_pin_from_us() -> None:
 
 
 def test_cancel_does_not_touch_the_card() -> None:
-    tok = FakeToken(CKF_TOKEN_INITIALIZED)
+    tok = FakeToken(TokenFlags.TOKEN_INITIALIZED)
     with pytest.raises(PinCancelled):
         module_with(tok).login("SERIAL1", Prompt(None))
     assert tok.opened == []
 
 
 def test_locked_card_is_refused_before_asking() -> None:
-    tok = FakeToken(CKF_TOKEN_INITIALIZED | CKF_USER_PIN_LOCKED)
+    tok = FakeToken(TokenFlags.TOKEN_INITIALIZED | TokenFlags.USER_PIN_LOCKED)
     prompt = Prompt("1234")
     with pytest.raises(PinLocked):
         module_with(tok).login("SERIAL1", prompt)
@@ -127,14 +121,14 @@ def test_locked_card_is_refused_before_asking() -> None:
 
 
 def test_wrong_pin_is_tried_once_and_flags_are_read_after() -> None:
-    tok = FakeToken(CKF_TOKEN_INITIALIZED, fail=x.PinIncorrect())
+    tok = FakeToken(TokenFlags.TOKEN_INITIALIZED, fail=x.PinIncorrect())
     mod = module_with(tok)
     prompt = Prompt("1234")
 
     real_open = tok.open
 
     def open_and_count(**kw: Any) -> FakeSession:
-        tok.flags |= CKF_USER_PIN_COUNT_LOW  # the card counts the failure
+        tok.flags |= TokenFlags.USER_PIN_COUNT_LOW  # the card counts the failure
         return real_open(**kw)
 
     tok.open = open_and_count  # type: ignore[method-assign]

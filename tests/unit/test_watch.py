@@ -218,7 +218,7 @@ class _Presence:
 
 
 class LoginAwareProbe(FakeProbe):
-    """Also reports whether our login holds (like app.tokens.pkcs11.Pkcs11Module.probe)."""
+    """Also reports whether our login holds (like app.tokens.p11.module.Pkcs11Module.probe)."""
 
     def __init__(self) -> None:
         super().__init__()

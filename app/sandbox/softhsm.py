@@ -2,8 +2,8 @@
 
 A `SoftHsm` is a folder with its own `softhsm2.conf` and token directory. Tokens are initialised with
 `softhsm2-util`; key pairs are generated ON the token (sensitive, non-extractable) through our one
-PKCS#11 wrapper (`app.tokens.pkcs11`); certificates are written as CKO_CERTIFICATE objects with the
-key's CKA_ID.
+PKCS#11 wrapper (`app.tokens.p11.provisioning`); certificates are written as CKO_CERTIFICATE objects
+with the key's CKA_ID. It lives beside the demo PKI (app.sandbox.pki) that certifies its keys.
 
 SoftHSM2 reads its configuration (SOFTHSM2_CONF) and its token list only at C_Initialize, and a
 library is loaded once per process. So: one `SoftHsm` can hold many tokens; initialising a token
@@ -20,14 +20,16 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from app.sandbox.pki import CertificateAuthority, new_key
 from app.tokens.errors import TokenError
-from app.tokens.pkcs11 import Pkcs11Module, load_module, loaded_module
+from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.provisioning import ProvisioningSession
+from app.tokens.p11.registry import load_module, rescan_module
 
 SOFTHSM_MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -178,9 +180,7 @@ class SoftHsm:
 
     def rescan(self) -> None:
         """Make a loaded module see tokens created since it was initialised (drops its sessions)."""
-        mod = loaded_module(self.module_path)
-        if mod is not None:
-            mod.reinitialize()
+        rescan_module(self.module_path)
 
     # -- tokens ---------------------------------------------------------------------------------
 
@@ -202,11 +202,6 @@ class SoftHsm:
         self._tokens[label] = tok
         self.rescan()
         return tok
-
-    def delete_token(self, token: SoftHsmToken) -> None:
-        """Delete a token's files. A process that loaded the module must `rescan()` to forget it."""
-        self._softhsm2_util("--delete-token", "--serial", token.serial)
-        self._tokens.pop(token.label, None)
 
     def _softhsm2_util(self, *args: str) -> str:
         proc = subprocess.run(
@@ -256,7 +251,7 @@ class SoftHsm:
     ) -> tuple[bytes, PublicKey]:
         """Generate a signing key pair ON the token; returns (CKA_ID, public key)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
-        with self.module().open_rw_session(token.serial, token.user_pin) as s:
+        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
             reading = s.generate_keypair(
                 kind,
                 cka_id,
@@ -272,7 +267,7 @@ class SoftHsm:
         """Write a CKO_CERTIFICATE with CKA_SUBJECT/ISSUER/SERIAL_NUMBER filled in."""
         der = certificate.public_bytes(serialization.Encoding.DER)
         serial_der = _der_integer(certificate.serial_number)
-        with self.module().open_rw_session(token.serial, token.user_pin) as s:
+        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
             s.create_certificate(
                 der,
                 cka_id,
@@ -287,7 +282,7 @@ class SoftHsm:
     ) -> bytes:
         """Write a certificate object whose CKA_VALUE is `value` as is (tests: garbage DER)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
-        with self.module().open_rw_session(token.serial, token.user_pin) as s:
+        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
             s.create_certificate(value, cka_id, label)
         return cka_id
 
@@ -295,7 +290,7 @@ class SoftHsm:
         self, token: SoftHsmToken, items: list[tuple[x509.Certificate, bytes, str]]
     ) -> None:
         """Write many certificates in one session (benchmarks)."""
-        with self.module().open_rw_session(token.serial, token.user_pin) as s:
+        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
             for cert, cka_id, label in items:
                 s.create_certificate(
                     cert.public_bytes(serialization.Encoding.DER),
@@ -309,7 +304,7 @@ class SoftHsm:
     def add_client_certificate(
         self,
         token: SoftHsmToken,
-        ca: Any,
+        ca: CertificateAuthority,
         cn: str,
         kind: str = "rsa2048",
         *,
@@ -323,7 +318,7 @@ class SoftHsm:
         not_after: _dt.datetime | None = None,
     ) -> ProvisionedKey:
         """Generate a key on the token (or, with key_on_token=False, in software: a certificate
-        without key), certify it with `ca` (an app.sandbox.pki.CertificateAuthority), write the
+        without key), certify it with `ca`, write the
         certificate with the same CKA_ID."""
         label = label or cn
         if key_on_token:
@@ -336,8 +331,6 @@ class SoftHsm:
                 private=private,
             )
         else:
-            from app.sandbox.pki import new_key
-
             cka_id = cka_id if cka_id is not None else self._new_id()
             public = new_key(kind).public_key()
         issued = ca.issue_client(
@@ -369,18 +362,3 @@ def _der_integer(value: int) -> bytes:
         return b"\x02" + bytes([len(body)]) + body
     n = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
     return b"\x02" + bytes([0x80 | len(n)]) + n + body
-
-
-def demo_token(
-    root: Path | str,
-    ca: Any,
-    *,
-    label: str = "Demo card",
-    kind: str = "p256",
-    user_pin: str = DEFAULT_USER_PIN,
-) -> tuple[SoftHsm, SoftHsmToken, ProvisionedKey]:
-    """A fresh SoftHSM2 in `root` with one token holding one client certificate (the demo card)."""
-    hsm = SoftHsm(root)
-    tok = hsm.init_token(label, user_pin=user_pin)
-    key = hsm.add_client_certificate(tok, ca, "demo operator", kind)
-    return hsm, tok, key
