@@ -3,53 +3,48 @@
 Threads: `net` runs the session's blocking calls (login, ReadVms, keyring); `control` runs logout and
 cancel (so they never queue behind a slow request); `cards` runs inventory scans. The session delivers
 its events from its own threads; they are re-emitted as a Qt signal and handled on the UI thread.
+
+The flows live in app/ui/flows/ (login, certificates, session view); this file wires them, and keeps
+the settings dialog and quitting. TrustedLoginApp is the facade the tests and run() use.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app import APP_NAME
-from app.session.model import (
-    AuthMethod,
-    CertificateChoice,
-    EndReason,
-    EventKind,
-    LoginRequest,
-    SessionEvent,
-    SessionInfo,
-    SessionState,
-)
-from app.ui.errors import describe, describe_end
+from app.session.model import EndReason, LoginRequest, SessionEvent, SessionInfo
+from app.ui.flows.certificates import CertificatesFlow
+from app.ui.flows.login import LoginFlow
+from app.ui.flows.seam import CurrentSession, SessionFactory, SessionHandle
+from app.ui.flows.session_view import SessionViewFlow
+from app.ui.icon import app_icon
 from app.ui.inventory import InventoryConfig
-from app.ui.login import LoginPrefill, LoginWindow, PickedCertificate
+from app.ui.login import LoginPrefill, LoginWindow
 from app.ui.pin import PinBridge
 from app.ui.workers import Worker
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QSystemTrayIcon
+    from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 
+    from app.session.ports import RevocationResult, SessionSettings
     from app.ui.picker import CertificatePicker
     from app.ui.session_window import SessionWindow
+    from app.ui.settings import SettingsDialog, SettingsStore
 
 # The picker, the session window and the token layer are imported when first needed: the login
 # window must come up as fast as a bare window (see bench/startup.py).
 
-log = logging.getLogger(__name__)
+__all__ = ["AppOptions", "TrustedLoginApp", "app_icon", "create_login_window", "ensure_qapplication", "run"]
 
 ROOT = Path(__file__).resolve().parents[2]
-ICON = ROOT / "resources" / "icons" / "osc-trusted-login.svg"
 STYLE = ROOT / "resources" / "style.qss"
 
 
@@ -60,11 +55,11 @@ class AppOptions:
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
     prefill: LoginPrefill | None = None
     profiles: tuple[str, ...] = ()
-    session_settings: Any = None  # app.session.lifecycle.SessionSettings (watch interval, ticks)
-    session_factory: Callable[..., Any] | None = None  # builds a TrustedSession; the product's by default
+    session_settings: SessionSettings | None = None  # watch interval, ticks; the product's when None
+    session_factory: SessionFactory | None = None  # builds the session; TrustedSession by default
     use_keyring: bool = True
     inventory_poll_ms: int = 1500  # picker live refresh while it is open
-    settings_store: Any = None  # app.ui.settings.SettingsStore (the default settings file when None)
+    settings_store: SettingsStore | None = None  # the default settings file when None
     profile: str | None = None  # osc profile to prefill the form with at start
     quit_on_close: bool = True
     # Problems found before the window existed (a corrupt settings or osc config file): shown on it,
@@ -72,17 +67,13 @@ class AppOptions:
     startup_warnings: tuple[str, ...] = ()
 
 
-def _default_session_factory(request: LoginRequest, **kw: Any) -> Any:
-    from app.session.lifecycle import TrustedSession
-
-    return TrustedSession(request, **kw)
-
-
 class TrustedLoginApp(QObject):
-    """The application's controller: one login window, at most one session window and one session."""
+    """The application: one login window, at most one session window and one session.
+
+    The work is done by three flows (login, certificates, session view); their signals are the app's.
+    """
 
     session_event = Signal(object)  # SessionEvent of the current session, on the UI thread
-    _raw_event = Signal(object, object)  # (session tag, SessionEvent) from the session's threads
     logged_in = Signal(object)  # SessionInfo
     login_failed = Signal(object)  # the error
     session_ended = Signal(object)  # SessionEvent (state ENDED)
@@ -97,33 +88,107 @@ class TrustedLoginApp(QObject):
         self.control = Worker("session-control", self)
         self.cards = Worker("cards", self)
         self.pin_bridge = PinBridge()
-        self.session: Any = None
-        self.session_info: SessionInfo | None = None
-        self.session_window: SessionWindow | None = None
-        self.picker: CertificatePicker | None = None
-        self.tray: QSystemTrayIcon | None = None
-        self.last_end: SessionEvent | None = None
-        self.last_revocation: Any = None
+        self.current = CurrentSession()
         self._quitting = False
-        self._remember_pending: tuple[Any, ...] | None = None
-
+        self.settings_dialog: SettingsDialog | None = None
+        self.not_revoked_box: QMessageBox | None = None
         self.login_window = LoginWindow(profiles=self.options.profiles)
         self.pin_bridge.set_parent_widget(self.login_window)
-        self.pin_bridge.keypad_cancelled.connect(self.cancel_login)
-        self.login_window.login_requested.connect(self.start_login)
-        self.login_window.choose_certificate.connect(self.open_picker)
-        self.login_window.cancel_requested.connect(self.cancel_login)
+        self._wire_flows()
         self.login_window.settings_requested.connect(self.open_settings)
-        self.login_window.profile_selected.connect(self._profile_selected)
         if self.options.prefill is not None:
             self.login_window.prefill(self.options.prefill)
-        self._raw_event.connect(self._on_raw_event)
-        self._session_tag: object | None = None
 
-        self._inventory_timer = QTimer(self)
-        self._inventory_timer.setInterval(self.options.inventory_poll_ms)
-        self._inventory_timer.timeout.connect(self.refresh_inventory)
-        self._scan_running = False
+    def _wire_flows(self) -> None:
+        o, w = self.options, self.login_window
+        self.session_view = SessionViewFlow(
+            w, self.pin_bridge, self.net, self.control, self.current,
+            quitting=lambda: self._quitting, parent=self,
+        )  # fmt: skip
+        self.login_flow = LoginFlow(
+            w, self.pin_bridge, self.net, self.control, self.current,
+            on_event=self.session_view.deliver, session_factory=o.session_factory,
+            session_settings=o.session_settings, use_keyring=o.use_keyring, parent=self,
+        )  # fmt: skip
+        self.certificates = CertificatesFlow(
+            w, self.cards, lambda: self.options.inventory, poll_ms=o.inventory_poll_ms, parent=self
+        )
+        # The session window opens before logged_in reaches anyone else (slots run in connection order).
+        self.login_flow.logged_in.connect(self.session_view.open)
+        self.login_flow.logged_in.connect(self.logged_in)
+        self.login_flow.login_failed.connect(self.login_failed)
+        self.login_flow.remember_failed.connect(self._remember_failed)
+        self.certificates.inventory_loaded.connect(self.inventory_loaded)
+        sv = self.session_view
+        sv.session_event.connect(self.session_event)
+        sv.event_applied.connect(lambda event: self.session_event_handled(event))
+        sv.session_ended.connect(self.session_ended)
+        sv.vms_loaded.connect(self.vms_loaded)
+        sv.close_requested.connect(self.quit)
+
+    # -- the facade: what the flows hold, under the names the tests and run() use -------------------
+
+    @property
+    def session(self) -> SessionHandle | None:
+        """The current session (None between sessions)."""
+        return self.current.session
+
+    @property
+    def session_info(self) -> SessionInfo | None:
+        """The live session's details (None until the login is done)."""
+        return self.current.info
+
+    @property
+    def picker(self) -> CertificatePicker | None:
+        """The open certificate picker."""
+        return self.certificates.picker
+
+    @property
+    def session_window(self) -> SessionWindow | None:
+        """The open session window."""
+        return self.session_view.session_window
+
+    @property
+    def tray(self) -> QSystemTrayIcon | None:
+        """The tray icon while a session is live (where the system has a tray)."""
+        return self.session_view.tray
+
+    @property
+    def last_end(self) -> SessionEvent | None:
+        """The ENDED event of the last session."""
+        return self.session_view.last_end
+
+    @property
+    def last_revocation(self) -> RevocationResult | None:
+        """What happened to the last session's temporary key."""
+        return self.session_view.last_revocation
+
+    def open_picker(self) -> None:
+        """Open the certificate picker; it refreshes itself while open."""
+        self.certificates.open_picker()
+
+    def refresh_inventory(self) -> None:
+        """Scan cards and stores on the cards worker (skipped while a scan is running)."""
+        self.certificates.refresh_inventory()
+
+    def start_login(self, request: LoginRequest) -> None:
+        """Build the session and log in on the network worker."""
+        self.login_flow.start_login(request)
+
+    def cancel_login(self) -> None:
+        """Stop a login in progress (the session cancels at its next step; a PIN prompt is closed)."""
+        self.login_flow.cancel_login()
+
+    def refresh_vms(self) -> None:
+        """ReadVms on the network worker."""
+        self.session_view.refresh_vms()
+
+    def logout(self) -> None:
+        """Log out on the control worker; the ENDED event brings the login window back."""
+        self.session_view.logout()
+
+    def session_event_handled(self, event: SessionEvent) -> None:
+        """Hook for tests and the tray (called after each event was applied)."""
 
     # -- start ----------------------------------------------------------------------------------------
 
@@ -146,417 +211,13 @@ class TrustedLoginApp(QObject):
         for i, step in enumerate(steps):
             QTimer.singleShot(i * 20, step)
         if self.options.profile:
-            self._profile_selected(self.options.profile)
+            self.login_flow.load_profile(self.options.profile)
         elif self.options.use_keyring and self.options.prefill is None:
-            # After the first paint: importing keyring and asking the OS keyring takes a while,
-            # and the window should not wait for it.
-            QTimer.singleShot(100, self._load_remembered)
+            self.login_flow.load_remembered_later()
 
-    def _load_remembered(self) -> None:
-        from app.ui import remember
-
-        self.net.submit(remember.load, self._remembered, name="keyring-load")
-
-    def _remembered(self, r: Any) -> None:
-        w = self.login_window
-        if r is None or w.identity_edit.text():
-            return  # nothing stored, or the user already started typing
-        method = AuthMethod.ACCESS_KEY if r.method == AuthMethod.ACCESS_KEY.value else AuthMethod.PASSWORD
-        w.prefill(
-            LoginPrefill(
-                method=method,
-                identity=r.identity,
-                secret=r.password,
-                region=r.region,
-                endpoint=r.endpoint,
-                certificate=_certificate_from_memory(r.certificate),
-                remember=True,
-                remember_secret=r.password is not None,
-            )
-        )
-
-    def _profile_selected(self, name: str) -> None:
-        def read() -> Any:
-            from app.session import config
-
-            return config.resolve_profile(name)
-
-        self.net.submit(read, self._apply_profile, self._profile_error, name="profile")
-
-    def _apply_profile(self, p: Any) -> None:
-        method = AuthMethod.ACCESS_KEY if getattr(p, "access_key", None) else AuthMethod.PASSWORD
-        secret = (
-            getattr(p, "secret_key", None)
-            if method is AuthMethod.ACCESS_KEY
-            else getattr(p, "password", None)
-        )
-        secret_text = secret.reveal() if hasattr(secret, "reveal") else secret
-        self.login_window.prefill(
-            LoginPrefill(
-                method=method,
-                identity=(getattr(p, "access_key", None) or getattr(p, "login", None) or ""),
-                secret=secret_text,
-                region=getattr(p, "region", None),
-                endpoint=getattr(p, "endpoint_api", None),
-                certificate=_certificate_of_profile(p),
-                profile=getattr(p, "name", None),
-            )
-        )
-
-    def _profile_error(self, e: BaseException) -> None:
-        self.login_window.show_message(*describe(e))
-
-    # -- certificates ---------------------------------------------------------------------------------
-
-    def open_picker(self) -> None:
-        """Open the certificate picker; it refreshes itself while open."""
-        if self.picker is not None:
-            self.picker.raise_()
-            return
-        from app.ui.picker import CertificatePicker
-
-        picker = CertificatePicker(self.login_window)
-        self.picker = picker
-        picker.refresh_requested.connect(self.refresh_inventory)
-        picker.file_added.connect(self._add_file)
-        picker.finished.connect(lambda result: self._picker_closed(picker, result))
-        picker.open()
-        self.refresh_inventory()
-        self._inventory_timer.start()
-
-    def _picker_closed(self, picker: CertificatePicker, result: int) -> None:
-        self._inventory_timer.stop()
-        self.picker = None
-        chosen = picker.chosen if result else None
-        picker.deleteLater()
-        if chosen is not None:
-            self.login_window.set_certificate(chosen.picked())
-        else:
-            self.login_window.set_certificate(
-                self.login_window.certificate
-            )  # keeps it; drops a pending login
-
-    def refresh_inventory(self) -> None:
-        """Scan cards and stores on the cards worker (skipped while a scan is running)."""
-        if self._scan_running:
-            return
-        self._scan_running = True
-        cfg = self.options.inventory
-        from app.ui.inventory import read_snapshot
-
-        self.cards.submit(
-            lambda: read_snapshot(cfg), self._inventory_done, self._inventory_error, name="inventory"
-        )
-
-    def _inventory_done(self, snapshot: Any) -> None:
-        self._scan_running = False
-        if self.picker is not None:
-            self.picker.set_snapshot(snapshot)
-        self.inventory_loaded.emit(snapshot)
-
-    def _inventory_error(self, e: BaseException) -> None:
-        self._scan_running = False
-        if self.picker is not None:
-            self.picker.set_status(" ".join(describe(e)))
-
-    def _add_file(self, path: str, password: Any) -> None:
-        ca = self.options.inventory.account_ca_subjects
-
-        def done(rows: Any) -> None:
-            if self.picker is not None:
-                self.picker.set_status("")
-                self.picker.add_file_rows(rows)
-
-        def failed(e: BaseException) -> None:
-            if self.picker is None:
-                return
-            title, text = describe(e)
-            from app.tokens.errors import StorePasswordIncorrect
-
-            if isinstance(e, StorePasswordIncorrect):
-                self.picker.set_status(text)
-                self.picker.ask_file_password(path, error=text)
-            else:
-                self.picker.set_status(f"{title}: {text}")
-
-        from app.ui.inventory import read_file
-
-        self.cards.submit(lambda: read_file(path, password, ca), done, failed, name="read-file")
-
-    # -- login ----------------------------------------------------------------------------------------
-
-    def start_login(self, request: LoginRequest) -> None:
-        """Build the session and log in on the network worker."""
-        w = self.login_window
-        if self.session is not None:
-            return
-        w.set_busy(True, self.tr("Connecting to %1...").replace("%1", request.endpoint or request.region))
-        if w.remember_check.isChecked():
-            secret = w.secret_edit.text() if w.remember_secret_check.isChecked() else None
-            self._remember_pending = (
-                request.credentials.method.value,
-                request.credentials.identity,
-                request.region if request.endpoint is None else None,
-                request.endpoint,
-                secret,
-                _certificate_to_remember(w.certificate),
-            )
-        else:
-            self._remember_pending = None
-        self.pin_bridge.reopen()
-        self.pin_bridge.set_parent_widget(w)
-        factory = self.options.session_factory or _default_session_factory
-        # Each session's events carry a tag: a late event of a session that already failed (its
-        # ENDED arrives after login_failed) must not touch the next one (e.g. close its PIN prompt).
-        tag = object()
-        self._session_tag = tag
-        kwargs: dict[str, Any] = {
-            "pin_callback": self.pin_bridge,
-            "on_event": lambda event: self._raw_event.emit(tag, event),
-        }
-        if self.options.session_settings is not None:
-            kwargs["settings"] = self.options.session_settings
-        try:
-            session = factory(request, **kwargs)
-        except Exception as e:
-            w.set_busy(False)
-            w.show_message(*describe(e))
-            return
-        self.session = session
-        self.net.submit(
-            session.login,
-            lambda info: self._login_done(session, info),
-            lambda e: self._login_error(session, e),
-            name="login",
-        )
-
-    def cancel_login(self) -> None:
-        """Stop a login in progress (the session cancels at its next step; a PIN prompt is closed)."""
-        session = self.session
-        if session is None or self.session_info is not None:
-            return
-        self.login_window.set_busy(True, self.tr("Cancelling..."))
-        self.pin_bridge.cancel_all()
-        self.control.submit(lambda: session.logout(EndReason.LOGOUT), name="cancel-login")
-
-    def _login_done(self, session: Any, info: SessionInfo) -> None:
-        self.pin_bridge.close_keypad_prompt()
-        if session is not self.session:
-            return
-        self.session_info = info
-        w = self.login_window
-        w.set_busy(False)
-        w.clear_secret()
-        if self._remember_pending is not None and self.options.use_keyring:
-            from app.ui import remember
-
-            args = self._remember_pending
-            self.net.submit(lambda: remember.save(*args), self._remember_saved, name="keyring-save")
-        elif self.options.use_keyring and w.identity_edit.text():
-            from app.ui import remember
-
-            self.net.submit(remember.forget, name="keyring-forget")
-        self._remember_pending = None
-        self._show_session_window(info)
-        self.logged_in.emit(info)
-
-    def _remember_saved(self, problem: str | None) -> None:
-        if problem and self.session_window is not None:
-            self.session_window.show_notice(
-                self.tr("Your login could not be remembered: %1").replace("%1", problem)
-            )
-
-    def _login_error(self, session: Any, e: BaseException) -> None:
-        self.pin_bridge.close_keypad_prompt()
-        if session is self.session:
-            self.session = None
-        self._remember_pending = None
-        w = self.login_window
-        w.set_busy(False)
-        from app.session.lifecycle import LoginCancelled
-        from app.tokens.errors import PinCancelled
-
-        if isinstance(e, LoginCancelled | PinCancelled):
-            w.show_message(
-                self.tr("Login cancelled"), self.tr("Nothing was changed on the account."), warning=False
-            )
-        else:
-            w.show_message(*describe(e))
-        self.login_failed.emit(e)
-
-    # -- the session ----------------------------------------------------------------------------------
-
-    def _show_session_window(self, info: SessionInfo) -> None:
-        from app.ui.session_window import SessionWindow
-
-        sw = SessionWindow()
-        sw.setWindowIcon(app_icon())
-        self.session_window = sw
-        self.pin_bridge.set_parent_widget(sw)
-        sw.set_info(info)
-        sw.logout_requested.connect(self.logout)
-        sw.refresh_vms_requested.connect(self.refresh_vms)
-        sw.unlock_requested.connect(self._unlock)
-        sw.close_requested.connect(self.quit)
-        sw.countdown_changed.connect(self._tray_countdown)
-        self.login_window.hide()
-        sw.show()
-        self._make_tray(info)
-        sw.refresh_button.setEnabled(False)
-        sw.vm_status.setText(self.tr("Reading the VMs..."))
-        self.refresh_vms()
-
-    def refresh_vms(self) -> None:
-        """ReadVms on the network worker."""
-        session = self.session
-        if session is None:
-            return
-
-        def read() -> Any:
-            return session.client.read_vms()
-
-        def done(vms: Any) -> None:
-            if self.session_window is not None and session is self.session:
-                self.session_window.set_vms(vms)
-            self.vms_loaded.emit(vms)
-
-        def failed(e: BaseException) -> None:
-            if self.session_window is not None and session is self.session:
-                self.session_window.set_vm_error(" ".join(describe(e)))
-
-        self.net.submit(read, done, failed, name="read-vms")
-
-    def _unlock(self) -> None:
-        session = self.session
-        if session is not None:
-            self.control.submit(session.retry_card_login, name="relogin")
-
-    def logout(self) -> None:
-        """Log out on the control worker; the ENDED event brings the login window back."""
-        session = self.session
-        if session is None:
-            return
-        if self.session_window is not None:
-            self.session_window.set_ending(self.tr("Logging out: revoking the temporary key..."))
-        self.control.submit(
-            lambda: session.logout(EndReason.LOGOUT), self._logout_done, self._logout_error, name="logout"
-        )
-
-    def _logout_done(self, revocation: Any) -> None:
-        self.last_revocation = revocation
-
-    def _logout_error(self, e: BaseException) -> None:
-        if self.session_window is not None:
-            self.session_window.show_notice(" ".join(describe(e)))
-
-    def _on_raw_event(self, tag: object, event: SessionEvent) -> None:
-        if tag is not self._session_tag:
-            log.debug("event of a previous session ignored: %s", event.kind.value)
-            return
-        self.session_event.emit(event)
-        self._on_session_event(event)
-
-    def _on_session_event(self, event: SessionEvent) -> None:
-        from app.ui.session_window import mmss
-
-        sw = self.session_window
-        if event.kind is EventKind.CARD_REMOVED or (
-            event.kind is EventKind.STATE and event.state is SessionState.GRACE
-        ):
-            if sw is not None and event.deadline_monotonic is not None:
-                if not sw.countdown_visible:
-                    self._notify(
-                        self.tr("Card removed"),
-                        self.tr("Insert the same card within %1 to keep the session.").replace(
-                            "%1", mmss(event.deadline_monotonic - time.monotonic())
-                        ),
-                    )
-                sw.start_countdown(event.deadline_monotonic)
-        elif event.kind is EventKind.STATE and event.state is SessionState.ACTIVE:
-            if sw is not None:
-                sw.stop_countdown()
-                sw.show_notice("")
-            if self.tray is not None:
-                self.tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
-        elif event.kind is EventKind.CARD_INSERTED:
-            if sw is not None:
-                sw.banner_label.setText(self.tr("<b>The card is back.</b> Unlocking it..."))
-        elif event.kind is EventKind.WARNING:
-            if sw is not None and event.message:
-                if (
-                    event.state is SessionState.GRACE
-                    and self.session is not None
-                    and getattr(self.session, "card_present", False)
-                ):
-                    sw.offer_unlock(event.message)
-                else:
-                    sw.show_notice(event.message)
-        elif event.kind is EventKind.STATE and event.state is SessionState.ENDED:
-            self._ended(event)
-        self.session_event_handled(event)
-
-    def session_event_handled(self, event: SessionEvent) -> None:
-        """Hook for tests and the tray (called after each event was applied)."""
-
-    def _ended(self, event: SessionEvent) -> None:
-        self.last_end = event
-        session = self.session
-        if session is not None:
-            self.last_revocation = getattr(session, "revocation", None)
-        was_live = self.session_info is not None
-        self.session = None
-        self.session_info = None
-        self.pin_bridge.cancel_all()
-        if self.tray is not None:
-            self.tray.hide()
-            self.tray.deleteLater()
-            self.tray = None
-        sw = self.session_window
-        self.session_window = None
-        if sw is not None:
-            sw.stop_countdown()
-            sw.allow_close()
-            sw.close()
-            sw.deleteLater()
-        self.session_ended.emit(event)
-        if self._quitting:
-            return
-        if not was_live:
-            return  # a login that failed or was cancelled: _login_error shows the reason
-        revocation = self.last_revocation
-        revoked = event.data.get("key_revoked")
-        if revocation is not None and getattr(revocation, "key_id", None) is None:
-            revoked = None  # there was no temporary key: say nothing about revoking one
-        title, text = describe_end(event.reason or EndReason.ERROR, revoked, event.message)
-        self.login_window.show_message(
-            title, text, warning=not (event.reason is EndReason.LOGOUT and revoked)
-        )
-        self.login_window.set_certificate(self.login_window.certificate)
-        self.login_window.show()
-        self.login_window.raise_()
-
-    # -- tray -----------------------------------------------------------------------------------------
-
-    def _make_tray(self, info: SessionInfo) -> None:
-        from PySide6.QtWidgets import QSystemTrayIcon
-
-        if not QSystemTrayIcon.isSystemTrayAvailable():
-            return
-        tray = QSystemTrayIcon(app_icon(), self)
-        tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
-        tray.activated.connect(lambda *_: self.session_window and self.session_window.raise_())
-        tray.show()
-        self.tray = tray
-
-    def _tray_countdown(self, text: str) -> None:
-        if self.tray is not None:
-            self.tray.setToolTip(self.tr("Card removed: the session ends in %1").replace("%1", text))
-
-    def _notify(self, title: str, text: str) -> None:
-        from PySide6.QtWidgets import QSystemTrayIcon
-
-        if self.tray is not None and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
+    def _remember_failed(self, problem: str) -> None:
+        text = self.tr("Your login could not be remembered: %1").replace("%1", problem)
+        self.session_view.show_notice(text)
 
     # -- settings -------------------------------------------------------------------------------------
 
@@ -569,7 +230,7 @@ class TrustedLoginApp(QObject):
         dlg.open()
         self.settings_dialog = dlg
 
-    def _settings_closed(self, dlg: Any, result: int) -> None:
+    def _settings_closed(self, dlg: SettingsDialog, result: int) -> None:
         if result and dlg.saved is not None:
             s = dlg.saved
             inv = self.options.inventory
@@ -592,23 +253,21 @@ class TrustedLoginApp(QObject):
         if self._quitting:
             return
         self._quitting = True
-        session = self.session
+        session = self.current.session
         self.pin_bridge.cancel_all()
         if session is None:
             self._finish_quit(None)
             return
-        key_id = self.session_info.temporary_key_id if self.session_info is not None else None
+        key_id = self.current.info.temporary_key_id if self.current.info is not None else None
         if self.session_window is not None:
             self.session_window.set_ending(self.tr("Quitting: revoking the temporary key..."))
 
-        def end() -> Any:
+        def end() -> RevocationResult:
             result = session.logout(EndReason.QUIT)
-            if key_id is None:
-                # Still logging in: the login stops at its next step and deletes a key it may have
-                # made meanwhile; wait for that, so a failed deletion is said before the app goes.
-                wait = getattr(session, "wait_ended", None)
-                if wait is not None and wait(60):
-                    result = getattr(session, "revocation", None) or result
+            # Still logging in: the login stops at its next step and deletes a key it may have made
+            # meanwhile; wait for that, so a failed deletion is said before the app goes.
+            if key_id is None and session.wait_ended(60):
+                result = session.revocation or result
             return result
 
         self.control.submit(
@@ -619,36 +278,44 @@ class TrustedLoginApp(QObject):
         )
 
     def _finish_quit(
-        self, revocation: Any, error: BaseException | None = None, key_id: str | None = None
+        self,
+        revocation: RevocationResult | None,
+        error: BaseException | None = None,
+        key_id: str | None = None,
     ) -> None:
-        self.last_revocation = revocation
-        key = getattr(revocation, "key_id", None) or key_id
+        self.session_view.last_revocation = revocation
+        key = (revocation.key_id if revocation is not None else None) or key_id
+        revoked = revocation is not None and revocation.revoked
         # Only a key that exists and was not deleted is worth a warning (a login cancelled before the
         # key was created, or an access-key session without a temporary key, has nothing to revoke).
-        if key is not None and (error is not None or not getattr(revocation, "revoked", False)):
-            expires = getattr(revocation, "expires", None) or self.tr("its expiry date")
-            from PySide6.QtWidgets import QMessageBox
-
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                self.tr("Key not revoked"),
-                self.tr(
-                    "The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in "
-                    "Cockpit if this computer is not trusted."
-                )
-                .replace("%1", key)
-                .replace("%2", expires),
-                QMessageBox.StandardButton.Ok,
-                self.session_window or self.login_window,
-            )
-            box.setObjectName("notRevokedBox")
+        if key is not None and (error is not None or not revoked):
+            expires = (revocation.expires if revocation is not None else None) or self.tr("its expiry date")
+            box = self._not_revoked_box(key, expires)
             box.finished.connect(lambda *_: self._close_all(revocation))
             box.open()
-            self.not_revoked_box = box
             return
         self._close_all(revocation)
 
-    def _close_all(self, revocation: Any) -> None:
+    def _not_revoked_box(self, key: str, expires: str) -> QMessageBox:
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            self.tr("Key not revoked"),
+            self.tr(
+                "The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in "
+                "Cockpit if this computer is not trusted."
+            )
+            .replace("%1", key)
+            .replace("%2", expires),
+            QMessageBox.StandardButton.Ok,
+            self.session_window or self.login_window,
+        )
+        box.setObjectName("notRevokedBox")
+        self.not_revoked_box = box
+        return box
+
+    def _close_all(self, revocation: RevocationResult | None) -> None:
         if self.session_window is not None:
             self.session_window.allow_close()
             self.session_window.close()
@@ -660,56 +327,10 @@ class TrustedLoginApp(QObject):
 
     def shutdown(self) -> None:
         """Stop the workers (a PIN prompt in flight is answered 'cancelled' first)."""
-        self._inventory_timer.stop()
+        self.certificates.stop()
         self.pin_bridge.cancel_all()
         for w in (self.net, self.control, self.cards):
             w.stop(15000)
-
-
-def _certificate_of_profile(p: Any) -> PickedCertificate | None:
-    """The certificate an osc profile names (x509_client_cert, or a card URI in x509_client_key)."""
-    ref = getattr(p, "certificate_ref", None)
-    if not ref:
-        return None
-    if ref.startswith("pkcs11:"):
-        from app.tokens.uri import Pkcs11Uri, UriError
-
-        try:
-            uri = Pkcs11Uri.parse(ref)
-        except UriError:
-            return PickedCertificate(CertificateChoice(ref), ref, "")
-        title = uri.object or (uri.id.hex() if uri.id else "") or ref
-        where = uri.token or uri.serial or ""
-        return PickedCertificate(CertificateChoice(ref), title, f"Card: {where}" if where else "")
-    return PickedCertificate(CertificateChoice(ref), Path(ref).name, ref)
-
-
-def _certificate_to_remember(picked: Any) -> tuple[str, str | None, str, str] | None:
-    # A file that needs a password is not remembered: its password never is, and a prefilled
-    # certificate that then fails to open would only confuse.
-    if picked is None or picked.choice.file_password is not None:
-        return None
-    return (picked.choice.ref, picked.choice.module_path, picked.title, picked.detail)
-
-
-def _certificate_from_memory(value: Any) -> Any:
-    if not value:
-        return None
-    ref, module_path, title, detail = value
-    return PickedCertificate(CertificateChoice(ref, module_path=module_path), title, detail)
-
-
-_icon: QIcon | None = None
-
-
-def app_icon() -> QIcon:
-    """The application icon (empty when the file is not there, e.g. in a stripped build)."""
-    global _icon
-    if _icon is None:
-        from PySide6.QtGui import QIcon
-
-        _icon = QIcon(str(ICON)) if ICON.exists() else QIcon()
-    return _icon
 
 
 def ensure_qapplication(argv: list[str] | None = None) -> QApplication:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from app.session.model import Secret
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +38,21 @@ class RememberedLogin:
         )
 
 
-def _keyring():  # imported lazily: keyring's backend discovery costs start-up time
+@dataclass(frozen=True)
+class LoginToRemember:
+    """A login waiting for its session to go live before it is remembered. The password (only when the
+    user opted in) stays a Secret until the keyring call."""
+
+    method: str
+    identity: str
+    region: str | None
+    endpoint: str | None
+    password: Secret | None = field(default=None, repr=False)
+    certificate: tuple[str, str | None, str, str] | None = None
+
+
+# Imported lazily: keyring's backend discovery costs start-up time.
+def _keyring() -> tuple[ModuleType, type[Exception]]:
     import keyring
     import keyring.errors
 
@@ -100,6 +120,12 @@ def save(
         return f"the system keyring is not available ({type(e).__name__})"
 
 
+def save_login(login: LoginToRemember) -> str | None:
+    """Remember a login that went live (see save()); its password is revealed for the keyring only."""
+    password = login.password.reveal() if login.password is not None else None
+    return save(login.method, login.identity, login.region, login.endpoint, password, login.certificate)
+
+
 def forget(identity: str | None = None) -> None:
     """Forget the remembered login (and its password)."""
     try:
@@ -111,7 +137,7 @@ def forget(identity: str | None = None) -> None:
     _delete(keyring, keyring_error, _LAST)
 
 
-def _delete(keyring, keyring_error, name: str) -> None:
+def _delete(keyring: ModuleType, keyring_error: type[Exception], name: str) -> None:
     # Nothing stored, or no keyring: nothing to forget.
     with contextlib.suppress(keyring_error, RuntimeError):
         keyring.delete_password(SERVICE, name)

@@ -120,6 +120,29 @@
     </message>
 </context>
 <context>
+    <name>LoginFlow</name>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="130" />
+        <source>Connecting to %1...</source>
+        <translation>Connexion à %1...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="180" />
+        <source>Cancelling...</source>
+        <translation>Annulation...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="219" />
+        <source>Login cancelled</source>
+        <translation>Connexion annulée</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="219" />
+        <source>Nothing was changed on the account.</source>
+        <translation>Rien n’a été modifié sur le compte.</translation>
+    </message>
+</context>
+<context>
     <name>LoginWindow</name>
     <message>
         <location filename="../../app/ui/login.py" line="77" />
@@ -361,6 +384,68 @@
         <location filename="../../app/ui/pin_dialog.py" line="95" />
         <source>Enter the PIN of &lt;b&gt;%1&lt;/b&gt; on the card reader's keypad.</source>
         <translation>Saisissez le code PIN de &lt;b&gt;%1&lt;/b&gt; sur le clavier du lecteur de carte.</translation>
+    </message>
+</context>
+<context>
+    <name>SessionViewFlow</name>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="90" />
+        <source>Reading the VMs...</source>
+        <translation>Lecture des VM...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="129" />
+        <source>Logging out: revoking the temporary key...</source>
+        <translation>Déconnexion : révocation de la clé temporaire...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="176" />
+        <source>Card removed</source>
+        <translation>Carte retirée</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="177" />
+        <source>Insert the same card within %1 to keep the session.</source>
+        <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="1" />
+        <location filename="../../app/ui/flows/session_view.py" line="2" />
+        <location filename="../../app/ui/flows/session_view.py" line="33" />
+        <location filename="../../app/ui/flows/session_view.py" line="67" />
+        <location filename="../../app/ui/flows/session_view.py" line="73" />
+        <location filename="../../app/ui/flows/session_view.py" line="90" />
+        <location filename="../../app/ui/flows/session_view.py" line="94" />
+        <location filename="../../app/ui/flows/session_view.py" line="99" />
+        <location filename="../../app/ui/flows/session_view.py" line="114" />
+        <location filename="../../app/ui/flows/session_view.py" line="116" />
+        <location filename="../../app/ui/flows/session_view.py" line="121" />
+        <location filename="../../app/ui/flows/session_view.py" line="124" />
+        <location filename="../../app/ui/flows/session_view.py" line="129" />
+        <location filename="../../app/ui/flows/session_view.py" line="131" />
+        <location filename="../../app/ui/flows/session_view.py" line="138" />
+        <location filename="../../app/ui/flows/session_view.py" line="144" />
+        <location filename="../../app/ui/flows/session_view.py" line="157" />
+        <location filename="../../app/ui/flows/session_view.py" line="159" />
+        <location filename="../../app/ui/flows/session_view.py" line="162" />
+        <location filename="../../app/ui/flows/session_view.py" line="176" />
+        <location filename="../../app/ui/flows/session_view.py" line="177" />
+        <location filename="../../app/ui/flows/session_view.py" line="178" />
+        <location filename="../../app/ui/flows/session_view.py" line="214" />
+        <location filename="../../app/ui/flows/session_view.py" line="232" />
+        <location filename="../../app/ui/flows/session_view.py" line="249" />
+        <source>%1: session active</source>
+        <translation>%1 : session active</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="162" />
+        <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
+        <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="249" />
+        <source>Card removed: the session ends in %1</source>
+        <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
 </context>
 <context>
@@ -713,88 +798,32 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="133" />
+        <location filename="../../app/ui/app.py" line="199" />
         <source>Some configuration could not be read</source>
         <translation>Une partie de la configuration n'a pas pu être lue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="273" />
-        <source>Connecting to %1...</source>
-        <translation>Connexion à %1...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="318" />
-        <source>Cancelling...</source>
-        <translation>Annulation...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="346" />
+        <location filename="../../app/ui/app.py" line="219" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="360" />
-        <source>Login cancelled</source>
-        <translation>Connexion annulée</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="360" />
-        <source>Nothing was changed on the account.</source>
-        <translation>Rien n’a été modifié sur le compte.</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="384" />
-        <source>Reading the VMs...</source>
-        <translation>Lecture des VM...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="418" />
-        <source>Logging out: revoking the temporary key...</source>
-        <translation>Déconnexion : révocation de la clé temporaire...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="447" />
-        <source>Card removed</source>
-        <translation>Carte retirée</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="448" />
-        <source>Insert the same card within %1 to keep the session.</source>
-        <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="458" />
-        <location filename="../../app/ui/app.py" line="522" />
-        <source>%1: session active</source>
-        <translation>%1 : session active</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="461" />
-        <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
-        <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="529" />
-        <source>Card removed: the session ends in %1</source>
-        <translation>Carte retirée : la session se termine dans %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/app.py" line="578" />
+        <location filename="../../app/ui/app.py" line="263" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="594" />
+        <location filename="../../app/ui/app.py" line="292" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="599" />
+        <location filename="../../app/ui/app.py" line="304" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="601" />
+        <location filename="../../app/ui/app.py" line="306" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>

@@ -256,6 +256,12 @@ class FakeSession:
         self.revocation = _Revocation("AKTEMP", False, "2030-01-01T00:00:00Z", "network down")
         return self.revocation
 
+    def retry_card_login(self) -> None:  # the seam's whole shape (app.ui.flows.seam.SessionHandle)
+        pass
+
+    def wait_ended(self, timeout: float | None = None) -> bool:
+        return True  # it ends within logout()
+
 
 def test_quit_logs_out_and_says_when_the_key_could_not_be_revoked(qtbot: Any) -> None:
     from app.ui.app import AppOptions, TrustedLoginApp

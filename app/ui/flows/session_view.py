@@ -1,0 +1,255 @@
+"""The session view: the session window, its VMs, the session's events (countdown, unlock), the tray,
+logout and the end of the session (back to the login window)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from app import APP_NAME
+from app.session.model import EndReason, EventKind, SessionEvent, SessionInfo, SessionState
+from app.ui.errors import describe, describe_end
+from app.ui.flows.seam import CurrentSession
+from app.ui.icon import app_icon
+from app.ui.login import LoginWindow
+from app.ui.pin import PinBridge
+from app.ui.workers import Worker
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    from app.session.api.values import Vm
+    from app.session.ports import RevocationResult
+    from app.ui.session_window import SessionWindow
+
+log = logging.getLogger(__name__)
+
+
+class SessionViewFlow(QObject):
+    """Shows the live session and follows its events until it ends."""
+
+    session_event = Signal(object)  # SessionEvent of the current session, on the UI thread
+    event_applied = Signal(object)  # the same event, once the windows show it
+    session_ended = Signal(object)  # SessionEvent (state ENDED)
+    vms_loaded = Signal(object)  # tuple of Vm
+    close_requested = Signal()  # the user closed the session window: the app quits (logging out)
+    _raw_event = Signal(object, object)  # (session tag, SessionEvent) from the session's threads
+
+    def __init__(
+        self,
+        login_window: LoginWindow,
+        pin_bridge: PinBridge,
+        net: Worker,
+        control: Worker,
+        current: CurrentSession,
+        *,
+        quitting: Callable[[], bool],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.login_window = login_window
+        self.pin_bridge = pin_bridge
+        self.net = net
+        self.control = control
+        self.current = current
+        self._quitting = quitting
+        self.session_window: SessionWindow | None = None
+        self.tray: QSystemTrayIcon | None = None
+        self.last_end: SessionEvent | None = None
+        self.last_revocation: RevocationResult | None = None
+        self._raw_event.connect(self._on_raw_event)
+
+    def deliver(self, tag: object, event: SessionEvent) -> None:
+        """Hand a session's event to the UI thread (called from the session's threads)."""
+        self._raw_event.emit(tag, event)
+
+    # -- the window -----------------------------------------------------------------------------------
+
+    def open(self, info: SessionInfo) -> None:
+        """Replace the login window by the session window, and read the VMs."""
+        from app.ui.session_window import SessionWindow
+
+        sw = SessionWindow()
+        sw.setWindowIcon(app_icon())
+        self.session_window = sw
+        self.pin_bridge.set_parent_widget(sw)
+        sw.set_info(info)
+        sw.logout_requested.connect(self.logout)
+        sw.refresh_vms_requested.connect(self.refresh_vms)
+        sw.unlock_requested.connect(self._unlock)
+        sw.close_requested.connect(self.close_requested)
+        sw.countdown_changed.connect(self._tray_countdown)
+        self.login_window.hide()
+        sw.show()
+        self._make_tray()
+        sw.refresh_button.setEnabled(False)
+        sw.vm_status.setText(self.tr("Reading the VMs..."))
+        self.refresh_vms()
+
+    def show_notice(self, text: str) -> None:
+        """A line on the session window (nothing when there is none)."""
+        if self.session_window is not None:
+            self.session_window.show_notice(text)
+
+    def refresh_vms(self) -> None:
+        """ReadVms on the network worker."""
+        session = self.current.session
+        if session is None:
+            return
+
+        def read() -> tuple[Vm, ...]:
+            return session.client.read_vms()
+
+        def done(vms: tuple[Vm, ...]) -> None:
+            if self.session_window is not None and session is self.current.session:
+                self.session_window.set_vms(vms)
+            self.vms_loaded.emit(vms)
+
+        def failed(e: BaseException) -> None:
+            if self.session_window is not None and session is self.current.session:
+                self.session_window.set_vm_error(" ".join(describe(e)))
+
+        self.net.submit(read, done, failed, name="read-vms")
+
+    def _unlock(self) -> None:
+        session = self.current.session
+        if session is not None:
+            self.control.submit(session.retry_card_login, name="relogin")
+
+    def logout(self) -> None:
+        """Log out on the control worker; the ENDED event brings the login window back."""
+        session = self.current.session
+        if session is None:
+            return
+        if self.session_window is not None:
+            self.session_window.set_ending(self.tr("Logging out: revoking the temporary key..."))
+        self.control.submit(
+            lambda: session.logout(EndReason.LOGOUT), self._logout_done, self._logout_error, name="logout"
+        )
+
+    def _logout_done(self, revocation: RevocationResult) -> None:
+        self.last_revocation = revocation
+
+    def _logout_error(self, e: BaseException) -> None:
+        self.show_notice(" ".join(describe(e)))
+
+    # -- the session's events -------------------------------------------------------------------------
+
+    def _on_raw_event(self, tag: object, event: SessionEvent) -> None:
+        if tag is not self.current.tag:
+            log.debug("event of a previous session ignored: %s", event.kind.value)
+            return
+        self.session_event.emit(event)
+        self._apply(event)
+        self.event_applied.emit(event)
+
+    def _apply(self, event: SessionEvent) -> None:
+        kind, state = event.kind, event.state
+        if kind is EventKind.CARD_REMOVED or (kind is EventKind.STATE and state is SessionState.GRACE):
+            self._card_away(event)
+        elif kind is EventKind.STATE and state is SessionState.ACTIVE:
+            if self.session_window is not None:
+                self.session_window.stop_countdown()
+                self.session_window.show_notice("")
+            if self.tray is not None:
+                self.tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
+        elif kind is EventKind.CARD_INSERTED:
+            if self.session_window is not None:
+                self.session_window.banner_label.setText(self.tr("<b>The card is back.</b> Unlocking it..."))
+        elif kind is EventKind.WARNING:
+            self._warning(event)
+        elif kind is EventKind.STATE and state is SessionState.ENDED:
+            self._ended(event)
+
+    def _card_away(self, event: SessionEvent) -> None:
+        from app.ui.session_window import mmss
+
+        sw = self.session_window
+        if sw is None or event.deadline_monotonic is None:
+            return
+        if not sw.countdown_visible:
+            self._notify(
+                self.tr("Card removed"),
+                self.tr("Insert the same card within %1 to keep the session.").replace(
+                    "%1", mmss(event.deadline_monotonic - time.monotonic())
+                ),
+            )
+        sw.start_countdown(event.deadline_monotonic)
+
+    def _warning(self, event: SessionEvent) -> None:
+        sw = self.session_window
+        if sw is None or not event.message:
+            return
+        session = self.current.session
+        if event.state is SessionState.GRACE and session is not None and session.card_present:
+            sw.offer_unlock(event.message)
+        else:
+            sw.show_notice(event.message)
+
+    def _ended(self, event: SessionEvent) -> None:
+        self.last_end = event
+        session = self.current.session
+        if session is not None:
+            self.last_revocation = session.revocation
+        was_live = self.current.info is not None
+        self.current.session = None
+        self.current.info = None
+        self.pin_bridge.cancel_all()
+        self._drop_tray()
+        sw = self.session_window
+        self.session_window = None
+        if sw is not None:
+            sw.stop_countdown()
+            sw.allow_close()
+            sw.close()
+            sw.deleteLater()
+        self.session_ended.emit(event)
+        if self._quitting() or not was_live:
+            return  # quitting says its own words; a failed or cancelled login was said by the login flow
+        revocation = self.last_revocation
+        revoked = event.data.get("key_revoked")
+        if revocation is not None and revocation.key_id is None:
+            revoked = None  # there was no temporary key: say nothing about revoking one
+        title, text = describe_end(event.reason or EndReason.ERROR, revoked, event.message)
+        w = self.login_window
+        w.show_message(title, text, warning=not (event.reason is EndReason.LOGOUT and revoked))
+        w.set_certificate(w.certificate)
+        w.show()
+        w.raise_()
+
+    # -- tray -----------------------------------------------------------------------------------------
+
+    def _make_tray(self) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
+        tray.activated.connect(self._raise_window)
+        tray.show()
+        self.tray = tray
+
+    def _raise_window(self) -> None:
+        if self.session_window is not None:
+            self.session_window.raise_()
+
+    def _drop_tray(self) -> None:
+        if self.tray is not None:
+            self.tray.hide()
+            self.tray.deleteLater()
+            self.tray = None
+
+    def _tray_countdown(self, text: str) -> None:
+        if self.tray is not None:
+            self.tray.setToolTip(self.tr("Card removed: the session ends in %1").replace("%1", text))
+
+    def _notify(self, title: str, text: str) -> None:
+        from PySide6.QtWidgets import QSystemTrayIcon
+
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
