@@ -50,12 +50,10 @@ class AccountBook:
 
     # administration (tests, demo) --------------------------------------------------------------------
 
-    def add(
-        self, login: str, password: str | None, account_id: str | None, vms: list[dict[str, Any]]
-    ) -> AccountRecord:
+    def add(self, login: str, password: str | None, vms: list[dict[str, Any]]) -> AccountRecord:
         """A new account with these VMs, no key and no rule (not saved)."""
         rng = secrets.SystemRandom()
-        account_id = account_id or str(rng.randrange(10**11, 10**12))
+        account_id = str(rng.randrange(10**11, 10**12))
         acc = AccountRecord(
             account_id=account_id,
             login=login,

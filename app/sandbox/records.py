@@ -9,6 +9,8 @@ from typing import Any
 
 @dataclass
 class AccountRecord:
+    """An account: its login, profile, API access policy and VMs."""
+
     account_id: str
     login: str
     password: str
@@ -25,6 +27,8 @@ class AccountRecord:
 
 @dataclass
 class KeyRecord:
+    """An access key (with its secret, as the server-side store keeps it)."""
+
     access_key_id: str
     secret_key: str
     account_id: str
@@ -52,6 +56,8 @@ class KeyRecord:
 
 @dataclass
 class CaRecord:
+    """A CA uploaded with CreateCa (PEM and SHA-1 fingerprint, as the API shows it)."""
+
     ca_id: str
     account_id: str
     pem: str
@@ -68,6 +74,8 @@ class CaRecord:
 
 @dataclass
 class RuleRecord:
+    """An API access rule: IP ranges, CAs and CNs a request must match."""
+
     rule_id: str
     account_id: str
     ip_ranges: list[str] = field(default_factory=list)

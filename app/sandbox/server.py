@@ -228,6 +228,7 @@ class _Server(ThreadingHTTPServer):
             request.close()
 
     def close_connections(self) -> None:
+        """Shut every open TLS connection down (stop() must not wait for idle keep-alive clients)."""
         with self._open_lock:
             socks = list(self._open)
         for s in socks:
@@ -385,6 +386,7 @@ class Sandbox:
 
     @property
     def account_id(self) -> str:
+        """The demo account's id."""
         return self.state.book.demo().account_id
 
     def access_keys(self) -> list[KeyRecord]:
@@ -514,4 +516,5 @@ class Sandbox:
 
     @property
     def request_count(self) -> int:
+        """API requests answered so far (throttled and refused ones included)."""
         return self.state.requests_seen

@@ -172,12 +172,10 @@ class SandboxState:
         account = self.add_account(login="demo@sandbox.invalid", password=None)
         self.book.create_key(account.account_id, tag=DEMO_TAG)
 
-    def add_account(
-        self, login: str, password: str | None = None, *, account_id: str | None = None
-    ) -> AccountRecord:
+    def add_account(self, login: str, password: str | None = None) -> AccountRecord:
         """A new account with the default 'allow all IPv4' rule, three plausible VMs and no key."""
         with self.lock:
-            acc = self.book.add(login, password, account_id, plausible_vms(secrets.SystemRandom()))
+            acc = self.book.add(login, password, plausible_vms(secrets.SystemRandom()))
             self.access.add_default_rule(acc.account_id)
             self.save()
             return acc
