@@ -89,6 +89,22 @@ class LoginWindow(QWidget):
 
     def _build(self, profiles: tuple[str, ...]) -> None:
         root = QVBoxLayout(self)
+        self._build_header(root)
+        grid = QGridLayout()
+        row = self._build_profile_row(grid, 0, profiles)
+        row = self._build_method_row(grid, row)
+        row = self._build_credential_rows(grid, row)
+        row = self._build_region_rows(grid, row)
+        row = self._build_certificate_row(grid, row)
+        self._build_remember_rows(grid, row)
+        grid.setColumnStretch(1, 1)
+        root.addLayout(grid)
+        self._build_progress(root)
+        self._build_buttons(root)
+        self._connect_and_order()
+        self.setMinimumWidth(520)
+
+    def _build_header(self, root: QVBoxLayout) -> None:
         title = QLabel(self.tr("Log in to OUTSCALE with your certificate"))
         title.setObjectName("title")
         root.addWidget(title)
@@ -105,9 +121,7 @@ class LoginWindow(QWidget):
         self.message.hide()
         root.addWidget(self.message)
 
-        grid = QGridLayout()
-        row = 0
-
+    def _build_profile_row(self, grid: QGridLayout, row: int, profiles: tuple[str, ...]) -> int:
         self.profile_combo = QComboBox()
         self.profile_combo.setObjectName("profileCombo")
         # Item data is kept in Python lists: QComboBox's QVariant user data costs ~30 ms of PySide
@@ -125,8 +139,9 @@ class LoginWindow(QWidget):
         if not profiles:
             profile_label.hide()
             self.profile_combo.hide()
-        row += 1
+        return row + 1
 
+    def _build_method_row(self, grid: QGridLayout, row: int) -> int:
         self.method_password = QRadioButton(self.tr("Login and pass&word"))
         self.method_password.setObjectName("methodPassword")
         self.method_key = QRadioButton(self.tr("Access &key and secret key"))
@@ -142,8 +157,9 @@ class LoginWindow(QWidget):
         grid.addWidget(QLabel(self.tr("Method:")), row, 0)
         grid.addLayout(method_box, row, 1)
         self.method_password.toggled.connect(self._update_method)
-        row += 1
+        return row + 1
 
+    def _build_credential_rows(self, grid: QGridLayout, row: int) -> int:
         self.identity_edit = QLineEdit()
         self.identity_edit.setObjectName("identityEdit")
         self.identity_label = QLabel()
@@ -164,8 +180,9 @@ class LoginWindow(QWidget):
         grid.addWidget(self.secret_label, row, 0)
         grid.addWidget(self.secret_edit, row, 1)
         grid.addWidget(self.secret_error, row + 1, 1)
-        row += 2
+        return row + 2
 
+    def _build_region_rows(self, grid: QGridLayout, row: int) -> int:
         self.region_combo = QComboBox()
         self.region_combo.setObjectName("regionCombo")
         names = {  # the session layer's labels, in the user's language
@@ -196,8 +213,9 @@ class LoginWindow(QWidget):
         grid.addWidget(self.endpoint_label, row, 0)
         grid.addWidget(self.endpoint_edit, row, 1)
         grid.addWidget(self.endpoint_error, row + 1, 1)
-        row += 2
+        return row + 2
 
+    def _build_certificate_row(self, grid: QGridLayout, row: int) -> int:
         self.cert_value = QLabel(self.tr("No certificate chosen"))
         self.cert_value.setObjectName("certificateValue")
         self.cert_value.setWordWrap(True)
@@ -213,8 +231,9 @@ class LoginWindow(QWidget):
         grid.addWidget(cert_label, row, 0)
         grid.addLayout(cert_box, row, 1)
         grid.addWidget(self.cert_error, row + 1, 1)
-        row += 2
+        return row + 2
 
+    def _build_remember_rows(self, grid: QGridLayout, row: int) -> None:
         self.remember_check = QCheckBox(self.tr("Re&member my login on this computer"))
         self.remember_check.setObjectName("rememberCheck")
         self.remember_secret_check = QCheckBox(self.tr("Also remember the password (in the system ke&yring)"))
@@ -223,10 +242,8 @@ class LoginWindow(QWidget):
         self.remember_check.toggled.connect(self._remember_toggled)
         grid.addWidget(self.remember_check, row, 1)
         grid.addWidget(self.remember_secret_check, row + 1, 1)
-        row += 2
-        grid.setColumnStretch(1, 1)
-        root.addLayout(grid)
 
+    def _build_progress(self, root: QVBoxLayout) -> None:
         self.progress = QProgressBar()
         self.progress.setObjectName("busy")
         self.progress.setRange(0, 0)  # indeterminate: we cannot know how long a card or server takes
@@ -238,6 +255,7 @@ class LoginWindow(QWidget):
         root.addWidget(self.progress)
         root.addWidget(self.status)
 
+    def _build_buttons(self, root: QVBoxLayout) -> None:
         buttons = QHBoxLayout()
         self.settings_button = QPushButton(self.tr("&Settings..."))
         self.settings_button.setObjectName("settingsButton")
@@ -259,6 +277,7 @@ class LoginWindow(QWidget):
         buttons.addWidget(self.login_button)
         root.addLayout(buttons)
 
+    def _connect_and_order(self) -> None:
         # Return in any field logs in (a QWidget window has no default-button handling of its own).
         for edit in (self.identity_edit, self.secret_edit, self.endpoint_edit):
             edit.returnPressed.connect(self.submit)
@@ -280,7 +299,6 @@ class LoginWindow(QWidget):
         ]
         for a, b in itertools.pairwise(order):
             QWidget.setTabOrder(a, b)
-        self.setMinimumWidth(520)
 
     # -- behaviour ------------------------------------------------------------------------------------
 

@@ -37,30 +37,16 @@ class PinDialog(QDialog):
         self.prompt.setWordWrap(True)
         layout.addWidget(self.prompt)
 
+        self.error_label: QLabel | None = None
         if request.last_error:
             self.error_label = QLabel(_html(request.last_error))
             self.error_label.setObjectName("fieldError")
             self.error_label.setWordWrap(True)
             layout.addWidget(self.error_label)
-        else:
-            self.error_label = None
 
-        self.warning = QLabel()
+        self.warning = QLabel(self._warning_text(request))
         self.warning.setObjectName("pinWarning")
         self.warning.setWordWrap(True)
-        if request.final_try or request.tries_left == 1:
-            self.warning.setText(
-                self.tr(
-                    "<b>Last try:</b> one more wrong PIN locks the card. If you are not sure of the PIN, "
-                    "cancel and check it first."
-                )
-            )
-        elif request.tries_left is not None:
-            self.warning.setText(self.tr("Tries left: %1").replace("%1", str(request.tries_left)))
-        elif request.count_low:
-            self.warning.setText(
-                self.tr("A wrong PIN was typed recently; the card may lock after a few more.")
-            )
         self.warning.setVisible(bool(self.warning.text()))
         layout.addWidget(self.warning)
 
@@ -78,15 +64,7 @@ class PinDialog(QDialog):
         form.addRow(pin_label, self.pin_edit)
         layout.addLayout(form)
 
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(self.tr("&Unlock"))
-        self.ok_button.setDefault(True)
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("&Cancel"))
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = self._build_buttons()
         layout.addWidget(self.buttons)
 
         if request.protected_path:
@@ -103,6 +81,31 @@ class PinDialog(QDialog):
             self.ok_button.setEnabled(False)
             self.pin_edit.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t)))
             self.pin_edit.setFocus()
+
+    def _warning_text(self, request: PinRequest) -> str:
+        if request.final_try or request.tries_left == 1:
+            return self.tr(
+                "<b>Last try:</b> one more wrong PIN locks the card. If you are not sure of the PIN, "
+                "cancel and check it first."
+            )
+        if request.tries_left is not None:
+            return self.tr("Tries left: %1").replace("%1", str(request.tries_left))
+        if request.count_low:
+            return self.tr("A wrong PIN was typed recently; the card may lock after a few more.")
+        return ""
+
+    def _build_buttons(self) -> QDialogButtonBox:
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(self.tr("&Unlock"))
+        self.ok_button.setDefault(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("&Cancel"))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        return self.buttons
+
 
     def take_pin(self) -> Pin | None:
         """The typed PIN wrapped in a Pin, and the field cleared; None when nothing was typed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut
@@ -23,6 +24,9 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.session.model import AuthMethod, SessionInfo
+
+if TYPE_CHECKING:
+    from app.session.api.values import Vm
 
 
 def mmss(seconds: float) -> str:
@@ -69,7 +73,29 @@ class SessionWindow(QWidget):
         self.info: SessionInfo | None = None
 
         root = QVBoxLayout(self)
+        root.addWidget(self._build_banner())
+        self.notice = QLabel()  # warnings from the session (not the countdown)
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+        root.addWidget(self.notice)
+        top = QHBoxLayout()
+        top.addWidget(self._build_account_box(), 1)
+        top.addWidget(self._build_session_box(), 2)
+        root.addLayout(top)
+        root.addWidget(self._build_vm_box(), 1)
+        root.addLayout(self._build_bottom_bar())
+        QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self._refresh_clicked)
 
+        # The display only: the deadline is the session's monotonic value, so the timer's own
+        # jitter never shifts the end of the session.
+        self.timer = QTimer(self)
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self._tick)
+
+    # -- layout ---------------------------------------------------------------------------------------
+
+    def _build_banner(self) -> QFrame:
         self.banner = QFrame()
         self.banner.setObjectName("countdownBanner")
         banner_box = QHBoxLayout(self.banner)
@@ -94,15 +120,10 @@ class SessionWindow(QWidget):
         banner_box.addWidget(self.banner_label, 1)
         banner_box.addWidget(self.unlock_button)
         self.banner.hide()
-        root.addWidget(self.banner)
+        return self.banner
 
-        self.notice = QLabel()  # warnings from the session (not the countdown)
-        self.notice.setObjectName("notice")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
-        root.addWidget(self.notice)
 
-        top = QHBoxLayout()
+    def _build_account_box(self) -> QGroupBox:
         account_box = QGroupBox(self.tr("Account"))
         self.account_form = QFormLayout(account_box)
         self.account_id = _value("accountId")
@@ -113,8 +134,10 @@ class SessionWindow(QWidget):
         self.account_form.addRow(self.tr("Logged in as:"), self.identity)
         self.endpoint = _value("endpoint")
         self.account_form.addRow(self.tr("Region / endpoint:"), self.endpoint)
-        top.addWidget(account_box, 1)
+        return account_box
 
+
+    def _build_session_box(self) -> QGroupBox:
         session_box = QGroupBox(self.tr("Session"))
         form = QFormLayout(session_box)
         self.method = _value("method")
@@ -133,9 +156,10 @@ class SessionWindow(QWidget):
         form.addRow(self.tr("Trusted session:"), self.trusted)
         form.addRow(self.tr("If the card is removed:"), self.grace)
         form.addRow(self.tr("Connection:"), self.tls)
-        top.addWidget(session_box, 2)
-        root.addLayout(top)
+        return session_box
 
+
+    def _build_vm_box(self) -> QGroupBox:
         vm_box = QGroupBox(self.tr("Virtual machines"))
         vm_layout = QVBoxLayout(vm_box)
         self.vm_table = QTableWidget(0, 5)
@@ -157,8 +181,10 @@ class SessionWindow(QWidget):
         vm_bar.addWidget(self.vm_status, 1)
         vm_bar.addWidget(self.refresh_button)
         vm_layout.addLayout(vm_bar)
-        root.addWidget(vm_box, 1)
+        return vm_box
 
+
+    def _build_bottom_bar(self) -> QHBoxLayout:
         bottom = QHBoxLayout()
         self.state_label = QLabel()
         self.state_label.setObjectName("sessionState")
@@ -167,14 +193,7 @@ class SessionWindow(QWidget):
         self.logout_button.clicked.connect(self._logout_clicked)
         bottom.addWidget(self.state_label, 1)
         bottom.addWidget(self.logout_button)
-        root.addLayout(bottom)
-        QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self._refresh_clicked)
-
-        # The display only: the deadline is the session's monotonic value, so the timer's own
-        # jitter never shifts the end of the session.
-        self.timer = QTimer(self)
-        self.timer.setInterval(250)
-        self.timer.timeout.connect(self._tick)
+        return bottom
 
     # -- content --------------------------------------------------------------------------------------
 
@@ -211,20 +230,13 @@ class SessionWindow(QWidget):
         self.logout_button.setEnabled(True)
         self.refresh_button.setEnabled(True)
 
-    def set_vms(self, vms: Sequence[object]) -> None:
+    def set_vms(self, vms: Sequence[Vm]) -> None:
         """Fill the VM table from the API client's Vm values."""
         self.vm_table.setRowCount(0)
         for vm in vms:
             row = self.vm_table.rowCount()
             self.vm_table.insertRow(row)
-            name = getattr(vm, "name", None)
-            values = [
-                getattr(vm, "vm_id", ""),
-                name or "",
-                getattr(vm, "state", ""),
-                getattr(vm, "vm_type", ""),
-                getattr(vm, "private_ip", "") or "",
-            ]
+            values = [vm.vm_id, vm.name or "", vm.state, vm.vm_type, vm.private_ip or ""]
             for col, v in enumerate(values):
                 self.vm_table.setItem(row, col, QTableWidgetItem(str(v)))
         self.vm_table.resizeColumnsToContents()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -27,6 +27,10 @@ from PySide6.QtWidgets import (
 
 from app.ui.i18n import LANGUAGES
 
+if TYPE_CHECKING:
+    from app.session.config import AppSettings
+    from app.ui.workers import Worker
+
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +50,7 @@ class SettingsStore:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = path
 
-    def load(self) -> Any:
+    def load(self) -> AppSettings:
         """The AppSettings (defaults when the file is missing or unreadable)."""
         from app.session.config import AppSettings, load_settings
 
@@ -56,7 +60,7 @@ class SettingsStore:
             log.warning("settings unreadable: %s", type(e).__name__)
             return AppSettings()
 
-    def save(self, settings: Any) -> None:
+    def save(self, settings: AppSettings) -> None:
         """Write the settings (ConfigError if the existing file is corrupt)."""
         from app.session.config import save_settings
 
@@ -70,14 +74,14 @@ def discover_modules() -> tuple[str, ...]:
     except ImportError:
         return ()
     found = modules.discover()
-    return tuple(str(getattr(m, "path", m)) for m in found)
+    return tuple(m.path for m in found)
 
 
 class SettingsDialog(QDialog):
     """Edits AppSettings. Discovery runs on the cards worker when one is given."""
 
     def __init__(
-        self, store: SettingsStore | None, parent: QWidget | None = None, *, worker: Any = None
+        self, store: SettingsStore | None, parent: QWidget | None = None, *, worker: Worker | None = None
     ) -> None:
         super().__init__(parent)
         self.setObjectName("SettingsDialog")
@@ -87,53 +91,11 @@ class SettingsDialog(QDialog):
         self.saved: SavedSettings | None = None
         layout = QVBoxLayout(self)
 
-        mod_box = QGroupBox(self.tr("Smart card modules (PKCS#11)"))
-        mod_layout = QVBoxLayout(mod_box)
-        self.modules = QListWidget()
-        self.modules.setObjectName("moduleList")
-        mod_layout.addWidget(self.modules)
-        self.found_label = QLabel(self.tr("Looking for modules..."))
-        self.found_label.setObjectName("foundLabel")
-        mod_layout.addWidget(self.found_label)
-        row = QHBoxLayout()
-        self.add_module = QPushButton(self.tr("A&dd module..."))
-        self.add_module.setObjectName("addModule")
-        self.remove_module = QPushButton(self.tr("Re&move"))
-        self.remove_module.setObjectName("removeModule")
-        self.add_module.setAutoDefault(False)
-        self.remove_module.setAutoDefault(False)
-        self.add_module.clicked.connect(self._add_module)
-        self.remove_module.clicked.connect(self._remove_module)
-        row.addStretch(1)
-        row.addWidget(self.add_module)
-        row.addWidget(self.remove_module)
-        mod_layout.addLayout(row)
-        layout.addWidget(mod_box)
+        layout.addWidget(self._build_modules_box())
         for m in self.settings.pkcs11_modules:
             self._add_item(m, manual=True)
 
-        form = QFormLayout()
-        self.store_edit = QLineEdit(self.settings.store_folders[0] if self.settings.store_folders else "")
-        self.store_edit.setObjectName("storeFolder")
-        form.addRow(
-            self._label(self.tr("Local certificate &folder:"), self.store_edit),
-            self._with_browse(self.store_edit, folder=True),
-        )
-        self.ca_edit = QLineEdit(self.settings.extra_ca_bundle or "")
-        self.ca_edit.setObjectName("caBundle")
-        self.ca_edit.setPlaceholderText(self.tr("only if your company inspects TLS traffic"))
-        form.addRow(
-            self._label(self.tr("Extra C&A bundle:"), self.ca_edit),
-            self._with_browse(self.ca_edit, folder=False),
-        )
-        self.language = QComboBox()
-        self.language.setObjectName("language")
-        self.language.addItem(self.tr("System language"), "")
-        for code, name in LANGUAGES.items():
-            self.language.addItem(name, code)
-        self.language.setCurrentIndex(max(0, self.language.findData(self.settings.language or "")))
-        form.addRow(self._label(self.tr("&Language:"), self.language), self.language)
-        layout.addLayout(form)
+        layout.addLayout(self._build_form())
         note = QLabel(self.tr("A new language applies the next time the application starts."))
         note.setWordWrap(True)
         layout.addWidget(note)
@@ -159,6 +121,54 @@ class SettingsDialog(QDialog):
             worker.submit(discover_modules, self._found, lambda e: self._found(()), name="discover-modules")
         else:
             self._found(())
+
+    def _build_modules_box(self) -> QGroupBox:
+        mod_box = QGroupBox(self.tr("Smart card modules (PKCS#11)"))
+        mod_layout = QVBoxLayout(mod_box)
+        self.modules = QListWidget()
+        self.modules.setObjectName("moduleList")
+        mod_layout.addWidget(self.modules)
+        self.found_label = QLabel(self.tr("Looking for modules..."))
+        self.found_label.setObjectName("foundLabel")
+        mod_layout.addWidget(self.found_label)
+        row = QHBoxLayout()
+        self.add_module = QPushButton(self.tr("A&dd module..."))
+        self.add_module.setObjectName("addModule")
+        self.remove_module = QPushButton(self.tr("Re&move"))
+        self.remove_module.setObjectName("removeModule")
+        self.add_module.setAutoDefault(False)
+        self.remove_module.setAutoDefault(False)
+        self.add_module.clicked.connect(self._add_module)
+        self.remove_module.clicked.connect(self._remove_module)
+        row.addStretch(1)
+        row.addWidget(self.add_module)
+        row.addWidget(self.remove_module)
+        mod_layout.addLayout(row)
+        return mod_box
+
+    def _build_form(self) -> QFormLayout:
+        form = QFormLayout()
+        self.store_edit = QLineEdit(self.settings.store_folders[0] if self.settings.store_folders else "")
+        self.store_edit.setObjectName("storeFolder")
+        form.addRow(
+            self._label(self.tr("Local certificate &folder:"), self.store_edit),
+            self._with_browse(self.store_edit, folder=True),
+        )
+        self.ca_edit = QLineEdit(self.settings.extra_ca_bundle or "")
+        self.ca_edit.setObjectName("caBundle")
+        self.ca_edit.setPlaceholderText(self.tr("only if your company inspects TLS traffic"))
+        form.addRow(
+            self._label(self.tr("Extra C&A bundle:"), self.ca_edit),
+            self._with_browse(self.ca_edit, folder=False),
+        )
+        self.language = QComboBox()
+        self.language.setObjectName("language")
+        self.language.addItem(self.tr("System language"), "")
+        for code, name in LANGUAGES.items():
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(max(0, self.language.findData(self.settings.language or "")))
+        form.addRow(self._label(self.tr("&Language:"), self.language), self.language)
+        return form
 
     def _label(self, text: str, buddy: QWidget) -> QLabel:
         lbl = QLabel(text)
@@ -204,7 +214,7 @@ class SettingsDialog(QDialog):
         item.setData(Qt.ItemDataRole.UserRole + 1, manual)
         self.modules.addItem(item)
 
-    def _found(self, paths: Any) -> None:
+    def _found(self, paths: tuple[str, ...]) -> None:
         for p in paths:
             self._add_item(p, manual=False)
         self.found_label.setText(self.tr("%n module(s) found on this system.").replace("%n", str(len(paths))))
