@@ -18,7 +18,7 @@ from app.tokens.errors import (
 from app.tokens.inventory import scan_module
 from app.tokens.p11.readings import Presence
 from app.tokens.pin import Pin, PinPurpose, PinRequest
-from app.tokens.signer import SignatureScheme, Signer, sign_message, verify_signature
+from app.tokens.signer import CardSigner, SignatureScheme, Signer, sign_message, verify_signature
 from app.tokens.uri import build_uri
 from tests.rigs.p11kit import P11KitCard
 from tests.rigs.softhsm import SoftHsmRig
@@ -232,3 +232,26 @@ def test_removal_and_relogin_through_p11kit(softhsm_rig: SoftHsmRig, p11kit_card
     assert prompt.purposes == [PinPurpose.LOGIN, PinPurpose.RELOGIN]
     verify_signature(signer.certificate, b"d", sign_message(signer, b"d", scheme), scheme)
     signer.close()
+
+
+def test_an_entry_opens_without_scanning_the_module_again(softhsm_rig: SoftHsmRig, monkeypatch) -> None:
+    from app.tokens import card
+
+    resolved: list[object] = []
+    real = card.find_certificate
+
+    def counting(module, uri):
+        resolved.append(uri)
+        return real(module, uri)
+
+    monkeypatch.setattr(card, "find_certificate", counting)
+    entry = _entry(softhsm_rig, "p256")
+    signer = open_card_signer(softhsm_rig.module_path, entry, Prompt(softhsm_rig.card.user_pin))
+    try:
+        assert isinstance(signer, CardSigner) and signer.logged_in
+        assert signer.fingerprint_sha256 == entry.fingerprint_sha256
+    finally:
+        signer.close()
+    assert resolved == []  # the picker's entry is used as it is: no second scan of the module
+    open_card_signer(softhsm_rig.module_path, entry.uri, Prompt(softhsm_rig.card.user_pin)).close()
+    assert len(resolved) == 1  # a URI is resolved by the inventory (the counter does see it)

@@ -11,7 +11,7 @@ from app.sandbox.pki import CertificateAuthority
 from app.tokens.errors import FileStoreError, KeyNotFound, StorePasswordIncorrect
 from app.tokens.filestore import load_credential, open_file_signer, read_file_entries, scan_store
 from app.tokens.inventory import CertificateSource, Problem, scan
-from app.tokens.signer import KeyType, SignatureScheme, sign_message, verify_signature
+from app.tokens.signer import CardSigner, KeyType, SignatureScheme, sign_message, verify_signature
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +64,7 @@ def test_listing_a_store_folder(store: Path) -> None:
 def test_pkcs12_right_and_wrong_password(store: Path) -> None:
     signer = open_file_signer(store / "rsa.p12", "right password")
     assert signer.key_type is KeyType.RSA
+    assert not isinstance(signer, CardSigner)  # a file key has no login to keep or give back
     for scheme in signer.supported_schemes():
         verify_signature(signer.certificate, b"m", sign_message(signer, b"m", scheme), scheme)
     with pytest.raises(StorePasswordIncorrect) as ei:

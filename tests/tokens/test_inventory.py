@@ -10,7 +10,7 @@ from pathlib import Path
 
 from app.tokens.errors import ModuleLoadFailed
 from app.tokens.flags import TokenFlags
-from app.tokens.inventory import CertificateSource, Problem, scan, scan_module
+from app.tokens.inventory import CertificateSource, Problem, rescan, scan, scan_module
 from app.tokens.signer import KeyType
 from app.tokens.uri import parse_uri
 from tests.rigs.p11kit import P11KitCard
@@ -183,3 +183,13 @@ def test_certs_command_table(softhsm_rig: SoftHsmRig) -> None:
     assert f"Card '{CARD_LABEL}'" in r.stdout
     assert "the certificate has expired" in r.stdout
     assert softhsm_rig.card.user_pin not in r.stdout + r.stderr
+
+
+def test_rescan_reads_a_loaded_module_again(softhsm_rig: SoftHsmRig, tmp_path: Path) -> None:
+    assert rescan(str(tmp_path / "never-loaded.so")) is None  # nothing loaded: nothing to re-scan
+    mod = softhsm_rig.module()
+    before = mod.generation
+    inv = rescan(softhsm_rig.module_path)
+    assert inv is not None and inv.errors == ()
+    assert mod.generation == before + 1  # it did C_Finalize + C_Initialize
+    assert {t.label for t in inv.tokens} == {CARD_LABEL, SECOND_LABEL}

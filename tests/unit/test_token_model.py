@@ -53,3 +53,36 @@ def test_schemes_follow_mechanisms() -> None:
     assert SignatureScheme.RSA_PSS_RSAE_SHA512 not in schemes_for(KeyType.RSA, 1024, {"RSA_PKCS_PSS"})
     assert schemes_for(KeyType.EC, 384, {"ECDSA"}, "secp384r1")[0] is SignatureScheme.ECDSA_SECP384R1_SHA384
     assert schemes_for(KeyType.EC, 256, {"RSA_PKCS"}) == ()
+
+
+def test_flags_have_the_binding_values() -> None:
+    import pkcs11
+
+    from app.tokens.flags import SlotFlags, TokenFlags
+
+    for ours, theirs in ((TokenFlags, pkcs11.TokenFlag), (SlotFlags, pkcs11.SlotFlag)):
+        names = {n for n in theirs.__members__ if theirs[n].value}
+        assert names and names <= set(ours.__members__)
+        assert {n: int(ours[n]) for n in names} == {n: int(theirs[n]) for n in names}
+
+
+def test_pin_and_secret_share_one_secret_wrapper() -> None:
+    import pickle
+
+    import pytest
+
+    from app.session.model import Secret
+    from app.tokens.pin import Pin
+    from app.tokens.secret import SecretValue
+
+    for cls, word in ((Pin, "PIN"), (Secret, "secret")):
+        value = cls("1234")
+        assert isinstance(value, SecretValue)
+        assert repr(value) == str(value) == f"{cls.__name__}(***)" and "1234" not in repr(value)
+        with pytest.raises(TypeError, match=f"a {word} cannot be serialised"):
+            pickle.dumps(value)
+        assert value.reveal() == "1234"
+        value.wipe()
+        assert value.wiped
+        with pytest.raises(ValueError, match=f"this {word} was wiped"):
+            value.reveal()
