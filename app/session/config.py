@@ -82,10 +82,12 @@ class OscProfile:
 
     @property
     def has_access_key(self) -> bool:
+        """Whether the profile gives both an access key and its secret key."""
         return bool(self.access_key and self.secret_key)
 
     @property
     def has_login(self) -> bool:
+        """Whether the profile gives both a login and its password."""
         return bool(self.login and self.password)
 
 

@@ -98,17 +98,25 @@ class SessionApi(Protocol):
         """The underlying API client (the UI uses it for ReadVms)."""
         ...
 
-    def read_policy(self) -> AccessPolicy: ...
+    def read_policy(self) -> AccessPolicy:
+        """ReadApiAccessPolicy: the grace period and the longest key lifetime allowed."""
+        ...
 
-    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey: ...
+    def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey:
+        """CreateAccessKey expiring at `expires_at`, tagged `tag` (key, value)."""
+        ...
 
-    def delete_key(self, access_key_id: str) -> None: ...
+    def delete_key(self, access_key_id: str) -> None:
+        """DeleteAccessKey."""
+        ...
 
     def find_keys(self, tag: tuple[str, str]) -> list[str]:
         """Ids of the access keys that carry `tag` (to find a key whose creation answer was lost)."""
         ...
 
-    def read_account(self) -> AccountSummary: ...
+    def read_account(self) -> AccountSummary:
+        """ReadAccounts, reduced to what the session window shows."""
+        ...
 
 
 class Connection(Protocol):
@@ -122,11 +130,17 @@ class Connection(Protocol):
 class Watch(Protocol):
     """A running card watch (app.tokens.watch.TokenWatch in the product)."""
 
-    def start(self) -> None: ...
+    def start(self) -> None:
+        """Start polling the card."""
+        ...
 
-    def poke(self) -> None: ...
+    def poke(self) -> None:
+        """Poll now (a signature just failed: the card may be gone)."""
+        ...
 
-    def stop(self, timeout: float = 5.0) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling; waits up to `timeout` seconds for the watch thread."""
+        ...
 
 
 class SessionBackend(Protocol):
@@ -165,16 +179,22 @@ class SessionBackend(Protocol):
 class Clock(Protocol):
     """Time sources: monotonic for deadlines, wall clock for display and key expiry."""
 
-    def monotonic(self) -> float: ...
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (deadlines)."""
+        ...
 
-    def time(self) -> float: ...
+    def time(self) -> float:
+        """POSIX wall-clock seconds (display, key expiry)."""
+        ...
 
 
 class SystemClock:
     """The real clocks."""
 
     def monotonic(self) -> float:
+        """time.monotonic()."""
         return time.monotonic()
 
     def time(self) -> float:
+        """time.time()."""
         return time.time()

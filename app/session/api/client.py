@@ -152,10 +152,12 @@ class OutscaleClient:
 
     @property
     def endpoint(self) -> Endpoint:
+        """The API endpoint this client calls."""
         return self._endpoint
 
     @property
     def http(self) -> requests.Session:
+        """The HTTP session under it (shared by the clients derived from it)."""
         return self._http
 
     @property

@@ -69,6 +69,7 @@ class AccessKey:
 
     @property
     def active(self) -> bool:
+        """Whether the key is ACTIVE."""
         return self.state == "ACTIVE"
 
 
@@ -143,6 +144,7 @@ class ApiAccessRule:
 
     @property
     def requires_certificate(self) -> bool:
+        """Whether the rule names CAs (a request must then present a certificate they issued)."""
         return bool(self.ca_ids)
 
 
