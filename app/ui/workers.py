@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 _ids = itertools.count(1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,12 @@ class Worker(QObject):
 
     def submit(
         self,
-        fn: Callable[[], Any],
-        on_done: Callable[[Any], None] | None = None,
+        fn: Callable[[], T],
+        on_done: Callable[[T], None] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         name: str = "",
     ) -> Job:
-        """Queue `fn` on the worker thread."""
+        """Queue `fn` on the worker thread; `on_done` gets its result (typed alike)."""
         job = Job(fn, on_done, on_error, name)
         self.pending += 1
         self._trigger.emit(job)

@@ -311,3 +311,23 @@ def test_key_errors_in_plain_words(qapp: Any) -> None:
     assert title == "Card locked" and "PUK" in text
     title, text = describe(se.ServerNotTrusted("x", host="api.example.com", reason="unknown issuer"))
     assert "api.example.com" in text and "unknown issuer" in text
+
+
+def test_an_error_subclass_takes_the_words_of_its_nearest_described_class(qapp: Any) -> None:
+    from app.session import errors as se
+    from app.tokens import errors as te
+    from app.ui.errors import describe
+
+    class VendorPinIncorrect(te.PinIncorrect):
+        pass
+
+    class VendorInvalidParameter(se.InvalidParameter):
+        pass
+
+    assert describe(VendorPinIncorrect(token_label="Card A", tries_left=2)) == describe(
+        te.PinIncorrect(token_label="Card A", tries_left=2)
+    )
+    assert describe(VendorPinIncorrect(token_label="Card A"))[0] != describe(te.TokenError("x"))[0]
+    title, text = describe(VendorInvalidParameter("bad", code="4000", details="Bad name"))
+    assert title == describe(se.InvalidParameter("x"))[0] and "Bad name" in text and "4000" in text
+

@@ -380,6 +380,40 @@ def test_remembered_login_prefills_the_next_start(qtbot: Any, memory_keyring: An
         second.shutdown()
 
 
+def test_the_remembered_password_waits_as_a_secret_until_the_keyring_call(
+    qtbot: Any, memory_keyring: Any
+) -> None:
+    from app.session.model import Secret
+    from app.ui.app import AppOptions, TrustedLoginApp
+
+    factory = FakeSession  # builds one per login, as the product's factory does
+    app = TrustedLoginApp(AppOptions(session_factory=factory, quit_on_close=False))
+    qtbot.addWidget(app.login_window)
+    try:
+        w = app.login_window
+        w.prefill(
+            LoginPrefill(
+                identity="op",
+                secret="hunter2-pw",
+                remember=True,
+                remember_secret=True,
+                certificate=PickedCertificate(CertificateChoice("/tmp/x.p12"), "x", "file"),
+            )
+        )
+        with qtbot.waitSignal(app.logged_in):
+            w.submit()
+            pending = app.login_flow._remember_pending  # the login is queued; its result not yet handled
+            assert pending is not None and isinstance(pending.password, Secret)
+            assert "hunter2-pw" not in repr(pending)
+        qtbot.waitUntil(lambda: ("osc-trusted-login", "secret:op") in memory_keyring.data)
+        assert memory_keyring.data[("osc-trusted-login", "secret:op")] == "hunter2-pw"
+    finally:
+        app.shutdown()
+        if app.session_window is not None:
+            app.session_window.allow_close()
+            app.session_window.close()
+
+
 def test_quit_without_a_temporary_key_does_not_warn(qtbot: Any) -> None:
     from app.ui.app import AppOptions, TrustedLoginApp
 
