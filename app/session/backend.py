@@ -103,18 +103,22 @@ class RealBackend:
         from app.tokens.errors import ModuleLoadFailed
         from app.tokens.uri import Pkcs11Uri
 
-        named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
-        candidates = [named] if named else _candidate_modules()
-        if not candidates:
-            raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")
         card: Pkcs11Signer | None = None
-        for i, module_path in enumerate(candidates):
-            try:
-                card = open_card_signer(module_path, choice.ref, pin_callback)
-                break
-            except (TokenNotPresent, ModuleLoadFailed):
-                if i == len(candidates) - 1:
-                    raise  # the card is in none of them: say so with the last module's words
+        if choice.entry is not None and choice.entry.module_path:
+            # the picker's entry names its module and token: open it as it is (no second scan)
+            card = open_card_signer(choice.entry.module_path, choice.entry, pin_callback)
+        else:
+            named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
+            candidates = [named] if named else _candidate_modules()
+            if not candidates:
+                raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")
+            for i, module_path in enumerate(candidates):
+                try:
+                    card = open_card_signer(module_path, choice.ref, pin_callback)
+                    break
+                except (TokenNotPresent, ModuleLoadFailed):
+                    if i == len(candidates) - 1:
+                        raise  # the card is in none of them: say so with the last module's words
         assert card is not None
         return OpenedCertificate(card, card.certificate.subject.rfc4514_string(), card.fingerprint_sha256,
                                  card.identity, card.token_label)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.tokens.secret import SecretValue
+
+if TYPE_CHECKING:  # a value only: the model (and cryptography) load when a card is chosen
+    from app.tokens.model import CertificateEntry
 
 
 class Secret(SecretValue):
@@ -38,6 +41,8 @@ class CertificateChoice:
     ref: str  # "pkcs11:..." or a path
     module_path: str | None = None  # the PKCS#11 module for a card certificate
     file_password: Secret | None = field(default=None, repr=False)  # PKCS#12 / encrypted PEM key
+    # the picker's inventory entry of a card certificate: the card opens it without scanning again
+    entry: CertificateEntry | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_card(self) -> bool:

@@ -234,17 +234,24 @@ def test_removal_and_relogin_through_p11kit(softhsm_rig: SoftHsmRig, p11kit_card
     signer.close()
 
 
-def test_an_entry_opens_without_scanning_the_module_again(softhsm_rig: SoftHsmRig, monkeypatch) -> None:
+
+@pytest.fixture
+def resolved(monkeypatch) -> list[object]:
+    """The URIs the card module resolves to an entry through the inventory (each one is a scan)."""
     from app.tokens import card
 
-    resolved: list[object] = []
+    seen: list[object] = []
     real = card.find_certificate
 
     def counting(module, uri):
-        resolved.append(uri)
+        seen.append(uri)
         return real(module, uri)
 
     monkeypatch.setattr(card, "find_certificate", counting)
+    return seen
+
+
+def test_an_entry_opens_without_scanning_the_module_again(softhsm_rig: SoftHsmRig, resolved) -> None:
     entry = _entry(softhsm_rig, "p256")
     signer = open_card_signer(softhsm_rig.module_path, entry, Prompt(softhsm_rig.card.user_pin))
     try:
@@ -255,3 +262,23 @@ def test_an_entry_opens_without_scanning_the_module_again(softhsm_rig: SoftHsmRi
     assert resolved == []  # the picker's entry is used as it is: no second scan of the module
     open_card_signer(softhsm_rig.module_path, entry.uri, Prompt(softhsm_rig.card.user_pin)).close()
     assert len(resolved) == 1  # a URI is resolved by the inventory (the counter does see it)
+
+
+def test_the_session_opens_the_pickers_entry_without_a_scan(softhsm_rig: SoftHsmRig, resolved) -> None:
+    from app.session.backend import RealBackend
+    from app.session.model import AuthMethod, CertificateChoice, Credentials, LoginRequest, Secret
+
+    entry = _entry(softhsm_rig, "p256")
+    creds = Credentials(AuthMethod.ACCESS_KEY, "AK", Secret("SK"))
+    backend = RealBackend()
+    for choice, scans in (
+        (CertificateChoice(entry.uri, module_path=entry.module_path, entry=entry), 0),
+        (CertificateChoice(entry.uri, module_path=entry.module_path), 1),  # a URI alone: one scan
+    ):
+        request = LoginRequest(creds, certificate=choice)
+        opened = backend.open_certificate(request, Prompt(softhsm_rig.card.user_pin))
+        try:
+            assert opened.fingerprint == entry.fingerprint_sha256
+        finally:
+            backend.release_certificate(opened)
+        assert len(resolved) == scans
