@@ -138,6 +138,17 @@ def tokens_importing_sandbox(root: Path) -> list[str]:
     )
 
 
+def provisioning_outside_sandbox(root: Path) -> list[str]:
+    """Files outside sandbox/ that import the test/demo token writer (it is not on the product's path)."""
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if not p.is_relative_to(root / "sandbox")
+        and p != root / "tokens" / "p11" / "provisioning.py"
+        and "app.tokens.p11.provisioning" in _all_imports(root, p)
+    )
+
+
 def values_reaching_binding(root: Path, values: tuple[str, ...] = VALUE_MODULES) -> list[str]:
     """'value -> module' for each module a value module loads (transitively) that imports the binding."""
     graph, raw = import_graph(root)
@@ -159,6 +170,10 @@ def test_pkcs11_binding_imported_only_inside_its_folder() -> None:
 
 def test_nothing_in_tokens_imports_the_sandbox() -> None:
     assert tokens_importing_sandbox(APP) == []
+
+
+def test_token_provisioning_is_only_for_the_sandbox() -> None:
+    assert provisioning_outside_sandbox(APP) == []
 
 
 def test_values_and_flags_never_import_the_binding() -> None:
@@ -189,25 +204,30 @@ def test_each_token_rule_fails_on_a_violation(tmp_path: Path) -> None:
             "tokens/p11/__init__.py": "",
             "tokens/p11/module.py": "import pkcs11\n",  # inside the fence: allowed
             "tokens/flags.py": "from app.tokens.p11 import module\n",  # a value reaching the binding
-            "tokens/card.py": "def f():\n    from pkcs11 import Mechanism\n",  # binding outside
+            # binding outside the fence (function-local), and the first arrow of a circle
+            "tokens/card.py": "import app.tokens.filestore\ndef f():\n    from pkcs11 import Mechanism\n",
             "tokens/softhsm.py": "from app.sandbox.pki import new_key\n",  # an arrow pointing up
             "tokens/inventory.py": "from app.tokens import card\n",
             "tokens/signer.py": "def g():\n    from .inventory import scan\n",  # relative, function-local
             "tokens/filestore.py": "from app.tokens.signer import g\n",
+            "tokens/p11/provisioning.py": "",
+            "tokens/watch.py": "from app.tokens.p11 import provisioning\n",  # a test writer in the product
+            # a circle closed by a type-only import is still a circle
+            "tokens/pin.py": "import app.tokens.uri\n",
+            "tokens/uri.py": "import typing\nif typing.TYPE_CHECKING:\n    from app.tokens import pin\n",
             "sandbox/__init__.py": "",
             "sandbox/pki.py": "",
         },
     )
-    (app / "tokens" / "card.py").write_text(
-        "import app.tokens.filestore\ndef f():\n    from pkcs11 import Mechanism\n", encoding="utf-8"
-    )
     assert binding_outside_fence(app) == ["tokens/card.py"]
     assert tokens_importing_sandbox(app) == ["tokens/softhsm.py"]
+    assert provisioning_outside_sandbox(app) == ["tokens/watch.py"]
     reached = values_reaching_binding(app, ("app.tokens.flags",))
     assert reached == ["app.tokens.flags -> app.tokens.p11.module"]
     # card -> filestore -> signer -> (function-local, relative) inventory -> card
     assert import_circles(app) == [
-        ["app.tokens.card", "app.tokens.filestore", "app.tokens.inventory", "app.tokens.signer"]
+        ["app.tokens.card", "app.tokens.filestore", "app.tokens.inventory", "app.tokens.signer"],
+        ["app.tokens.pin", "app.tokens.uri"],
     ]
 
 
