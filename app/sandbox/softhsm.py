@@ -234,6 +234,10 @@ class SoftHsm:
 
     # -- keys and certificates -----------------------------------------------------------------
 
+    def _writer(self, token: SoftHsmToken) -> ProvisioningSession:
+        """A read-write session on `token`, logged in with its (test/demo) user PIN."""
+        return ProvisioningSession(self.module(), token.serial, token.user_pin)
+
     def _new_id(self) -> bytes:
         i = self._next_id
         self._next_id += 1
@@ -251,7 +255,7 @@ class SoftHsm:
     ) -> tuple[bytes, PublicKey]:
         """Generate a signing key pair ON the token; returns (CKA_ID, public key)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
-        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
+        with self._writer(token) as s:
             reading = s.generate_keypair(
                 kind,
                 cka_id,
@@ -265,24 +269,14 @@ class SoftHsm:
         self, token: SoftHsmToken, certificate: x509.Certificate, cka_id: bytes, label: str
     ) -> None:
         """Write a CKO_CERTIFICATE with CKA_SUBJECT/ISSUER/SERIAL_NUMBER filled in."""
-        der = certificate.public_bytes(serialization.Encoding.DER)
-        serial_der = _der_integer(certificate.serial_number)
-        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
-            s.create_certificate(
-                der,
-                cka_id,
-                label,
-                subject=certificate.subject.public_bytes(),
-                issuer=certificate.issuer.public_bytes(),
-                serial=serial_der,
-            )
+        self.write_certificates(token, [(certificate, cka_id, label)])
 
     def write_raw_certificate(
         self, token: SoftHsmToken, value: bytes, cka_id: bytes | None = None, label: str = "garbage"
     ) -> bytes:
         """Write a certificate object whose CKA_VALUE is `value` as is (tests: garbage DER)."""
         cka_id = cka_id if cka_id is not None else self._new_id()
-        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
+        with self._writer(token) as s:
             s.create_certificate(value, cka_id, label)
         return cka_id
 
@@ -290,7 +284,7 @@ class SoftHsm:
         self, token: SoftHsmToken, items: list[tuple[x509.Certificate, bytes, str]]
     ) -> None:
         """Write many certificates in one session (benchmarks)."""
-        with ProvisioningSession(self.module(), token.serial, token.user_pin) as s:
+        with self._writer(token) as s:
             for cert, cka_id, label in items:
                 s.create_certificate(
                     cert.public_bytes(serialization.Encoding.DER),
