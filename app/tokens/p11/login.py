@@ -92,10 +92,6 @@ class CardLogin:
         return f"CardLogin({self._login.label!r}, serial={self._login.serial!r}, valid={self.valid})"
 
     @property
-    def module(self) -> LoginHost:
-        return self._module
-
-    @property
     def serial(self) -> str:
         return self._login.serial
 
@@ -114,8 +110,8 @@ class CardLogin:
                 f"The login to '{self.token_label}' was lost; log in again.", token_label=self.token_label
             )
 
-    def find_private_key(self, cka_id: bytes, spki_der: bytes | None = None) -> ObjectReading:
-        """The private key with this CKA_ID (KeyNotFound if none); `spki_der` is unused for now."""
+    def find_private_key(self, cka_id: bytes) -> ObjectReading:
+        """The private key with this CKA_ID (KeyNotFound if none)."""
 
         def _read() -> ObjectReading:
             self._check()
