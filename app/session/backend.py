@@ -7,11 +7,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.session.errors import (
-    SessionError,
-)
+from app.session.errors import SessionError
 from app.session.model import (
     AuthMethod,
     Credentials,
@@ -32,6 +30,9 @@ from app.tokens.pin import PinCallback
 from app.tokens.signer import CardSigner, Signer
 from app.tokens.watch import WatchEvent
 
+if TYPE_CHECKING:  # the API client loads requests: only when a session logs in
+    from app.session.api import OutscaleClient
+
 
 def _fingerprint(cert: Any) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding
@@ -49,32 +50,38 @@ def _candidate_modules() -> list[str]:
 class OutscaleSessionApi:
     """SessionApi over app.session.api.OutscaleClient."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: OutscaleClient) -> None:
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> OutscaleClient:
+        """The client itself (the UI calls ReadVms on it)."""
         return self._client
 
     def read_policy(self) -> AccessPolicy:
+        """ReadApiAccessPolicy, reduced to what the session uses."""
         p = self._client.read_api_access_policy()
         max_seconds = float(p.max_access_key_expiration_seconds or 0)
         return AccessPolicy(bool(p.require_trusted_env), max_seconds or None)
 
     def create_temporary_key(self, expires_at: _dt.datetime, tag: tuple[str, str]) -> TemporaryKey:
+        """CreateAccessKey with an expiry date and the session's tag."""
         k = self._client.create_access_key(expiration_date=expires_at, tag=f"{tag[0]}={tag[1]}")
         exp = k.expiration_date
         expires = exp.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z") if exp is not None else None
         return TemporaryKey(k.access_key_id, k.secret_key, expires)
 
     def delete_key(self, access_key_id: str) -> None:
+        """DeleteAccessKey."""
         self._client.delete_access_key(access_key_id)
 
     def find_keys(self, tag: tuple[str, str]) -> list[str]:
+        """Ids of the keys that carry `tag` (ReadAccessKeys)."""
         wanted = f"{tag[0]}={tag[1]}"
         return [k.access_key_id for k in self._client.read_access_keys() if k.tag == wanted]
 
     def read_account(self) -> AccountSummary:
+        """The first account ReadAccounts gives (id, e-mail), or an empty summary."""
         accounts = self._client.read_accounts()
         if not accounts:
             return AccountSummary(None, None)
@@ -90,6 +97,7 @@ class RealBackend:
     # -- certificate ----------------------------------------------------------------------------
 
     def open_certificate(self, request: LoginRequest, pin_callback: PinCallback) -> OpenedCertificate:
+        """Open the chosen file or card certificate (a card asks its PIN)."""
         choice = request.certificate
         if choice is None:
             raise SessionError("no certificate was chosen")
@@ -124,18 +132,21 @@ class RealBackend:
                                  card.identity, card.token_label)
 
     def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
+        """Log in to the card again when it lost its login state."""
         signer = opened.signer
         if not isinstance(signer, CardSigner) or signer.logged_in:
             return  # a file key has no login; a card that kept its login state needs no PIN
         signer.relogin(pin_callback)
 
     def release_certificate(self, opened: OpenedCertificate) -> None:
+        """Close the card signer (log out, forget the PIN)."""
         if isinstance(opened.signer, CardSigner):
             opened.signer.close()
 
     # -- transport and API -----------------------------------------------------------------------
 
     def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
+        """An mTLS requests session (app.session.tls) trusting the request's extra CA file."""
         from app.session.tls import TrustConfig, make_session
 
         session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
@@ -143,10 +154,12 @@ class RealBackend:
         return session
 
     def tls_summary(self, connection: Connection) -> str | None:
+        """The last handshake in one line, when the connection knows it."""
         info = getattr(connection, "connection_info", None)
         return info.summary() if info is not None else None
 
     def api(self, connection: Connection, request: LoginRequest, credentials: Credentials) -> SessionApi:
+        """An OutscaleClient over `connection`, signed with `credentials`."""
         from app.session.api import OutscaleClient
         from app.session.regions import resolve_endpoint
 
@@ -162,6 +175,7 @@ class RealBackend:
 
     def watch(self, opened: OpenedCertificate, on_event: Callable[[WatchEvent], None],
               settings: SessionSettings) -> Watch:
+        """A (not started) watch of the opened card at the settings' interval and back-off."""
         from app.tokens.watch import watch_card
 
         if opened.card is None:
