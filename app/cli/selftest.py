@@ -110,12 +110,14 @@ class QtChecks:
                 except ImportError as e:
                     raise CheckFailed(f"Qt cannot be loaded ({e})") from e
                 self._impl = Impl(self.offscreen, has_display(), bundle_root())
-            from app.ui.selftest_qt import QtCheckFailed
+            from app.ui.selftest_qt import QtCheckFailed, QtCheckWarning
 
             try:
                 return str(getattr(self._impl, name)())
             except QtCheckFailed as e:
                 raise CheckFailed(str(e)) from e
+            except QtCheckWarning as e:
+                raise CheckWarning(str(e)) from e
 
         return run
 

@@ -20,6 +20,10 @@ class QtCheckFailed(Exception):
     """A Qt check found a problem; the message says what, in plain words."""
 
 
+class QtCheckWarning(Exception):
+    """A Qt check found something worth knowing that does not break the application."""
+
+
 class QtChecks:
     """Qt, its plugins and the login window; all on the main thread, one QApplication."""
 
@@ -52,9 +56,10 @@ class QtChecks:
         """The binding keeps None's, True's and False's reference counts on the calls the app repeats."""
         from app.ui import binding_guard
 
-        problem = binding_guard.problem()
-        if problem:
-            raise QtCheckFailed(problem)
+        found = binding_guard.verdict()
+        if found is not None:
+            text, fatal = found
+            raise QtCheckFailed(text) if fatal else QtCheckWarning(text)
         return f"PySide6 {PySide6.__version__} keeps reference counts on the calls the windows repeat"
 
     def login_window(self) -> str:
