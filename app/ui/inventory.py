@@ -61,7 +61,8 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
             if tok
             else (e.module_path or "?")
         )
-        choice = CertificateChoice(e.uri, module_path=e.module_path)
+        # The entry travels with the choice: the login opens it without scanning the module again.
+        choice = CertificateChoice(e.uri, module_path=e.module_path, entry=e)
         kind = "card"
     else:
         group = e.file_path or e.uri
@@ -129,7 +130,7 @@ def _problems(errors: Sequence[TokenError]) -> tuple[str, ...]:
 
 def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
     """Scan every module and store folder now (blocking: call it on a worker)."""
-    from app.tokens.inventory import Inventory, scan_module
+    from app.tokens.inventory import Inventory, rescan, scan_module
     from app.ui.picker import InventorySnapshot
 
     inv = Inventory()
@@ -139,7 +140,7 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
         if part.errors or not part.tokens:
             # A card re-inserted behind p11-kit, and some readers, only show up after the module is
             # re-initialised: try once before reporting the module empty or failing.
-            part = _rescan(path, env) or part
+            part = rescan(path) or part
         inv = inv.merged(part)
     if cfg.store_paths:
         try:
@@ -150,23 +151,6 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
             entries, errors = scan_store(list(cfg.store_paths))
             inv = inv.merged(Inventory((), tuple(entries), tuple(errors)))
     return InventorySnapshot(rows_from_inventory(inv, cfg.account_ca_subjects), _problems(inv.errors))
-
-
-def _rescan(path: str, env: Mapping[str, str] | None) -> Inventory | None:
-    from app.tokens.inventory import Inventory, scan_module
-    from app.tokens.p11.registry import loaded_module
-
-    try:
-        mod = loaded_module(path)
-        if mod is None:
-            return None
-        mod.reinitialize()
-        return scan_module(path, module=mod)
-    except TokenError as e:
-        return Inventory(errors=(e,))
-    except Exception as e:  # a broken module must not break the listing
-        log.debug("re-scan of %s failed: %s", path, type(e).__name__)
-        return None
 
 
 def read_file(
