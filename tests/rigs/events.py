@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from app.session.model import EventKind, SessionEvent, SessionState
+from app.tokens.watch import WatchEvent, WatchEventKind
 
 E = TypeVar("E")
 
@@ -67,6 +68,15 @@ class SessionEvents(Recorder[SessionEvent]):
         """(kind, state) of every event so far."""
         with self.cond:
             return [(e.kind.value, e.state.value) for e in self.items]
+
+
+class WatchEvents(Recorder[WatchEvent]):
+    """Card-watch events."""
+
+    def kinds(self) -> list[WatchEventKind]:
+        """The kind of every event so far."""
+        with self.cond:
+            return [e.kind for e in self.items]
 
 
 def _short(e: object) -> object:

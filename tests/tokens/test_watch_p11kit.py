@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
 
-from app.tokens.watch import TokenIdentity, WatchEvent, WatchEventKind, watch_card
+from app.tokens.watch import TokenIdentity, WatchEventKind, watch_card
+from tests.rigs.events import WatchEvents
 from tests.rigs.p11kit import P11KitCard
 from tests.rigs.softhsm import SoftHsmRig
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[WatchEvent] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, e: WatchEvent) -> None:
-        with self.cond:
-            self.events.append(e)
-            self.cond.notify_all()
-
-    def wait(self, pred: Callable[[list[WatchEvent]], bool], timeout: float = 15.0) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: pred(self.events), timeout), [e.kind for e in self.events]
-
-    def kinds(self) -> list[WatchEventKind]:
-        with self.cond:
-            return [e.kind for e in self.events]
 
 
 def _identity(card: P11KitCard, rig: SoftHsmRig, key: str = "second_p256") -> TokenIdentity:
@@ -62,21 +41,21 @@ def test_the_one_call_check_follows_the_card(p11kit_card: P11KitCard) -> None:
 
 def test_removal_and_reinsertion_of_the_same_card(p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig) -> None:
     p11kit_card.module()
-    rec = Recorder()
+    rec = WatchEvents(timeout=15.0)
     watch = watch_card(_identity(p11kit_card, softhsm_rig), rec, interval=0.05, rescan_backoff=(0.05, 0.1))
     watch.start()
     try:
         p11kit_card.remove()
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         assert rec.kinds() == [WatchEventKind.REMOVED]
         assert not watch.present
         p11kit_card.insert()
-        rec.wait(lambda ev: len(ev) >= 2)
+        rec.wait_all(lambda ev: len(ev) >= 2)
         assert rec.kinds() == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
         assert watch.present
         # and again: the watch keeps working after a re-scan
         p11kit_card.remove()
-        rec.wait(lambda ev: len(ev) >= 3)
+        rec.wait_all(lambda ev: len(ev) >= 3)
         assert rec.kinds()[2] == WatchEventKind.REMOVED
     finally:
         watch.stop()
@@ -89,14 +68,14 @@ def test_a_card_with_another_certificate_is_not_ours(
     real = _identity(p11kit_card, softhsm_rig)
     # the same module and serial, but the session was opened with a certificate this card does not hold
     impostor = TokenIdentity(real.module_path, real.serial, "ab" * 32, label=real.label)
-    rec = Recorder()
+    rec = WatchEvents(timeout=15.0)
     watch = watch_card(impostor, rec, interval=0.05, rescan_backoff=(0.05, 0.1))
     watch.start()
     try:
         p11kit_card.remove()
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         p11kit_card.insert()
-        rec.wait(lambda ev: len(ev) >= 2)
+        rec.wait_all(lambda ev: len(ev) >= 2)
         assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.OTHER_INSERTED]
         assert not watch.present
     finally:
@@ -108,12 +87,12 @@ def test_the_product_interval_detects_removal(
     p11kit_card: P11KitCard, softhsm_rig: SoftHsmRig, interval: float
 ) -> None:
     p11kit_card.module()
-    rec = Recorder()
+    rec = WatchEvents(timeout=15.0)
     watch = watch_card(_identity(p11kit_card, softhsm_rig), rec, interval=interval)
     watch.start()
     try:
         p11kit_card.remove()
-        rec.wait(lambda ev: len(ev) >= 1, timeout=5.0)
+        rec.wait_all(lambda ev: len(ev) >= 1, timeout=5.0)
         assert rec.events[0].kind is WatchEventKind.REMOVED
         assert watch.polls >= 1
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from app.tokens.errors import TokenNotPresent, TokenOperationFailed, TokenRemoved
 from app.tokens.watch import TokenIdentity, TokenWatch, WatchEvent, WatchEventKind
+from tests.rigs.events import WatchEvents
 
 ID = TokenIdentity("/mod.so", "SERIAL1", "AB" * 32, label="card")
 
@@ -59,22 +60,6 @@ class FakeProbe:
             self.visible = not self.needs_rescan
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[WatchEvent] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, e: WatchEvent) -> None:
-        with self.cond:
-            self.events.append(e)
-            self.cond.notify_all()
-
-    def wait(self, pred: Callable[[list[WatchEvent]], bool], timeout: float = 5.0) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: pred(self.events), timeout), self.kinds()
-
-    def kinds(self) -> list[WatchEventKind]:
-        return [e.kind for e in self.events]
 
 
 def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -88,7 +73,7 @@ def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
 @pytest.fixture
 def rig():
     probe = FakeProbe()
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01, 0.02))
     watch.start()
     yield probe, rec, watch
@@ -98,7 +83,7 @@ def rig():
 def test_serial_leaving_the_slots_is_a_removal(rig) -> None:
     probe, rec, watch = rig
     probe.remove()
-    rec.wait(lambda ev: len(ev) >= 1)
+    rec.wait_all(lambda ev: len(ev) >= 1)
     assert rec.kinds() == [WatchEventKind.REMOVED]
     assert not watch.present
     assert rec.events[0].identity == ID
@@ -114,7 +99,7 @@ def test_serial_leaving_the_slots_is_a_removal(rig) -> None:
 def test_probe_errors_count_as_removal(rig, error: Exception) -> None:
     probe, rec, _ = rig
     probe.remove(error)
-    rec.wait(lambda ev: len(ev) >= 1)
+    rec.wait_all(lambda ev: len(ev) >= 1)
     assert rec.kinds() == [WatchEventKind.REMOVED]
     assert rec.events[0].detail
 
@@ -123,10 +108,10 @@ def test_same_card_back_after_a_rescan_is_inserted(rig) -> None:
     probe, rec, watch = rig
     probe.needs_rescan = True
     probe.remove(TokenRemoved("gone"))
-    rec.wait(lambda ev: len(ev) >= 1)
+    rec.wait_all(lambda ev: len(ev) >= 1)
     probe.visible = False
     probe.insert()
-    rec.wait(lambda ev: WatchEventKind.INSERTED in [e.kind for e in ev])
+    rec.wait_all(lambda ev: WatchEventKind.INSERTED in [e.kind for e in ev])
     assert rec.kinds() == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
     assert probe.rescans >= 1
     assert watch.present
@@ -135,9 +120,9 @@ def test_same_card_back_after_a_rescan_is_inserted(rig) -> None:
 def test_same_serial_with_another_certificate_is_not_our_card(rig) -> None:
     probe, rec, watch = rig
     probe.remove()
-    rec.wait(lambda ev: len(ev) >= 1)
+    rec.wait_all(lambda ev: len(ev) >= 1)
     probe.insert("SERIAL1", fingerprint="cd" * 32)
-    rec.wait(lambda ev: len(ev) >= 2)
+    rec.wait_all(lambda ev: len(ev) >= 2)
     assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.OTHER_INSERTED]
     assert not watch.present
 
@@ -145,27 +130,27 @@ def test_same_serial_with_another_certificate_is_not_our_card(rig) -> None:
 def test_another_card_is_reported_once_and_ours_still_counts(rig) -> None:
     probe, rec, _ = rig
     probe.remove()
-    rec.wait(lambda ev: len(ev) >= 1)
+    rec.wait_all(lambda ev: len(ev) >= 1)
     probe.insert("OTHER")
-    rec.wait(lambda ev: len(ev) >= 2)
+    rec.wait_all(lambda ev: len(ev) >= 2)
     n = probe.rescans
     until(lambda: probe.rescans >= n + 3)
     assert rec.kinds() == [WatchEventKind.REMOVED, WatchEventKind.OTHER_INSERTED]
     assert rec.events[1].other_serial == "OTHER"
     probe.insert("SERIAL1")
-    rec.wait(lambda ev: len(ev) >= 3)
+    rec.wait_all(lambda ev: len(ev) >= 3)
     assert rec.kinds()[2] == WatchEventKind.INSERTED
 
 
 def test_poke_polls_without_waiting_for_the_interval() -> None:
     probe = FakeProbe()
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=3600, rescan_backoff=(3600,))
     watch.start()
     try:
         probe.remove()
         watch.poke()
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         assert rec.kinds() == [WatchEventKind.REMOVED]
     finally:
         watch.stop()
@@ -197,13 +182,13 @@ def test_a_failing_receiver_does_not_stop_the_watch() -> None:
 def test_a_card_already_present_at_removal_is_not_another_card() -> None:
     probe = FakeProbe()
     probe.serials = frozenset({"SERIAL1", "NEIGHBOUR"})
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,))
     watch.start()
     try:
         with probe.lock:
             probe.serials = frozenset({"NEIGHBOUR"})
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         n = probe.rescans
         until(lambda: probe.rescans >= n + 3)
         assert rec.kinds() == [WatchEventKind.REMOVED]
@@ -235,7 +220,7 @@ class LoginAwareProbe(FakeProbe):
 
 def test_a_lost_login_means_the_card_was_pulled_and_put_back() -> None:
     probe = LoginAwareProbe()
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,))
     watch.start()
     try:
@@ -246,7 +231,7 @@ def test_a_lost_login_means_the_card_was_pulled_and_put_back() -> None:
         n = watch.polls
         until(lambda: watch.polls > n + 3)
         probe.logged_in = False  # swapped out and in between two polls
-        rec.wait(lambda ev: len(ev) >= 2)
+        rec.wait_all(lambda ev: len(ev) >= 2)
         assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
         assert "login" in (rec.events[0].detail or "")
         n = watch.polls
@@ -273,14 +258,14 @@ class WorkerProbe(FakeProbe):
 
 def test_polls_run_on_the_module_worker_when_it_has_one() -> None:
     probe = WorkerProbe()
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,))
     watch.start()
     try:
         probe.remove()
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         probe.insert()
-        rec.wait(lambda ev: len(ev) >= 2)
+        rec.wait_all(lambda ev: len(ev) >= 2)
         assert rec.kinds()[:2] == [WatchEventKind.REMOVED, WatchEventKind.INSERTED]
         assert probe.threads and all(t.startswith("fake-module") for t in probe.threads)
     finally:
@@ -308,7 +293,7 @@ class CheapProbe(LoginAwareProbe):
 def test_most_polls_use_the_cheap_check_and_every_fourth_checks_the_login() -> None:
     probe = CheapProbe()
     probe.logged_in = True
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,), login_check_every=4)
     watch.start()
     try:
@@ -321,13 +306,13 @@ def test_most_polls_use_the_cheap_check_and_every_fourth_checks_the_login() -> N
 
 def test_the_cheap_check_sees_a_removal() -> None:
     probe = CheapProbe()
-    rec = Recorder()
+    rec = WatchEvents(timeout=5.0)
     watch = TokenWatch(ID, probe, rec, interval=0.01, rescan_backoff=(0.01,), login_check_every=1000)
     watch.start()
     try:
         until(lambda: probe.cheap >= 2)
         probe.remove()
-        rec.wait(lambda ev: len(ev) >= 1)
+        rec.wait_all(lambda ev: len(ev) >= 1)
         assert rec.kinds() == [WatchEventKind.REMOVED] and probe.full == 0
     finally:
         watch.stop()
