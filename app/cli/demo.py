@@ -226,7 +226,6 @@ def run_headless(
     card: DemoCard, sandbox: Any, info: Any, args: argparse.Namespace, *, out: TextIO, err: TextIO
 ) -> int:
     """Log in with the demo card, print events, list VMs, log out, check the key is gone."""
-    import json
     import threading
 
     from app.cli.login import Printer
@@ -277,40 +276,7 @@ def run_headless(
         file=note,
         flush=True,
     )
-    code = 0
-    try:
-        vms = session.client.read_vms()
-        if args.json:
-            out.write(
-                json.dumps(
-                    {
-                        "event": "vms",
-                        "vms": [
-                            {
-                                "vm_id": v.vm_id,
-                                "name": v.name,
-                                "state": v.state,
-                                "vm_type": v.vm_type,
-                                "private_ip": v.private_ip,
-                            }
-                            for v in vms
-                        ],
-                    }
-                )
-                + "\n"
-            )
-        else:
-            print(f"demo: ReadVms returned {len(vms)} VM(s):", file=out)
-            for v in vms:
-                print(
-                    f"  {v.vm_id:<12} {v.name or '-':<20} {v.state or '-':<10} {v.vm_type or '-':<12} "
-                    f"{v.private_ip or '-'}",
-                    file=out,
-                )
-        out.flush()
-    except Exception as e:
-        print(f"demo: ReadVms failed: {type(e).__name__}: {e}", file=err)
-        code = 1
+    code = _print_vms(session, args, out, err)
     revocation = session.logout()
     session.wait_ended(30)
     from app.cli.login import _drain
@@ -327,6 +293,31 @@ def run_headless(
         flush=True,
     )
     return code if revoked else 1
+
+
+def _print_vms(session: Any, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """ReadVms through the session, printed as a table (or one JSON line); 0, or 1 when it failed."""
+    import json
+
+    try:
+        vms = session.client.read_vms()
+    except Exception as e:
+        print(f"demo: ReadVms failed: {type(e).__name__}: {e}", file=err)
+        return 1
+    if args.json:
+        fields = ("vm_id", "name", "state", "vm_type", "private_ip")
+        rows = [{f: getattr(v, f) for f in fields} for v in vms]
+        out.write(json.dumps({"event": "vms", "vms": rows}) + "\n")
+    else:
+        print(f"demo: ReadVms returned {len(vms)} VM(s):", file=out)
+        for v in vms:
+            print(
+                f"  {v.vm_id:<12} {v.name or '-':<20} {v.state or '-':<10} {v.vm_type or '-':<12} "
+                f"{v.private_ip or '-'}",
+                file=out,
+            )
+    out.flush()
+    return 0
 
 
 def run_window(card: DemoCard, info: Any, args: argparse.Namespace) -> int:
