@@ -307,15 +307,7 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
     def warn(text: str) -> None:
         print(f"warning: {text}", file=err, flush=True)
 
-    def prompt(text: str) -> str:
-        if args.pin_stdin and not sys.stdin.isatty():
-            # stdin carries the PIN; a secret must then come from the environment or a profile
-            raise UsageError("no password/secret key given and standard input is reserved for the PIN "
-                             "(--pin-stdin): set OSC_PASSWORD / OSC_SECRET_KEY or use a profile")
-        try:
-            return getpass.getpass(text, stream=err)
-        except (EOFError, OSError) as e:
-            raise UsageError("no password/secret key given and no terminal to ask for it") from e
+    prompt = _secret_prompt(args, err)
 
     try:
         request = build_request(args, env, prompt=prompt, warn=warn,
@@ -333,6 +325,28 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
     pins = PinSource(from_stdin=args.pin_stdin, stdin=stdin, err=err)
     factory = session_factory or TrustedSession
     session = factory(request, pin_callback=pins, on_event=printer, settings=SessionSettings())
+
+    return _run_session(session, args, printer, err)
+
+
+def _secret_prompt(args: argparse.Namespace, err: TextIO) -> Callable[[str], str]:
+    """Ask for a missing password/secret key on the terminal (never on a stdin that carries the PIN)."""
+
+    def prompt(text: str) -> str:
+        if args.pin_stdin and not sys.stdin.isatty():
+            # stdin carries the PIN; a secret must then come from the environment or a profile
+            raise UsageError("no password/secret key given and standard input is reserved for the PIN "
+                             "(--pin-stdin): set OSC_PASSWORD / OSC_SECRET_KEY or use a profile")
+        try:
+            return getpass.getpass(text, stream=err)
+        except (EOFError, OSError) as e:
+            raise UsageError("no password/secret key given and no terminal to ask for it") from e
+
+    return prompt
+
+
+def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: TextIO) -> int:
+    """Log in, then wait until the session ends (Ctrl-C / SIGTERM log out); returns the exit code."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # From the first signal on, the session is ending: a second Ctrl-C must not cut the key's

@@ -23,26 +23,6 @@ def _files(sub: str) -> list[Path]:
     return sorted((APP / sub).rglob("*.py"))
 
 
-def test_core_layers_do_not_import_qt() -> None:
-    offenders = [
-        f"{p.relative_to(APP)} imports {name}"
-        for sub in ("tokens", "session", "sandbox")
-        for p in _files(sub)
-        for name in _imports(p)
-        if name.split(".")[0] in {"PySide6", "shiboken6", "PyQt5", "PyQt6"}
-    ]
-    assert offenders == []
-
-
-def test_imports_point_one_way() -> None:
-    offenders = []
-    for p in _files("tokens"):
-        offenders += [f"{p.name} -> {n}" for n in _imports(p) if n.startswith(("app.session", "app.ui"))]
-    for p in _files("session"):
-        offenders += [f"{p.name} -> {n}" for n in _imports(p) if n.startswith("app.ui")]
-    assert offenders == []
-
-
 # -- the token layer's fences (the PKCS#11 binding, the sandbox, values without the driver) ----------
 
 BINDINGS = {"pkcs11", "PyKCS11"}
@@ -245,3 +225,96 @@ def test_the_layer_check_can_fail(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from PySide6 import QtCore\nimport pkcs11.util\n")
     assert {"PySide6", "pkcs11.util"} <= _imports(bad)
+
+
+# -- the whole tree: Qt's home, arrows between layers, the size of files and functions -----------------
+
+QT = {"PySide6", "shiboken6", "PyQt5", "PyQt6"}
+# Which layers each layer may not import (app.sandbox is a test double: only the CLI's demo and the
+# sandbox itself use it).
+FORBIDDEN = {
+    "app.tokens": ("app.session", "app.ui", "app.cli", "app.sandbox"),
+    "app.session": ("app.ui", "app.cli", "app.sandbox"),
+    "app.ui": ("app.cli", "app.sandbox"),
+    "app.sandbox": ("app.ui", "app.cli"),
+}
+MAX_FILE_LINES = 700
+MAX_FUNCTION_LINES = 80
+
+
+def qt_outside_ui(root: Path) -> list[str]:
+    """Files outside app/ui that import Qt anywhere (function-local imports included)."""
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if not p.is_relative_to(root / "ui")
+        and any(n.split(".")[0] in QT for n in _all_imports(root, p))
+    )
+
+
+def upward_arrows(root: Path) -> list[str]:
+    """Imports that point up (or into the sandbox) between layers, as 'module -> imported'."""
+    graph, _ = import_graph(root)
+    out = []
+    for module, targets in graph.items():
+        for layer, banned in FORBIDDEN.items():
+            if module == layer or module.startswith(layer + "."):
+                out += [f"{module} -> {t}" for t in sorted(targets) if t.startswith(banned)]
+    return sorted(out)
+
+
+def oversized(root: Path) -> list[str]:
+    """Modules over MAX_FILE_LINES lines and functions over MAX_FUNCTION_LINES lines."""
+    out = []
+    for p in sorted(root.rglob("*.py")):
+        text = p.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_FILE_LINES:
+            out.append(f"{p.relative_to(root)} ({text.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    out.append(f"{p.relative_to(root)}:{node.name} ({length} lines)")
+    return out
+
+
+def test_qt_lives_in_app_ui_only() -> None:
+    assert qt_outside_ui(APP) == []
+
+
+def test_imports_point_down() -> None:
+    assert upward_arrows(APP) == []
+
+
+def test_no_oversized_module_or_function() -> None:
+    assert oversized(APP) == []
+
+
+def test_each_tree_rule_fails_on_a_violation(tmp_path: Path) -> None:
+    long_function = "def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES
+    app = _tree(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "ui/__init__.py": "",
+            "ui/window.py": "from PySide6 import QtWidgets\nimport app.cli.gui\n",  # Qt at home; ui -> cli up
+            "cli/__init__.py": "",
+            "cli/gui.py": "def run():\n    import PySide6\n",  # Qt outside app/ui (function-local)
+            "session/__init__.py": "",
+            "session/api.py": "from app.ui import window\nfrom app.sandbox import server\n",
+            "sandbox/__init__.py": "",
+            "sandbox/server.py": "import app.session.api\n",  # allowed: the sandbox may use the core
+            "tokens/__init__.py": "",
+            "tokens/big.py": "x = 1\n" * (MAX_FILE_LINES + 1) + long_function,
+        },
+    )
+    assert qt_outside_ui(app) == ["cli/gui.py"]
+    assert upward_arrows(app) == [
+        "app.session.api -> app.sandbox",  # `from app.sandbox import server`: the package, then the module
+        "app.session.api -> app.sandbox.server",
+        "app.session.api -> app.ui",
+        "app.session.api -> app.ui.window",
+        "app.ui.window -> app.cli.gui",
+    ]
+    assert oversized(app) == [f"tokens/big.py ({MAX_FILE_LINES + MAX_FUNCTION_LINES + 2} lines)",
+                              f"tokens/big.py:f ({MAX_FUNCTION_LINES + 1} lines)"]
