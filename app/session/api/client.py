@@ -268,6 +268,23 @@ class OutscaleClient:
                 continue
             raise err
 
+    def forward(self, call: str, body: bytes) -> tuple[int, bytes, str]:
+        """POST `body` (JSON bytes as a tool sent them) as `call`, signed with this client's credentials.
+
+        The local API agent's path: the answer comes back raw (status, body, Content-Type), errors and
+        throttling included, so the tool sees what the API said; no retry (the tool retries as it
+        would). Network and TLS failures raise typed errors as `call` does.
+        """
+        headers = self._headers(call, body)
+        try:
+            resp = self._http.post(self._endpoint.url_for(call), data=body, headers=headers,
+                                   timeout=self._timeout, allow_redirects=False, verify=self._http.verify)
+        except E.SessionError:
+            raise
+        except requests.RequestException as e:
+            raise network_error(e, self._endpoint.host) from e
+        return resp.status_code, resp.content, resp.headers.get("Content-Type", "application/json")
+
     # typed calls ---------------------------------------------------------------------------------------
 
     def read_regions(self) -> tuple[Region, ...]:
@@ -408,6 +425,29 @@ class OutscaleClient:
     def delete_api_access_rule(self, rule_id: str) -> None:
         """DeleteApiAccessRule."""
         self.call("DeleteApiAccessRule", {"ApiAccessRuleId": rule_id})
+
+    def update_api_access_rule(
+        self,
+        rule_id: str,
+        *,
+        ip_ranges: Sequence[str] | None = None,
+        ca_ids: Sequence[str] | None = None,
+        cns: Sequence[str] | None = None,
+        description: str | None = None,
+    ) -> ApiAccessRule:
+        """UpdateApiAccessRule (None leaves a field as it is; an empty list clears it)."""
+        params: dict[str, Any] = {"ApiAccessRuleId": rule_id}
+        for name, value in (("IpRanges", ip_ranges), ("CaIds", ca_ids), ("Cns", cns)):
+            if value is not None:
+                params[name] = list(value)
+        if description is not None:
+            params["Description"] = description
+        return parse_rule(self.call("UpdateApiAccessRule", params).get("ApiAccessRule", {}))
+
+    def update_ca(self, ca_id: str, description: str) -> Ca:
+        """UpdateCa (its description: the only field the API lets change)."""
+        c = self.call("UpdateCa", {"CaId": ca_id, "Description": description}).get("Ca", {})
+        return Ca(c.get("CaId", ""), c.get("CaFingerprint"), c.get("Description"))
 
     def check_authentication(self, login: str, password: Secret) -> None:
         """CheckAuthentication (signed with this client's access key): raises if login/password is wrong."""
