@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from app.sandbox.pki import CertificateAuthority
 from app.sandbox.records import KeyRecord
 from app.sandbox.state import SandboxState
-from app.sandbox.wire import SandboxRequest
+from app.sandbox.wire import ApiFault, SandboxRequest
 
 log = logging.getLogger(__name__)
 
@@ -504,6 +504,11 @@ class Sandbox:
     def throttle_next(self, count: int, code: str = "25") -> None:
         """Answer the next `count` authenticated calls with HTTP 429 / this Code."""
         self.state.throttle.next(count, code)
+
+    def fail_after(self, call: str, *, count: int = 1, status: int = 503, code: str = "2000",
+                   type_: str = "ServiceUnavailable", details: str = "Injected failure.") -> None:
+        """Once `call` has succeeded, answer the next `count` requests with this OUTSCALE error."""
+        self.state.faults.fail_after(call, count=count, fault=ApiFault(status, code, type_, details))
 
     def lock_state(self) -> tuple[int, float, bool]:
         """(failed authentications, seconds left locked, permanently locked) of the demo account."""

@@ -3,10 +3,10 @@
 `SandboxState.handle(request)` takes one decoded request (call name, headers, body, client
 certificate, client IP) and returns the HTTP status, the JSON answer and extra headers. It checks the
 call and its parameters here, then lets the parts answer: `auth` (OSC4 signatures, Basic logins,
-clock skew), `lockout` (Code 13 / 11) and `throttle` (429), `access` (API access rules, CAs, the
-policy, the trusted-environment bypass: Code 14), `book` (accounts, access keys, the quota of 10,
-expiry) and `catalogue` (Regions, VMs). Errors take OUTSCALE's form (`app.sandbox.wire`); the
-records these parts share are in `app.sandbox.records`.
+clock skew), `lockout` (Code 13 / 11), `throttle` (429), `faults` (failures injected by tests), `access`
+(API access rules, CAs, the policy, the trusted-environment bypass: Code 14), `book` (accounts,
+access keys, the quota of 10, expiry) and `catalogue` (Regions, VMs). Errors take OUTSCALE's form
+(`app.sandbox.wire`); the records these parts share are in `app.sandbox.records`.
 
 State persists as JSON in the state folder (owner-only); it is test and demo data: it holds the demo
 password and the secret keys in clear, like the server-side store it mimics.
@@ -29,6 +29,7 @@ from typing import Any
 
 from app.sandbox.accounts import DEMO_TAG, AccountBook
 from app.sandbox.auth import Authenticator
+from app.sandbox.faults import FaultInjector
 from app.sandbox.lockout import Lockout, Throttle
 from app.sandbox.records import AccountRecord, CaRecord, KeyRecord, RuleRecord
 from app.sandbox.rules import AccessControl
@@ -102,6 +103,7 @@ class SandboxState:
         )
         self.lockout = Lockout(now=self.now, lock=self.lock)
         self.throttle = Throttle(lock=self.lock)
+        self.faults = FaultInjector(lock=self.lock)
         self.auth = Authenticator(self.book, self.lockout, now=self.now)
         self.catalogue = Catalogue(self.book)
         self._handlers: dict[str, CallHandler] = {}
@@ -188,7 +190,9 @@ class SandboxState:
         with self.lock:
             self.requests_seen += 1
             try:
+                self.faults.check()
                 status, body, headers = 200, self._dispatch(req), {}
+                self.faults.seen(req.call)
             except ApiFault as f:
                 status, headers = f.status, f.headers
                 body = {"Errors": [{"Code": f.code, "Type": f.type, "Details": f.details}]}
