@@ -36,14 +36,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--no-modules", action="store_true", help="read only the --store paths")
+    parser.add_argument(
+        "--no-computer-stores",
+        action="store_true",
+        help="skip this computer's stores (Chrome's and Firefox's NSS databases, the Windows store, "
+        "the keychain)",
+    )
 
 
 def _inventory(args: argparse.Namespace) -> Inventory:
-    from app.tokens.inventory import scan
     from app.tokens.modules import discover
+    from app.tokens.stores.computer import scan_everything
 
     modules = [] if args.no_modules else [c.path for c in discover(args.module)]
-    return scan(modules, args.store)
+    computer = not (args.no_modules or args.no_computer_stores)
+    return scan_everything(modules, args.store, computer=computer)
 
 
 def _json(inv: Inventory) -> dict[str, Any]:
@@ -76,7 +83,8 @@ def _table(inv: Inventory, out: TextIO) -> None:
         print(file=out)
     rows = [("", "WHERE", "LABEL", "SUBJECT", "KEY", "VALID UNTIL", "STATUS")]
     for c in inv.certificates:
-        where = f"card '{c.token_label}'" if c.token else f"file {c.file_path}"
+        where = " + ".join(c.sources) if c.sources else c.where
+        where += " (possession)" if c.factor == "possession" else " (knowledge)"
         key = f"{c.key_type} {c.key_size}" if c.key_size else str(c.key_type)
         until = c.not_after.strftime("%Y-%m-%d") if c.not_after else "-"
         status = "usable" if c.usable else "; ".join(c.problem_messages)

@@ -26,6 +26,15 @@ class CertificateSource(enum.StrEnum):
 
     PKCS11 = "pkcs11"
     FILE = "file"
+    STORE = "store"  # a store of this computer: an NSS database, the Windows store, the keychain
+
+
+class KeyFactor(enum.StrEnum):
+    """What holding the key proves (OUTSCALE's words): a file or software store is something known
+    (its password), a card is something possessed."""
+
+    KNOWLEDGE = "knowledge"
+    POSSESSION = "possession"
 
 
 class Problem(enum.StrEnum):
@@ -160,6 +169,27 @@ class CertificateEntry:
     module_path: str | None = None
     file_path: str | None = None
     needs_password: bool = False  # a PKCS#12 / encrypted PEM key: the password is asked to use it
+    store_name: str | None = None  # "Firefox profile default", "Chrome", "Windows", "Keychain"
+    key_factor: KeyFactor | None = None  # None: the source says (a card: possession, a file: knowledge)
+    # every place the same certificate was found ("card 'X'", "Firefox profile default"), merged
+    sources: tuple[str, ...] = ()
+    store_ref: str | None = None  # the store's own handle of the certificate (thumbprint, keychain ref)
+
+    @property
+    def factor(self) -> KeyFactor:
+        """Knowledge for software keys (files, software stores), possession for card keys."""
+        if self.key_factor is not None:
+            return self.key_factor
+        return KeyFactor.POSSESSION if self.source is CertificateSource.PKCS11 else KeyFactor.KNOWLEDGE
+
+    @property
+    def where(self) -> str:
+        """Where it is, in words: "card 'X'", "file PATH" or the store's name."""
+        if self.store_name:
+            return self.store_name
+        if self.token is not None:
+            return f"card '{self.token.label}'"
+        return f"file {self.file_path}"
 
     @property
     def usable(self) -> bool:
@@ -206,6 +236,9 @@ class CertificateEntry:
             "has_private_key": self.has_private_key,
             "always_authenticate": self.always_authenticate,
             "needs_password": self.needs_password,
+            "store": self.store_name,
+            "key_factor": str(self.factor),
+            "sources": list(self.sources or (self.where,)),
             "usable": self.usable,
             "problems": [str(p) for p in self.problems],
             "problem_messages": list(self.problem_messages),

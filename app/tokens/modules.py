@@ -109,6 +109,13 @@ def p11kit_registry(
     return list(seen.values())
 
 
+def browser_candidates(home: str | None = None) -> list[ModuleCandidate]:
+    """Card modules the user's browsers loaded (`library=` of their NSS databases' pkcs11.txt)."""
+    from app.tokens.stores.nss_paths import browser_modules
+
+    return [ModuleCandidate(path, "nss", name) for path, name in browser_modules(home)]
+
+
 def platform_defaults(platform: str | None = None) -> list[ModuleCandidate]:
     """OpenSC's default locations on Windows and macOS (and Linux when p11-kit knows no module)."""
     plat = platform or sys.platform
@@ -149,6 +156,8 @@ def discover(
     plat = platform or sys.platform
     if use_registry and plat.startswith("linux"):
         for c in p11kit_registry():
+            add(c)
+        for c in browser_candidates():
             add(c)
     if not out:
         for c in platform_defaults(plat):

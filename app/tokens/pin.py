@@ -29,6 +29,8 @@ class PinRequest:
     final_try: bool = False  # CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks the card
     protected_path: bool = False  # PIN pad: the PIN is typed on the reader, not in our window
     last_error: str | None = None  # plain words about the previous attempt, if any
+    # a software database's password (NSS), asked under the database's name: no lockout, no tries
+    database_password: bool = False
 
     @classmethod
     def for_token(

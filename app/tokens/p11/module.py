@@ -23,6 +23,7 @@ from pkcs11 import exceptions as _x
 from app.tokens.errors import (
     ModuleLoadFailed,
     PinCancelled,
+    PinIncorrect,
     PinLocked,
     TokenError,
     TokenNotPresent,
@@ -79,9 +80,23 @@ class Pkcs11Module:
     Get one with `load_module(path)`: a library is loaded (and C_Initialize'd) once per process.
     """
 
-    def __init__(self, path: str, init_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        init_env: Mapping[str, str] | None = None,
+        *,
+        opener: Callable[[], Any] | None = None,
+        slot_serials: Mapping[int, str] | None = None,
+        password_named: bool = False,
+    ) -> None:
         self.path = path
         self.init_env = dict(init_env or {})
+        # A library that is not initialised the binding's way (NSS's softokn: app.tokens.p11.softokn)
+        # comes from `opener`; its tokens all report the same serial, so `slot_serials` names them.
+        self._opener = opener
+        self.slot_serials = dict(slot_serials or {})
+        # a software database's password (NSS): no lockout, and a database without one needs no login
+        self.password_named = password_named
         self.executor = SerialExecutor(f"pkcs11:{os.path.basename(path)}")
         self.generation = 0  # bumped by every reinitialize(): sessions from an older generation are gone
         self._lib: Any = None
@@ -106,7 +121,7 @@ class Pkcs11Module:
         try:
             with _env(self.init_env):
                 # pkcs11.lib() caches per path and C_Initialize's; we keep one Pkcs11Module per path.
-                self._lib = _p11.lib(self.path)
+                self._lib = self._opener() if self._opener is not None else _p11.lib(self.path)
                 if not self._lib.initialized:
                     self._lib.initialize()
         except TokenError:
@@ -216,14 +231,16 @@ class Pkcs11Module:
             )
         return out
 
-    @staticmethod
-    def _token_reading(slot: Any, tok: Any) -> TokenReading:
+    def _serial(self, slot: Any, tok: Any) -> str:
+        return self.slot_serials.get(int(slot.slot_id)) or text(tok.serial)
+
+    def _token_reading(self, slot: Any, tok: Any) -> TokenReading:
         return TokenReading(
             slot_id=int(slot.slot_id),
             slot_description=text(slot.slot_description),
             slot_flags=SlotFlags(int(slot.flags)),
             label=text(tok.label),
-            serial=text(tok.serial),
+            serial=self._serial(slot, tok),
             manufacturer=text(tok.manufacturer_id),
             model=text(tok.model),
             flags=TokenFlags(int(tok.flags)),
@@ -241,7 +258,7 @@ class Pkcs11Module:
                 tok = slot.get_token()
             except (_x.TokenNotPresent, _x.TokenNotRecognised, _x.SlotIDInvalid):
                 continue
-            if text(tok.serial) == serial and TokenFlags.TOKEN_INITIALIZED & int(tok.flags):
+            if self._serial(slot, tok) == serial and TokenFlags.TOKEN_INITIALIZED & int(tok.flags):
                 return slot, tok
         return None
 
@@ -390,7 +407,7 @@ class Pkcs11Module:
                     return False
                 self._slot_cache[serial] = (self.generation, found[0])
                 return True
-            if text(cached[1].get_token().serial) == serial:
+            if self._serial(cached[1], cached[1].get_token()) == serial:
                 return True
         except (*REMOVED, *NOT_PRESENT):
             pass
@@ -419,7 +436,7 @@ class Pkcs11Module:
                     except (*NOT_PRESENT, *REMOVED):
                         continue
                     if TokenFlags.TOKEN_INITIALIZED & int(tok.flags):
-                        out.add(text(tok.serial))
+                        out.add(self._serial(slot, tok))
                 return frozenset(out)
             except (*REMOVED, *NOT_PRESENT):
                 return frozenset()
@@ -485,6 +502,8 @@ class Pkcs11Module:
         if existing is not None:
             return CardLogin(self, existing)
         info = self.token(serial)
+        if self.password_named:
+            return self._database_login(serial, info, pin_callback, purpose, last_error)
         if pin_state_from_flags(info.flags).locked:
             raise PinLocked(f"The PIN of '{info.label}' is locked.", token_label=info.label)
         protected = TokenFlags.PROTECTED_AUTHENTICATION_PATH in info.flags
@@ -505,6 +524,32 @@ class Pkcs11Module:
                 pin.wipe()
         return CardLogin(self, login)
 
+    def _database_login(
+        self,
+        serial: str,
+        info: TokenReading,
+        pin_callback: PinCallback,
+        purpose: PinPurpose,
+        last_error: str | None,
+    ) -> CardLogin:
+        """A software database (NSS): its password is asked under its name, with nothing about tries
+        (there is no lockout); a database without a password opens without a login."""
+        if TokenFlags.LOGIN_REQUIRED not in info.flags:
+            return CardLogin(self, self.call(self._open_login, serial, info.label, None, plain=True))
+        request = PinRequest(info.label, purpose, last_error=last_error, database_password=True)
+        pin = pin_callback(request)
+        if pin is None:
+            raise PinCancelled("The password prompt was cancelled.", token_label=info.label)
+        try:
+            login = self.call(self._open_login, serial, info.label, pin)
+        except PinIncorrect as e:
+            raise PinIncorrect(
+                f"The password of '{info.label}' is incorrect.", token_label=info.label
+            ) from e
+        finally:
+            pin.wipe()
+        return CardLogin(self, login)
+
     def _reuse_login(self, serial: str) -> LoginState | None:
         login = self._logins.get(serial)
         if login is None or not login.valid or login.generation != self.generation:
@@ -516,11 +561,13 @@ class Pkcs11Module:
         login.refs += 1
         return login
 
-    def _open_login(self, serial: str, label: str, pin: Pin | None) -> LoginState:
+    def _open_login(self, serial: str, label: str, pin: Pin | None, plain: bool = False) -> LoginState:
         _slot, tok = self._require_token(serial)
 
         try:
-            if pin is None:
+            if plain:  # a database without a password: its keys are readable without C_Login
+                session = tok.open()
+            elif pin is None:
                 session = tok.open(user_pin=_p11.PROTECTED_AUTH)
             else:
                 session = tok.open(user_pin=pin.reveal())

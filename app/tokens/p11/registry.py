@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from app.tokens.errors import ModuleLoadFailed, TokenError
 from app.tokens.p11.module import Pkcs11Module
@@ -41,6 +41,17 @@ def load_module(path: str, *, init_env: Mapping[str, str] | None = None) -> Pkcs
         except TokenError as e:
             raise ModuleLoadFailed(path, str(e)) from e
         _REGISTRY[key] = mod
+        return mod
+
+
+def load_module_with(path: str, factory: Callable[[], Pkcs11Module]) -> Pkcs11Module:
+    """The loaded module for `path`, else the one `factory` makes (a library initialised its own way,
+    e.g. NSS's softokn with its parameter string), registered like any other."""
+    key = _key(path)
+    with _REGISTRY_LOCK:
+        mod = _REGISTRY.get(key)
+        if mod is None or mod.closed:
+            mod = _REGISTRY[key] = factory()
         return mod
 
 
