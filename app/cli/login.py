@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from app.session.model import (
     AuthMethod,
@@ -36,6 +36,9 @@ from app.session.model import (
     SessionState,
 )
 from app.tokens.pin import Pin, PinRequest
+
+if TYPE_CHECKING:  # the model loads cryptography: only when a fingerprint is looked up
+    from app.tokens.model import CertificateEntry
 
 EXIT_OK, EXIT_LOGIN_FAILED, EXIT_USAGE, EXIT_CARD_REMOVED, EXIT_KEY_EXPIRED, EXIT_ERROR = 0, 1, 2, 3, 4, 5
 
@@ -149,17 +152,21 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
     if not cert_ref:
         raise UsageError("no certificate: give --cert with a pkcs11: URI or a PKCS#12/PEM file")
     cert_ref = str(cert_ref)
-    if not cert_ref.startswith("pkcs11:"):
+    entry = _by_fingerprint(cert_ref, args.module)
+    if entry is not None:
+        cert_ref = entry.uri
+    elif not cert_ref.startswith("pkcs11:"):
         cert_ref = os.path.expanduser(cert_ref)
         if not os.path.isfile(cert_ref):
             raise UsageError(f"the certificate file {cert_ref} does not exist")
     file_password = None
-    if not cert_ref.startswith("pkcs11:") and _file_needs_password(cert_ref):
+    if entry is None and not cert_ref.startswith("pkcs11:") and _file_needs_password(cert_ref):
         # the file's password plays the PIN's part: asked the same way (terminal, or a stdin line)
         value = read_line() if args.pin_stdin and read_line is not None else prompt(
             f"Password of {os.path.basename(cert_ref)}: ")
         file_password = Secret(value) if value else None
-    choice = CertificateChoice(ref=cert_ref, module_path=args.module or None, file_password=file_password)
+    choice = CertificateChoice(ref=cert_ref, module_path=(entry.module_path if entry else None) or args.module
+                               or None, file_password=file_password, entry=entry)
 
     region = args.region or env.get("OSC_REGION") or prof.get("region") or "eu-west-2"
     endpoint = args.endpoint or env.get("OSC_ENDPOINT_API") or prof.get("endpoint")
@@ -170,6 +177,22 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
         raise UsageError("--grace-seconds must be zero or more")
     return LoginRequest(credentials=creds, region=region, endpoint=endpoint, certificate=choice,
                         ca_file=ca_file, grace_override_seconds=args.grace_seconds)
+
+
+def _by_fingerprint(ref: str, module: str | None) -> CertificateEntry | None:
+    """The listed certificate (card, store of this computer) whose SHA-256 fingerprint `ref` is, or None
+    when `ref` is no fingerprint; UsageError when nothing listed has it."""
+    from app.tokens.errors import KeyNotFound
+    from app.tokens.modules import discover
+    from app.tokens.stores.computer import find_fingerprint, is_fingerprint, scan_everything
+
+    if not is_fingerprint(ref):
+        return None
+    inv = scan_everything([c.path for c in discover([module] if module else [])])
+    try:
+        return find_fingerprint(inv, ref)
+    except KeyNotFound as e:
+        raise UsageError(f"{e} See `osc-trusted-login certs`.") from None
 
 
 # --- PIN -------------------------------------------------------------------------------------------
@@ -188,6 +211,8 @@ class PinSource:
         with self._lock:
             what = {"login": "PIN", "relogin": "PIN (the card is back)",
                     "signature": "PIN for this signature"}.get(request.purpose.value, "PIN")
+            if request.database_password:  # an NSS database: its password, no lockout to warn of
+                what = "Database password"
             notes = []
             if request.final_try:
                 notes.append("one more wrong PIN locks the card")

@@ -101,6 +101,14 @@ class RealBackend:
         choice = request.certificate
         if choice is None:
             raise SessionError("no certificate was chosen")
+        entry = choice.entry
+        if entry is not None and entry.store_ref is not None and not entry.module_path:
+            # the Windows store or the keychain: the OS holds the key (and asks its own PIN, if any)
+            from app.tokens.stores.computer import open_store_signer
+
+            held = open_store_signer(entry, pin_callback)
+            return OpenedCertificate(held, held.certificate.subject.rfc4514_string(),
+                                     _fingerprint(held.certificate), None, None)
         if not choice.is_card:
             from app.tokens.filestore import open_file_signer
 
