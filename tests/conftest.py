@@ -10,4 +10,4 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
 # Shared rigs (fixtures usable from every test package): SoftHSM2 cards, p11-kit removable card,
 # opencryptoki lockout token. See tests/rigs/*.py.
-pytest_plugins = ["tests.rigs.softhsm", "tests.rigs.p11kit", "tests.rigs.opencryptoki"]
+pytest_plugins = ["tests.rigs.softhsm", "tests.rigs.p11kit", "tests.rigs.opencryptoki", "tests.rigs.pcsc.fixtures"]
