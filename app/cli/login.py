@@ -79,6 +79,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace-seconds", type=float,
                         help="end the session this many seconds after the card is removed (only shortens "
                              "the policy's 5 minutes / 1 hour)")
+    agent = parser.add_argument_group("local API agent (your own OUTSCALE tools through this session)")
+    agent.add_argument("--no-agent", action="store_true",
+                       help="do not start the local API agent (exec/env then find no session)")
+    agent.add_argument("--publish-profile", metavar="NAME",
+                       help="while the session lives, add profiles NAME and NAME-osc-cli to OSC_CONFIG_FILE "
+                            "or ~/.osc/config.json (removed at the end)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per event")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more (never secrets)")
 
@@ -351,7 +357,7 @@ def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: T
     factory = session_factory or TrustedSession
     session = factory(request, pin_callback=pins, on_event=printer, settings=SessionSettings())
 
-    return _run_session(session, args, printer, err)
+    return _run_session(session, args, printer, err, env=env)
 
 
 def _secret_prompt(args: argparse.Namespace, err: TextIO) -> Callable[[str], str]:
@@ -370,7 +376,8 @@ def _secret_prompt(args: argparse.Namespace, err: TextIO) -> Callable[[str], str
     return prompt
 
 
-def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: TextIO) -> int:
+def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: TextIO,
+                 env: dict[str, str] | None = None) -> int:
     """Log in, then wait until the session ends (Ctrl-C / SIGTERM log out); returns the exit code."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -387,9 +394,11 @@ def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: 
             old[sig] = signal.signal(sig, stop)
     try:
         try:
+    agent = None
             info = session.login()
         except _Stop as s:
             print(file=err, flush=True)  # end the prompt line the interrupt left open
+            agent = start_agent(session, info, args, err, env)
             session.logout(s.reason)
             session.wait_ended(30)
             _drain(session)
@@ -418,6 +427,8 @@ def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: 
     finally:
         if in_main:
             for sig, handler in old.items():
+        if agent is not None:
+            agent.close()
                 signal.signal(sig, handler)
 
 
@@ -426,3 +437,23 @@ def _drain(session: Any) -> None:
     t = getattr(session, "_dispatcher", None)
     if isinstance(t, threading.Thread):
         t.join(5)
+
+
+def start_agent(session: Any, info: Any, args: argparse.Namespace, err: TextIO,
+                env: dict[str, str] | None) -> Any:
+    """Start the local API agent for a live session (unless --no-agent); a failure only warns."""
+    if getattr(args, "no_agent", False) or not isinstance(getattr(type(session), "client", None), property):
+        return None  # turned off, or a stand-in session with no API client to forward through
+    from app.session.agent.attach import AgentOptions, attach_agent
+
+    try:
+        handle = attach_agent(session, region=info.region, account_id=info.account_id, env=env,
+                              options=AgentOptions(publish_profile=getattr(args, "publish_profile", None)))
+    except Exception as e:  # the session itself is fine: the tools just cannot use it
+        print(f"warning: the local API agent did not start: {e}", file=err, flush=True)
+        return None
+    if handle is not None:
+        where = f"; profiles in {handle.profile_file}" if handle.profile_file else ""
+        print(f"local API agent on {handle.endpoint} (access key {handle.access_key}){where}; "
+              "`osc-trusted-login env` prints the variables", file=err, flush=True)
+    return handle

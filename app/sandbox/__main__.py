@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--client-cn", action="append", default=[], help="with --client-ca: allowed certificate CN"
     )
     p.add_argument("--trusted-env", action="store_true", help="turn RequireTrustedEnv on")
+    p.add_argument("--key-lifetime", type=float, default=None, metavar="SECONDS",
+                   help="keys made by CreateAccessKey expire at most SECONDS after creation (tests renewal)")
     p.add_argument("--json", action="store_true", help="print the start information as one JSON line")
     return p
 
@@ -55,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         client_cns=args.client_cn,
+        key_lifetime_seconds=args.key_lifetime,
     )
     try:
         info = sandbox.start()

@@ -34,6 +34,9 @@ class AccountBook:
         self._now, self._save, self._lock = now, save, lock
         self.accounts: dict[str, AccountRecord] = {}
         self.keys: dict[str, KeyRecord] = {}
+        # Test option: every key made by CreateAccessKey expires at most this many seconds after its
+        # creation (a session's key renewal is tested in seconds, not hours). None: no cap.
+        self.key_lifetime_cap: float | None = None
 
     def handlers(self) -> dict[str, CallHandler]:
         """The emulated calls this part answers."""
@@ -173,6 +176,9 @@ class AccountBook:
                 f"You have reached the limit of {KEY_QUOTA} access keys.",
             )
         exp = self._parse_expiration(p.get("ExpirationDate"), acc)
+        if self.key_lifetime_cap is not None:
+            cap = self._now_dt() + _dt.timedelta(seconds=self.key_lifetime_cap)
+            exp = cap if exp is None or exp > cap else exp
         tag = p.get("Tag")
         if tag is not None and not isinstance(tag, str):
             raise invalid("Tag must be a string.")

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from app.sandbox.pki import CertificateAuthority
 from app.sandbox.records import KeyRecord
 from app.sandbox.state import SandboxState
-from app.sandbox.wire import ApiFault, SandboxRequest
+from app.sandbox.wire import ApiFault, SandboxRequest, ServedCall
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,8 @@ class Sandbox:
     `client_ca_pem`: a CA to upload; it then becomes required (a rule naming it replaces the default
     "allow all IPv4" rule). `trusted_env`: turn RequireTrustedEnv on (with MaxAccessKeyExpirationSeconds
     of `max_key_seconds`, forced even if keys or rules would not allow it through the API).
-    `clock`: the sandbox's wall clock (tests move it with `advance`).
+    `clock`: the sandbox's wall clock (tests move it with `advance`). `key_lifetime_seconds`: keys made by
+    CreateAccessKey expire at most that long after creation (the key renewal test).
     """
 
     def __init__(
@@ -260,6 +261,7 @@ class Sandbox:
         clock: Callable[[], float] = time.time,
         max_key_seconds: int = 7 * 24 * 3600,
         client_cns: Sequence[str] = (),
+        key_lifetime_seconds: float | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.host, self.port, self.region = host, port, region
@@ -267,6 +269,7 @@ class Sandbox:
         self._client_cns = tuple(client_cns)
         self._trusted_env = trusted_env
         self._max_key_seconds = max_key_seconds
+        self._key_lifetime = key_lifetime_seconds
         self._clock = clock
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -312,6 +315,7 @@ class Sandbox:
         client_ca_id = self._apply_client_ca() if self._client_ca_pem else None
         if self._trusted_env:
             self._apply_trusted_env()
+        state.book.key_lifetime_cap = self._key_lifetime
         demo_key = state.book.demo_key()
         self._ctx = self._ssl_context(srv_cert, srv_key)
         self._server = _Server((self.host, self.port), self._ctx, state)
@@ -518,6 +522,11 @@ class Sandbox:
     def tls_log(self) -> list[TlsRecord]:
         """Accepted TLS connections, oldest first (version, resumed, client cert present, CN)."""
         return list(self._server.tls_log) if self._server else []
+
+    @property
+    def served_calls(self) -> list[ServedCall]:
+        """The call log: every request answered (call, status, access key, error Code, body), oldest first."""
+        return list(self.state.served)
 
     @property
     def request_count(self) -> int:

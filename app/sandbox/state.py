@@ -34,7 +34,16 @@ from app.sandbox.lockout import Lockout, Throttle
 from app.sandbox.records import AccountRecord, CaRecord, KeyRecord, RuleRecord
 from app.sandbox.rules import AccessControl
 from app.sandbox.vms import Catalogue, plausible_vms
-from app.sandbox.wire import ApiFault, AuthContext, CallHandler, SandboxRequest, SandboxResponse, invalid
+from app.sandbox.wire import (
+    ApiFault,
+    AuthContext,
+    CallHandler,
+    SandboxRequest,
+    SandboxResponse,
+    ServedCall,
+    invalid,
+)
+from app.session import signing
 from app.session.api import ANONYMOUS_CALLS
 
 # Parameters each emulated call accepts (outscale.yaml's Request schemas), and the required ones.
@@ -111,6 +120,7 @@ class SandboxState:
             self._handlers |= part.handlers()
         assert set(self._handlers) == SUPPORTED_CALLS
         self.requests_seen = 0
+        self.served: list[ServedCall] = []  # the call log: every answered request, oldest first
         if self._file.exists():
             self._load()
         else:
@@ -197,6 +207,7 @@ class SandboxState:
                 status, headers = f.status, f.headers
                 body = {"Errors": [{"Code": f.code, "Type": f.type, "Details": f.details}]}
             body["ResponseContext"] = {"RequestId": request_id}
+            self.served.append(_served(req, status, body))
             return SandboxResponse(status, body, headers)
 
     def _dispatch(self, req: SandboxRequest) -> dict[str, Any]:
@@ -227,3 +238,11 @@ class SandboxState:
         if params.get("DryRun") is True:
             return {}
         return self._handlers[req.call](params, auth)
+
+
+
+def _served(req: SandboxRequest, status: int, body: dict[str, Any]) -> ServedCall:
+    parsed = signing.parse_osc4_authorization(req.headers.get("authorization", ""))
+    errors = body.get("Errors") or [{}]
+    return ServedCall(req.call, status, parsed.access_key if parsed else None,
+                      errors[0].get("Code") if status >= 300 else None, req.body)

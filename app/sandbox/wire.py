@@ -82,3 +82,14 @@ def owned(table: Mapping[str, _R], record_id: Any, auth: AuthContext | None, mis
 
 # One emulated call: its decoded parameters and the caller (None for anonymous calls) -> the answer.
 CallHandler = Callable[[Mapping[str, Any], AuthContext | None], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ServedCall:
+    """One request the sandbox answered, as its call log keeps it (tests prove what was forwarded)."""
+
+    call: str
+    status: int
+    access_key: str | None  # the OSC4 credential's access key; None for Basic or anonymous requests
+    code: str | None  # the OUTSCALE error Code, None on success
+    body: bytes  # the request body as received

@@ -1,0 +1,270 @@
+"""The loopback HTTP server: browser refusals, the local signature check, then the forwarding.
+
+Bound to 127.0.0.1 only (port 0: the system picks a free one). A web page must never reach it: a
+request carrying ``Origin``, browser fetch metadata (``Sec-Fetch-*``) or a CORS preflight is refused,
+no CORS header is ever sent (so a browser never lets a page read an answer), and the ``Host`` header
+must be the agent's own ``127.0.0.1:PORT`` (a DNS-rebinding page sends its own name there). Only then is
+the signature checked (app.session.agent.verify) and the call forwarded through an `Upstream`.
+
+After the session ends, `end()` keeps the port answering every request with TrustedSessionEnded until
+`close()`: a tool gets a clear error rather than a refused connection while the app still runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from app.session.agent.verify import LocalRequest, Refused, RequestVerifier
+from app.session.agent.wire import (
+    METHOD_REFUSED,
+    NOT_FOUND,
+    SESSION_ENDED,
+    TOO_LARGE,
+    AgentError,
+    browser_refused,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024 * 1024
+_CALL_PATH = re.compile(r"^/api/(?:v1|latest)/(?P<call>[A-Za-z][A-Za-z0-9]{0,99})$")  # latest: osc-cli
+_BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user",
+                    "access-control-request-method", "access-control-request-headers")
+
+
+@dataclass(frozen=True)
+class ForwardAnswer:
+    """The API's answer, passed to the tool unchanged."""
+
+    status: int
+    body: bytes
+    content_type: str
+
+
+class UpstreamRefused(Exception):
+    """The upstream could not forward (session ended or paused, endpoint unreachable)."""
+
+    def __init__(self, error: AgentError) -> None:
+        super().__init__(error.details)
+        self.error = error
+
+
+class Upstream(Protocol):
+    """Where verified calls go (SessionUpstream in the product)."""
+
+    def forward(self, call: str, body: bytes) -> ForwardAnswer:
+        """Send `body` as `call` to the real endpoint; raise UpstreamRefused when it cannot."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgentStats:
+    """Counters since the agent started."""
+
+    forwarded: int  # calls the API answered (errors from the API included)
+    refused: int  # refused by the agent itself, nothing forwarded
+    failed: int  # verified but not forwarded (session ended or paused, endpoint unreachable)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: tools reuse their connection
+    server: _Server
+    timeout = 120  # idle keep-alive connections are closed after this
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("agent: " + format, *args)  # request lines only: never headers or bodies
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _refuse(self, error: AgentError, *, close: bool = False) -> None:
+        self.server.agent.count("refused")
+        if close:
+            self.close_connection = True
+        self._send(error.status, error.body())
+
+    def _browser_trait(self) -> str | None:
+        for name in _BROWSER_HEADERS:
+            if self.headers.get(name) is not None:
+                return f"requests from web pages are refused ({name.title()} header)."
+        host = self.headers.get("host", "")
+        if host != self.server.agent.host_header:
+            return f"Host must be {self.server.agent.host_header} (DNS rebinding protection)."
+        return None
+
+    def do_POST(self) -> None:
+        agent = self.server.agent
+        trait = self._browser_trait()
+        if trait is not None:
+            self._refuse(browser_refused(trait), close=True)
+            return
+        length = self._length()
+        if length is None:
+            self._refuse(TOO_LARGE, close=True)
+            return
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        m = _CALL_PATH.match(parts.path)
+        if m is None:
+            self._refuse(NOT_FOUND)
+            return
+        if agent.ended:
+            self._refuse(SESSION_ENDED)
+            return
+        req = LocalRequest("POST", parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()},
+                           body)
+        try:
+            agent.verifier.check(req)
+        except Refused as r:
+            self._refuse(r.error)
+            return
+        answer = agent.forward(m["call"], body)
+        if isinstance(answer, AgentError):
+            self._send(answer.status, answer.body())
+        else:
+            self._send(answer.status, answer.body, answer.content_type)
+
+    def _length(self) -> int | None:
+        if self.headers.get("transfer-encoding"):
+            return None  # chunked bodies are not signed the way OUTSCALE signs: refuse plainly
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            return None
+        return length if 0 <= length <= MAX_BODY else None
+
+    def _not_post(self) -> None:
+        if self.command == "OPTIONS" or self.headers.get("origin") is not None:
+            self._refuse(browser_refused("CORS preflights and web pages are refused."), close=True)
+        else:
+            self._refuse(METHOD_REFUSED, close=True)
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_post
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, agent: AgentServer) -> None:
+        self.agent = agent
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_open(self) -> None:
+        """Shut the kept-alive connections (their handler threads then end)."""
+        with self._open_lock:
+            conns = list(self._open)
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+
+
+class AgentServer:
+    """The agent's HTTP endpoint: `start()`, `end()` when the session ends, `close()` to stop listening."""
+
+    def __init__(self, verifier: RequestVerifier, upstream: Upstream, *,
+                 on_forwarded: Callable[[int], None] | None = None) -> None:
+        self.verifier = verifier
+        self._upstream = upstream
+        self._on_forwarded = on_forwarded
+        self._counts = {"forwarded": 0, "refused": 0, "failed": 0}
+        self._lock = threading.Lock()
+        self._ended = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.host_header = ""
+
+    @property
+    def port(self) -> int:
+        """The TCP port (0 before start)."""
+        return self._server.server_address[1] if self._server else 0
+
+    @property
+    def endpoint(self) -> str:
+        """The URL the tools use as their API endpoint (osc-sdk-python's endpoints.api)."""
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    @property
+    def ended(self) -> bool:
+        """Whether the session ended (every request then gets TrustedSessionEnded)."""
+        return self._ended.is_set()
+
+    def stats(self) -> AgentStats:
+        """The counters."""
+        with self._lock:
+            return AgentStats(self._counts["forwarded"], self._counts["refused"], self._counts["failed"])
+
+    def count(self, what: str) -> int:
+        """Add one to a counter; returns its new value."""
+        with self._lock:
+            self._counts[what] += 1
+            return self._counts[what]
+
+    def forward(self, call: str, body: bytes) -> ForwardAnswer | AgentError:
+        """Forward one verified call; an AgentError when it could not be."""
+        try:
+            answer = self._upstream.forward(call, body)
+        except UpstreamRefused as r:
+            self.count("failed")
+            return r.error
+        n = self.count("forwarded")
+        log.debug("agent: %s forwarded (HTTP %d)", call, answer.status)
+        if self._on_forwarded is not None:
+            try:
+                self._on_forwarded(n)
+            except Exception:  # a display's bug never fails a tool's call
+                log.exception("agent: the forwarded-call receiver failed")
+        return answer
+
+    def start(self) -> str:
+        """Listen on 127.0.0.1 (a free port) and serve in a daemon thread; returns the endpoint."""
+        if self._server is None:
+            self._server = _Server(self)
+            self.host_header = f"127.0.0.1:{self.port}"
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                            name=f"agent-{self.port}", daemon=True)
+            self._thread.start()
+        return self.endpoint
+
+    def end(self) -> None:
+        """The session ended: answer TrustedSessionEnded from now on and forget the replay cache."""
+        self._ended.set()
+        self.verifier.forget_all()
+
+    def close(self) -> None:
+        """Stop listening and close kept-alive connections (also ends)."""
+        self.end()
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_open()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
