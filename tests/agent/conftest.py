@@ -130,7 +130,9 @@ SDK_SCRIPT = r"""
 import json, sys
 from osc_sdk_python import Gateway
 gw = Gateway(**json.loads(sys.argv[1]))
-for call, params in json.loads(sys.argv[2]):
+print("{}", flush=True)
+for line in sys.stdin:
+    call, params = json.loads(line)
     try:
         print(json.dumps({"ok": getattr(gw, call)(**params)}), flush=True)
     except Exception as e:
@@ -138,19 +140,44 @@ for call, params in json.loads(sys.argv[2]):
 """
 
 
-def run_sdk(env: dict[str, str], *calls: tuple[str, dict[str, Any]], gateway: dict[str, Any] | None = None,
-            prefix: list[str] | None = None) -> list[dict[str, Any]]:
-    """osc-sdk-python `Gateway(**gateway)` in a process making `calls` in turn (building a Gateway costs
-    seconds: one process makes several calls); each result is {"ok": answer} or {"error", "text"}."""
-    cmd = [*(prefix or []), sys.executable, "-c", SDK_SCRIPT, json.dumps(gateway or {"max_retries": 0}),
-           json.dumps(calls)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=env["HOME"])
-    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
-    assert len(lines) == len(calls), (p.stdout, p.stderr)
-    return lines
+class SdkTool:
+    """osc-sdk-python in its own process (private environment), making the calls it is sent one by one.
+
+    Building a Gateway costs seconds (it parses the API description), so a test keeps one process."""
+
+    def __init__(self, env: dict[str, str], gateway: dict[str, Any] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SDK_SCRIPT, json.dumps(gateway or {"max_retries": 0})], env=env,
+            cwd=env["HOME"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert self._line() == {}
+
+    def _line(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            assert self.proc.stderr is not None
+            raise AssertionError(f"osc-sdk-python stopped: {self.proc.stderr.read()[-2000:]}")
+        return dict(json.loads(line))
+
+    def call(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """{"ok": answer} or {"error": exception class, "text": its message}."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps([name, params or {}]) + "\n")
+        self.proc.stdin.flush()
+        return self._line()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
-def run_osc_cli(env: dict[str, str], *args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_osc_cli(env: dict[str, str], *args: str,
+                prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """`osc-cli api ARGS` in a process."""
     exe = str(Path(sys.executable).with_name("osc-cli"))
     return subprocess.run([*(prefix or []), exe, "api", *args], env=env, capture_output=True, text=True,

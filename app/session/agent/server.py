@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         req = LocalRequest("POST", parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()},
                            body)
         try:
-            agent.verifier.check(req)
+            agent.verifier.check(req, m["call"])
         except Refused as r:
             self._refuse(r.error)
             return

@@ -5,10 +5,12 @@ The canonical request is app.session.signing's (the verifier side: any SignedHea
 port while strict SigV4 clients (osc-cli) sign the Host header as sent, so both forms are tried; both
 are the agent's own loopback address (the server checks Host before this).
 
-Replays: a valid signature is remembered until its date leaves the skew window; the same signature
-again is refused. SigV4 dates have one-second resolution, so the same request (same call, same body)
-sent twice within one second is indistinguishable from a replay and is refused too: tools that poll
-vary nothing, but they poll seconds apart (docs/DECISIONS.md).
+Replays: the valid signature of a call that changes something is remembered until its date leaves
+the skew window; the same signature again is refused (a second CreateVms must not happen). SigV4 dates
+have one-second resolution, so the same request sent twice within one second cannot be told from a
+replay. Read calls (``Read*``) are therefore not remembered: tools repeat them within a second all the
+time (a wait loop, osc-sdk-python scripts), and a replayed read changes nothing and tells nothing to
+whoever could capture it on the loopback (they could read the answer too). docs/DECISIONS.md.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from app.session.agent.wire import BASIC_REFUSED, AgentError, auth_refused
 
 MAX_SKEW_SECONDS = 120.0  # same machine: the tools' clock is ours; two minutes absorb a slow start
 _MAX_REMEMBERED = 200_000  # signatures kept at most (a burst beyond this refuses rather than forgets)
+
+
+def is_repeatable(call: str) -> bool:
+    """Whether `call` may arrive twice with the same signature (reads change nothing)."""
+    return call.startswith("Read")
 
 
 class Refused(Exception):
@@ -59,8 +66,8 @@ class RequestVerifier:
         self._prune_at = 4096
         self._lock = threading.Lock()
 
-    def check(self, req: LocalRequest) -> None:
-        """Return when `req` is signed by the local pair, fresh and new; raise Refused otherwise."""
+    def check(self, req: LocalRequest, call: str) -> None:
+        """Return when `req` is signed by the local pair, fresh, and (unless a read) new; else raise Refused."""
         header = req.headers.get("authorization", "").strip()
         if not header:
             raise Refused(auth_refused("the request is not signed (no Authorization header)."))
@@ -77,7 +84,8 @@ class RequestVerifier:
             raise Refused(auth_refused(f"the credential scope does not match (Region {self._region})."))
         if not self._signature_matches(req, parsed):
             raise Refused(auth_refused("the signature does not match (wrong secret key?)."))
-        self._remember(parsed.signature, when)
+        if not is_repeatable(call):
+            self._remember(parsed.signature, when)
 
     def _date(self, req: LocalRequest) -> float:
         try:
