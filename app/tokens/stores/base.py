@@ -13,7 +13,7 @@ from typing import Protocol
 from app.tokens.errors import TokenError
 from app.tokens.model import CertificateEntry, CertificateSource, KeyFactor, parse_certificate
 from app.tokens.pin import PinCallback
-from app.tokens.signer import CardSigner
+from app.tokens.signer import CardSigner, SignerBase
 
 # what a store's listing gives: its identities and the errors met on the way
 Listing = tuple[list[CertificateEntry], list[TokenError]]
@@ -101,3 +101,19 @@ def as_store_entry(entry: CertificateEntry, info: StoreInfo) -> CertificateEntry
     return replace(
         entry, source=CertificateSource.STORE, store_name=info.name, key_factor=KeyFactor.KNOWLEDGE
     )
+
+
+class StoreSignerBase(SignerBase):
+    """A key an OS store holds: the OS keeps its own login (and asks its own PIN), so there is no
+    login of ours to lose or redo; `close` gives the key handle back."""
+
+    @property
+    def logged_in(self) -> bool:
+        """Always True: the OS, not us, knows whether the card behind the key still answers."""
+        return True
+
+    def relogin(self, pin_callback: PinCallback | None = None, *, last_error: str | None = None) -> None:
+        """Nothing to do: the OS asks again by itself when it needs to."""
+
+    def close(self) -> None:
+        """Release the key handle (nothing by default)."""
