@@ -29,41 +29,16 @@ from app.session.model import (
     EventKind,
     LoginRequest,
     Secret,
-    SessionEvent,
     SessionState,
 )
 from app.tokens.errors import TokenError, TokenNotPresent
 from app.tokens.pin import Pin, PinPurpose, PinRequest
+from tests.rigs.events import SessionEvents
 from tests.rigs.p11kit import P11KitCard
 from tests.rigs.sandbox import _shared_server_pki, make_sandbox  # noqa: F401 - fixture
 from tests.rigs.softhsm import SoftHsmRig
 
 FAST = SessionSettings(watch_interval=0.05, rescan_backoff=(0.05, 0.1, 0.2), tick_seconds=0.2)
-
-
-class Events:
-    def __init__(self) -> None:
-        self.items: list[SessionEvent] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, e: SessionEvent) -> None:
-        with self.cond:
-            self.items.append(e)
-            self.cond.notify_all()
-
-    def wait(self, pred: Callable[[SessionEvent], bool], timeout: float = 20.0) -> SessionEvent:
-        with self.cond:
-            ok = self.cond.wait_for(lambda: any(pred(e) for e in self.items), timeout)
-            assert ok, [(e.kind.value, e.state.value, e.message) for e in self.items]
-            return next(e for e in self.items if pred(e))
-
-    def state(self, state: SessionState, after: int = 0, timeout: float = 20.0) -> SessionEvent:
-        return self.wait(lambda e: e.kind is EventKind.STATE and e.state is state
-                         and self.items.index(e) >= after, timeout)
-
-    def count(self) -> int:
-        with self.cond:
-            return len(self.items)
 
 
 class Pins:
@@ -111,7 +86,7 @@ class Rig:
             region=api.info.region, endpoint=api.info.endpoint, ca_file=api.info.ca_file,
             certificate=CertificateChoice(card_uri(card, "second p256"), module_path=card.client_module_path),
             grace_override_seconds=grace)
-        self.events = Events()
+        self.events = SessionEvents(timeout=20.0)
         self.pins = Pins(card.token.user_pin)
         self.session = TrustedSession(self.request, pin_callback=self.pins, on_event=self.events,
                                       settings=FAST, backend=backend)

@@ -51,6 +51,7 @@ from app.tokens.errors import PinCancelled, PinIncorrect, TokenNotPresent, Token
 from app.tokens.pin import Pin, PinPurpose, PinRequest
 from app.tokens.signer import SignatureScheme, SoftwareSigner
 from app.tokens.watch import TokenIdentity, WatchEvent, WatchEventKind
+from tests.rigs.events import SessionEvents
 
 PASSWORD = "hunter2-password-value"
 SECRET_KEY = "SK-super-secret-long-lived-value"
@@ -252,40 +253,13 @@ class FakeBackend:
         return self.watch_obj
 
 
-class Events:
-    def __init__(self) -> None:
-        self.items: list[SessionEvent] = []
-        self.cond = threading.Condition()
-        self.hook: Callable[[SessionEvent], None] | None = None
-
-    def __call__(self, e: SessionEvent) -> None:
-        with self.cond:
-            self.items.append(e)
-            self.cond.notify_all()
-        if self.hook is not None:
-            self.hook(e)
-
-    def wait(self, pred: Callable[[SessionEvent], bool], timeout: float = 5.0) -> SessionEvent:
-        with self.cond:
-            ok = self.cond.wait_for(lambda: any(pred(e) for e in self.items), timeout)
-            assert ok, [(e.kind.value, e.state.value, e.message) for e in self.items]
-            return next(e for e in self.items if pred(e))
-
-    def wait_state(self, state: SessionState, timeout: float = 5.0) -> SessionEvent:
-        return self.wait(lambda e: e.kind is EventKind.STATE and e.state is state, timeout)
-
-    def kinds(self) -> list[tuple[str, str]]:
-        with self.cond:
-            return [(e.kind.value, e.state.value) for e in self.items]
-
-
 class Rig:
     def __init__(self, *, method: AuthMethod = AuthMethod.PASSWORD, card: bool = True,
                  override: float | None = None, pin: str | None = "975318") -> None:
         self.server = FakeServer()
         self.backend = FakeBackend(self.server, card=card)
         self.clock = FakeClock()
-        self.events = Events()
+        self.events = SessionEvents()
         self.secret = Secret(PASSWORD if method is AuthMethod.PASSWORD else SECRET_KEY)
         self.file_password = None if card else Secret("p12-password")
         ident = "operator" if method is AuthMethod.PASSWORD else "LONGLIVEDAK"
@@ -342,7 +316,7 @@ def test_login_creates_a_temporary_key_and_wipes_the_password(rig: Rig) -> None:
     assert rig.server.keys["TEMPAK1"]["tag"][0] == "osc-trusted-login"
     assert rig.watch.started
     assert [r.purpose for r in rig.pin_requests] == [PinPurpose.LOGIN]
-    rig.events.wait_state(SessionState.ACTIVE)
+    rig.events.state(SessionState.ACTIVE)
     kinds = rig.events.kinds()
     assert kinds[0] == ("state", "authenticating")
     assert ("key_created", "authenticating") in kinds
@@ -428,7 +402,7 @@ def test_quota_on_a_password_login_fails_plainly_and_leaves_nothing() -> None:
     assert r.session.end_reason is EndReason.LOGIN_FAILED
     assert r.backend.connection.closed and r.backend.released
     assert r.secret.wiped
-    ended = r.events.wait_state(SessionState.ENDED)
+    ended = r.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGIN_FAILED and "quota" in (ended.message or "")
 
 
@@ -481,7 +455,7 @@ def test_removal_starts_the_countdown_and_the_deadline_ends_it(rig: Rig) -> None
     rig.remove()
     removed = rig.events.wait(lambda e: e.kind is EventKind.CARD_REMOVED)
     assert removed.state is SessionState.GRACE and removed.seconds_left == pytest.approx(GRACE_DEFAULT)
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     assert rig.session.state is SessionState.GRACE
     assert rig.session.seconds_left() == pytest.approx(GRACE_DEFAULT)
     assert rig.session.client.read_vms() == ["i-1"]  # still usable during the countdown
@@ -489,7 +463,7 @@ def test_removal_starts_the_countdown_and_the_deadline_ends_it(rig: Rig) -> None
     rig.events.wait(lambda e: e.kind is EventKind.TICK and (e.seconds_left or 99) <= 1.0)
     assert rig.session.state is SessionState.GRACE
     rig.clock.advance(1.5)
-    ended = rig.events.wait_state(SessionState.ENDED)
+    ended = rig.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.CARD_REMOVED
     assert rig.server.keys == {}  # the temporary key is gone
     assert rig.backend.connection.closed and rig.backend.released and rig.watch.stopped
@@ -503,7 +477,7 @@ def test_removal_starts_the_countdown_and_the_deadline_ends_it(rig: Rig) -> None
 def test_same_card_back_logs_in_again_and_returns_to_active(rig: Rig) -> None:
     rig.session.login()
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     rig.clock.advance(100)
     rig.insert()
     rig.events.wait(lambda e: e.kind is EventKind.STATE and e.state is SessionState.ACTIVE
@@ -522,19 +496,19 @@ def test_same_card_back_logs_in_again_and_returns_to_active(rig: Rig) -> None:
 def test_another_card_keeps_the_countdown(rig: Rig) -> None:
     rig.session.login()
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     rig.insert(WatchEventKind.OTHER_INSERTED)
     ev = rig.events.wait(lambda e: e.kind is EventKind.CARD_INSERTED)
     assert ev.data["same_card"] is False and ev.state is SessionState.GRACE
     assert rig.session.state is SessionState.GRACE and rig.backend.relogins == 0
     rig.clock.advance(GRACE_DEFAULT + 1)
-    assert rig.events.wait_state(SessionState.ENDED).reason is EndReason.CARD_REMOVED
+    assert rig.events.state(SessionState.ENDED).reason is EndReason.CARD_REMOVED
 
 
 def test_a_cancelled_relogin_keeps_the_countdown_until_the_user_retries(rig: Rig) -> None:
     rig.session.login()
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     rig.pin_answer = None
     rig.insert()
     rig.events.wait(lambda e: e.kind is EventKind.WARNING)
@@ -549,7 +523,7 @@ def test_a_cancelled_relogin_keeps_the_countdown_until_the_user_retries(rig: Rig
 def test_a_wrong_relogin_pin_is_reported_with_tries_left(rig: Rig) -> None:
     rig.session.login()
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     rig.backend.relogin_error = PinIncorrect("The PIN is incorrect.", tries_left=1, final_try=True)
     rig.insert()
     w = rig.events.wait(lambda e: e.kind is EventKind.WARNING)
@@ -560,7 +534,7 @@ def test_a_wrong_relogin_pin_is_reported_with_tries_left(rig: Rig) -> None:
 def test_removal_again_during_the_relogin_prompt_stays_in_grace(rig: Rig) -> None:
     rig.session.login()
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
 
     def pulled() -> None:
         rig.remove()
@@ -592,7 +566,7 @@ def test_removal_during_the_pin_prompt_fails_the_login_cleanly() -> None:
     r.backend.open_error = TokenRemoved("card removed during C_Login")
     with pytest.raises(TokenRemoved):
         r.session.login()
-    ended = r.events.wait_state(SessionState.ENDED)
+    ended = r.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGIN_FAILED and "removed" in (ended.message or "")
     assert r.server.keys == {} and r.server.calls == []
 
@@ -651,7 +625,7 @@ def test_logout_during_the_pin_prompt_cancels_the_login() -> None:
     release.set()
     t.join(5)
     assert errors and isinstance(errors[0], LoginCancelled)
-    ended = r.events.wait_state(SessionState.ENDED)
+    ended = r.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.QUIT
     assert r.server.calls == []
 
@@ -665,7 +639,7 @@ def test_logout_revokes_the_key_and_forgets_secrets(rig: Rig) -> None:
     assert result.revoked and result.key_id == "TEMPAK1"
     assert rig.server.keys == {}
     assert ("DeleteAccessKey", "TEMPAK1") in rig.server.calls  # signed with the temporary key itself
-    ended = rig.events.wait_state(SessionState.ENDED)
+    ended = rig.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGOUT and ended.data["key_revoked"] is True
     assert rig.session._key is not None and rig.session._key.secret_key.wiped
     assert rig.backend.connection.closed and rig.backend.released and rig.watch.stopped
@@ -679,7 +653,7 @@ def test_a_revocation_error_is_reported_not_swallowed(rig: Rig) -> None:
     assert not result.revoked and result.expires
     failed = rig.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
     assert result.expires in (failed.message or "") and failed.data["access_key_id"] == "TEMPAK1"
-    ended = rig.events.wait_state(SessionState.ENDED)
+    ended = rig.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.QUIT and ended.data["key_revoked"] is False
 
 
@@ -696,7 +670,7 @@ def test_removal_during_logout_still_ends_in_the_right_state(rig: Rig) -> None:
     rig.server.during_call["DeleteAccessKey"] = removed_mid_call
     result = rig.session.logout()
     assert not result.revoked
-    ended = rig.events.wait_state(SessionState.ENDED)
+    ended = rig.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGOUT
     assert not any(e.state is SessionState.GRACE for e in rig.events.items)
 
@@ -717,7 +691,7 @@ def test_logout_from_inside_the_event_receiver(rig: Rig) -> None:
     rig.events.hook = lambda e: rig.session.logout() if e.kind is EventKind.CARD_REMOVED else None
     rig.session.login()
     rig.remove()
-    assert rig.events.wait_state(SessionState.ENDED).reason is EndReason.LOGOUT
+    assert rig.events.state(SessionState.ENDED).reason is EndReason.LOGOUT
     assert rig.server.keys == {}
 
 
@@ -732,14 +706,14 @@ def test_a_failing_event_receiver_does_not_break_the_session(rig: Rig) -> None:
     rig.session._on_event = bad
     rig.session.login()
     rig.session.logout()
-    rig.events.wait_state(SessionState.ENDED)
+    rig.events.state(SessionState.ENDED)
 
 
 def test_the_temporary_key_expiring_ends_the_session(rig: Rig) -> None:
     rig.server.policy = AccessPolicy(require_trusted_env=False, max_key_seconds=600)
     rig.session.login()
     rig.clock.advance(601)
-    assert rig.events.wait_state(SessionState.ENDED).reason is EndReason.KEY_EXPIRED
+    assert rig.events.state(SessionState.ENDED).reason is EndReason.KEY_EXPIRED
 
 
 def test_logout_before_login(rig: Rig) -> None:
@@ -755,7 +729,7 @@ def test_no_event_carries_a_secret(rig: Rig) -> None:
     rig.events.wait(lambda e: e.kind is EventKind.STATE and e.state is SessionState.ACTIVE
                     and e.message is not None)
     rig.session.logout()
-    rig.events.wait_state(SessionState.ENDED)
+    rig.events.state(SessionState.ENDED)
     dump = json.dumps([e.to_json() for e in rig.events.items]) + repr(rig.events.items)
     dump += repr(rig.session.info) + repr(rig.session.revocation)
     for secret in (PASSWORD, TEMP_SECRET, "975318"):
@@ -771,7 +745,7 @@ def test_ctrl_c_during_login_ends_as_a_logout_not_a_failure() -> None:
     r.session._pin_callback = interrupted
     with pytest.raises(KeyboardInterrupt):
         r.session.login()
-    ended = r.events.wait_state(SessionState.ENDED)
+    ended = r.events.state(SessionState.ENDED)
     assert ended.reason is EndReason.LOGOUT and r.secret.wiped
 
 
@@ -788,7 +762,7 @@ def test_trusted_env_countdown_uses_a_connection_without_certificate(rig: Rig) -
     rig.backend.connect = recording  # type: ignore[method-assign]
     active_client = rig.session.client
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     grace_client = rig.session.client
     assert grace_client is not active_client and signers == [None]
     assert grace_client.read_vms() == ["i-1"] and rig.server.calls[-1] == ("ReadVms", "TEMPAK1")
@@ -803,7 +777,7 @@ def test_without_trusted_env_the_countdown_keeps_the_mtls_client(rig: Rig) -> No
     rig.session.login()
     active_client = rig.session.client
     rig.remove()
-    rig.events.wait_state(SessionState.GRACE)
+    rig.events.state(SessionState.GRACE)
     assert rig.session.client is active_client
 
 
@@ -825,7 +799,7 @@ def test_a_second_ctrl_c_during_the_login_cleanup_still_ends_and_reports_the_key
     assert r.session.wait_ended(5)
     failed = r.events.wait(lambda e: e.kind is EventKind.KEY_REVOKE_FAILED)
     assert failed.data["access_key_id"] == "TEMPAK1"
-    ended = r.events.wait_state(SessionState.ENDED)
+    ended = r.events.state(SessionState.ENDED)
     assert ended.data["key_revoked"] is False
     assert r.session.revocation is not None and not r.session.revocation.revoked
     assert r.secret.wiped and r.backend.connection.closed and r.backend.released
