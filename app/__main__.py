@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("app.cli.login", "log in and keep the trusted session while the card is present"),
     "demo": ("app.cli.demo", "run the product against the built-in sandbox API and a demo card"),
     "selftest": ("app.cli.selftest", "check that this installation has everything it needs"),
+    "exec": ("app.cli.exec", "run an OUTSCALE tool through the trusted session's local API agent"),
+    "env": ("app.cli.env", "print the variables that take OUTSCALE tools to the running session"),
     "mfa-setup": ("app.cli.mfa_setup", "set up certificate login on an account without locking it out"),
 }
 

@@ -22,6 +22,7 @@ from app.session.agent.runtime import (
     CONFIG_NAME,
     AgentInfo,
     ensure_dir,
+    profiles_for,
     remove_runtime,
     runtime_dir,
     write_runtime,
@@ -123,7 +124,7 @@ def attach_agent(session: _Ends, *, region: str, account_id: str | None = None,
     try:
         write_runtime(folder, info)
         if options.publish_profile:
-            handle.profile_names = list(profiles.profiles_for(info, options.publish_profile))
+            handle.profile_names = list(profiles_for(info, options.publish_profile))
             handle.profile_file = profiles.publish(info, options.publish_profile, env=env)
     except BaseException:
         handle.close()

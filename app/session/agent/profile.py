@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.session.agent.runtime import AgentInfo, write_private
+from app.session.agent.runtime import AgentInfo, profiles_for, write_private
 
 RECORD_NAME = "published-profiles.json"
 
@@ -50,17 +50,6 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME") or str(Path.home())) / ".local" / "state")
     return Path(base) / "osc-trusted-login"
-
-
-def profiles_for(info: AgentInfo, name: str) -> dict[str, dict[str, Any]]:
-    """The two entries published under `name` (see the module docstring)."""
-    base = info.endpoint.rsplit("/api/", 1)[0]
-    return {
-        name: {"access_key": info.access_key, "secret_key": info.secret_key.reveal(), "region": info.region,
-               "endpoints": {"api": info.endpoint}},
-        f"{name}-osc-cli": {"access_key": info.access_key, "secret_key": info.secret_key.reveal(),
-                            "region_name": info.region, "endpoint": base, "https": False},
-    }
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -5,8 +5,10 @@ temporary folder), written atomically, 0600. It holds the agent's endpoint, the 
 pair** (by design: any process of this user that can read it may call the API through the agent while
 the session lives; docs/DECISIONS.md), never the temporary key. Readers refuse a file or folder owned by
 another user or open to others, and a symlink. Next to it, the per-session osc config file
-(`osc-config.json`, 0600) with one profile that agrees with the variables: osc-sdk-python merges a
-config-file profile over the OSC_* variables, so the variables alone lose to the user's own `default`.
+(`osc-config.json`, 0600) with a profile that agrees with the variables (osc-sdk-python merges a
+config-file profile over the OSC_* variables, so the variables alone lose to the user's own `default`)
+and its osc-cli twin `trusted-login-osc-cli` (osc-cli reads no variables: it needs
+``--config-path "$OSC_CONFIG_FILE" --profile trusted-login-osc-cli``).
 """
 
 from __future__ import annotations
@@ -104,11 +106,20 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def profiles_for(info: AgentInfo, name: str) -> dict[str, dict[str, Any]]:
+    """The two entries for `name`: osc-sdk-python's shape, and osc-cli's as `name`-osc-cli (profile.py)."""
+    base = info.endpoint.rsplit("/api/", 1)[0]
+    return {
+        name: {"access_key": info.access_key, "secret_key": info.secret_key.reveal(), "region": info.region,
+               "endpoints": {"api": info.endpoint}},
+        f"{name}-osc-cli": {"access_key": info.access_key, "secret_key": info.secret_key.reveal(),
+                            "region_name": info.region, "endpoint": base, "https": False},
+    }
+
+
 def session_config(info: AgentInfo) -> bytes:
-    """The per-session osc config file: one profile that agrees with the variables."""
-    profile = {"access_key": info.access_key, "secret_key": info.secret_key.reveal(), "region": info.region,
-               "endpoints": {"api": info.endpoint}}
-    return json.dumps({SESSION_PROFILE: profile}, indent=2).encode("utf-8")
+    """The per-session osc config file: the profile that agrees with the variables, and osc-cli's."""
+    return json.dumps(profiles_for(info, SESSION_PROFILE), indent=2).encode("utf-8")
 
 
 def write_runtime(folder: Path, info: AgentInfo) -> Path:

@@ -67,7 +67,7 @@ class RequestVerifier:
         self._lock = threading.Lock()
 
     def check(self, req: LocalRequest, call: str) -> None:
-        """Return when `req` is signed by the local pair, fresh, and (unless a read) new; else raise Refused."""
+        """Return when `req` is signed by the local pair, fresh and (unless a read) new; else Refused."""
         header = req.headers.get("authorization", "").strip()
         if not header:
             raise Refused(auth_refused("the request is not signed (no Authorization header)."))
