@@ -3,10 +3,12 @@
     .venv/bin/python bench/soak.py [--seconds 60] [--json]
 
 The real desktop controller (offscreen), a SoftHSM2 card behind `p11-kit server` (removable), the sandbox
-API requiring the card's CA. Each scenario runs `--seconds` and samples every figure of
-tests/soak/sampler.py (RSS, references to None/True/False, threads, file descriptors, live QObjects,
-PKCS#11 sessions) once a second; growth per hour is the least-squares slope after a warm-up of a quarter
-of the run. Reference, in the same process and run: the same event loop with the app idle at its login
+API requiring the card's CA, in a process of its own (so that its records, which grow with every call it
+serves, are not counted as ours). Each scenario runs `--seconds` on a fresh controller and samples every
+figure of tests/soak/sampler.py (RSS, references to None/True/False, threads, file descriptors, live
+QObjects, PKCS#11 sessions) once a second; growth per hour is the least-squares slope after a warm-up of
+a third of the run (the previous scenario's controller is still being torn down at the start).
+Reference, in the same process and run: the same event loop with the app idle at its login
 window and no timer of ours running. Scenarios, each at realistic timers (the product's defaults) and
 sped up (what the soak tests use):
 
@@ -76,6 +78,28 @@ def run_for(seconds: float, sampler: Sampler, step: Callable[[int], None] | None
         sampler.take(n)
 
 
+class SandboxProcess:
+    """`python -m app.sandbox` in a child process, with an API access rule requiring `client_ca_pem`."""
+
+    def __init__(self, state: Path, client_ca_pem: bytes) -> None:
+        import subprocess
+        from types import SimpleNamespace
+
+        state.mkdir(parents=True)
+        ca = state / "client-ca.pem"
+        ca.write_bytes(client_ca_pem)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app.sandbox", "--state", str(state), "--client-ca", str(ca), "--json"],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert self.proc.stdout is not None
+        self.info = SimpleNamespace(**json.loads(self.proc.stdout.readline()))
+
+    def stop(self) -> None:
+        """End the child."""
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 class Bench:
     """The app, the card and the sandbox, built once."""
 
@@ -83,7 +107,6 @@ class Bench:
         from app.session.lifecycle import SessionSettings
         from app.ui.app import ensure_qapplication
         from tests.rigs.p11kit import P11KitCard
-        from tests.rigs.sandbox import make_sandbox
         from tests.rigs.softhsm import build_standard_rig
 
         ensure_qapplication()
@@ -91,8 +114,7 @@ class Bench:
         self.card = P11KitCard(self.rig.hsm, self.rig.second, root / "p11kit")
         self.card.insert()
         self.card.module()
-        self.api = make_sandbox(root / "sandbox", client_ca_pem=self.rig.ca.cert_pem())
-        self.api.start()
+        self.api = SandboxProcess(root / "sandbox", self.rig.ca.cert_pem())
         self.realistic = SessionSettings()
         self.fast = SessionSettings(watch_interval=0.05, rescan_backoff=(0.05, 0.1, 0.2), tick_seconds=0.2)
 
@@ -198,10 +220,13 @@ def scenario(bench: Bench, name: str, fast: bool, seconds: float) -> Sampler:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="per scenario")
+    ap.add_argument("--only", choices=("session", "grace", "picker", "cycles"), help="one scenario")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    plan = [("cycles", True)] if os.environ.get("ONLY_CYCLES") else [("reference", False), ("session", False), ("session", True), ("grace", False), ("grace", True),
+    plan = [("reference", False), ("session", False), ("session", True), ("grace", False), ("grace", True),
             ("picker", False), ("picker", True), ("cycles", True)]
+    if args.only:
+        plan = [("reference", False), *[p for p in plan if p[0] == args.only]]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otl-bench-soak-") as tmp:
         bench = Bench(Path(tmp))
@@ -209,7 +234,7 @@ def main() -> int:
             for name, fast in plan:
                 label = f"{name} ({'sped up' if fast else 'realistic'})" if name != "reference" else name
                 sampler = scenario(bench, name, fast, args.seconds)
-                warmup = max(1, len(sampler.samples) // 4)
+                warmup = max(1, len(sampler.samples) // 3)
                 results[label] = {"samples": len(sampler.samples), "per_hour": sampler.per_hour(warmup),
                                   "growth": sampler.growth(warmup)}
         finally:
