@@ -19,6 +19,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
 MAX_BODY = 1 << 20
+LOG_LIMIT = 10_000  # connections and calls remembered for the tests (oldest forgotten first)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], ssl_context: ssl.SSLContext, state: SandboxState) -> None:
         self.ssl_context = ssl_context
         self.state = state
-        self.tls_log: list[TlsRecord] = []
+        # Bounded: the sandbox also runs all day as the demo's API.
+        self.tls_log: deque[TlsRecord] = deque(maxlen=LOG_LIMIT)
         self._open: set[ssl.SSLSocket] = set()
         self._open_lock = threading.Lock()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -90,6 +91,9 @@ CALL_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 SUPPORTED_CALLS = frozenset(CALL_PARAMS)
 
 
+CALL_LOG_LIMIT = 10_000
+
+
 class SandboxState:
     """Accounts, keys, CAs, rules and policies, with the emulated API behaviour. Thread-safe."""
 
@@ -120,7 +124,8 @@ class SandboxState:
             self._handlers |= part.handlers()
         assert set(self._handlers) == SUPPORTED_CALLS
         self.requests_seen = 0
-        self.served: list[ServedCall] = []  # the call log: every answered request, oldest first
+        # The call log: answered requests, oldest first; bounded (the sandbox also runs all day as the demo).
+        self.served: deque[ServedCall] = deque(maxlen=CALL_LOG_LIMIT)
         if self._file.exists():
             self._load()
         else:
