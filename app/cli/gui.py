@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         prefill = LoginPrefill(endpoint=args.endpoint, ca_file=args.ca_file or settings.extra_ca_bundle)
     # Module discovery (p11-kit registry, OpenSC defaults) runs on the cards worker at the first scan.
     options = AppOptions(
-        inventory=InventoryConfig(module_paths=modules, store_paths=stores, discover_modules=True),
+        inventory=InventoryConfig(module_paths=modules, store_paths=stores, discover_modules=True,
+                                  computer_stores=True),
         prefill=prefill,
         profiles=tuple(profiles),
         profile=args.profile,

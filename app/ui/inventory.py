@@ -32,6 +32,8 @@ class InventoryConfig:
     # Also use the modules found on the system (p11-kit registry, OpenSC defaults). Found on the cards
     # worker at the first scan rather than at start-up.
     discover_modules: bool = False
+    # Also list this computer's stores (Chrome's/Firefox's NSS databases, the Windows store, the keychain)
+    computer_stores: bool = False
 
 
 _discovered: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -54,7 +56,11 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
     from app.tokens.inventory import CertificateSource
     from app.ui.picker import CertRow
 
-    if e.source is CertificateSource.PKCS11:
+    if e.source is CertificateSource.STORE:
+        group = e.store_name or "?"
+        choice = CertificateChoice(e.uri, module_path=e.module_path, entry=e)
+        kind = "computer"
+    elif e.source is CertificateSource.PKCS11:
         tok = e.token
         group = (
             f"{tok.label} ({tok.model.strip() or tok.manufacturer.strip()})"
@@ -70,6 +76,12 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
         kind = "file"
     title = _cn(e.subject) or e.label or e.fingerprint_sha256[:16]
     key = f"{e.key_type} {e.curve or e.key_size}" if e.key_size or e.curve else str(e.key_type)
+    if e.source is CertificateSource.STORE:  # software key (knowledge) or a card the OS reads (possession)
+        from PySide6.QtCore import QCoreApplication
+
+        tr = QCoreApplication.translate
+        software = str(e.factor) == "knowledge"
+        key += ", " + (tr("picker", "software key") if software else tr("picker", "card key"))
     return CertRow(
         group=group,
         group_kind=kind,
@@ -150,6 +162,10 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
         else:
             entries, errors = scan_store(list(cfg.store_paths))
             inv = inv.merged(Inventory((), tuple(entries), tuple(errors)))
+    if cfg.computer_stores:
+        from app.tokens.stores.computer import merge_duplicates, platform_stores, scan_stores
+
+        inv = merge_duplicates(inv.merged(scan_stores(platform_stores())))
     return InventorySnapshot(rows_from_inventory(inv, cfg.account_ca_subjects), _problems(inv.errors))
 
 

@@ -29,7 +29,7 @@ class CertRow:
     """One certificate as the picker shows it (built from the token layer's CertificateEntry)."""
 
     group: str  # "Demo card (SoftHSM2)" or a file path: the source it is listed under
-    group_kind: str  # "card" or "file"
+    group_kind: str  # "card", "file" or "computer" (a store of this computer: NSS, Windows, keychain)
     title: str  # subject common name (or the whole subject)
     subject: str
     issuer: str
@@ -260,7 +260,8 @@ class CertificatePicker(QDialog):
 
     def _new_group(self, gkey: tuple[str, str]) -> QTreeWidgetItem:
         kind, name = gkey
-        heading = self.tr("Card: %1") if kind == "card" else self.tr("File: %1")
+        heading = {"card": self.tr("Card: %1"), "computer": self.tr("This computer: %1")}.get(
+            kind, self.tr("File: %1"))
         group = QTreeWidgetItem([heading.replace("%1", name)])
         group.setFlags(Qt.ItemFlag.ItemIsEnabled)
         font = group.font(0)

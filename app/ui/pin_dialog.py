@@ -81,6 +81,14 @@ class PinDialog(QDialog):
             self.ok_button.setEnabled(False)
             self.pin_edit.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t)))
             self.pin_edit.setFocus()
+        if request.database_password:
+            # a browser's certificate database (NSS): its password, under its name; no lockout there,
+            # so nothing is said of tries
+            name = _html(request.token_label)
+            self.setWindowTitle(self.tr("Password of %1").replace("%1", request.token_label))
+            self.prompt.setText(self.tr("Type the password of the certificate database <b>%1</b>.")
+                                .replace("%1", name))
+            pin_label.setText(self.tr("&Password:"))
 
     def _warning_text(self, request: PinRequest) -> str:
         if request.final_try or request.tries_left == 1:

@@ -72,3 +72,24 @@ def test_the_terminal_asks_the_database_password_by_name_and_never_counts_tries(
     pin = source(PinRequest("Firefox profile work", PinPurpose.LOGIN, database_password=True))
     assert pin is not None and pin.reveal() == "pw"
     assert prompts == ["Database password of 'Firefox profile work': "]
+
+
+def test_the_osc_profile_x509_client_cert_may_be_a_fingerprint(
+        tmp_path: Path, nss_home: NssHome, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import argparse
+
+    from app.cli.login import build_request, configure
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"default": {"access_key": "AK", "secret_key": "SK", "region": "eu-west-2",
+                                              "x509_client_cert": fingerprint(nss_home.rsa)}}))
+    monkeypatch.setenv("HOME", str(nss_home.home))
+    parser = argparse.ArgumentParser()
+    configure(parser)
+    # a module of our own: discovering the system's in this process would load them for every later test
+    args = parser.parse_args(["--config-file", str(config), "--module", str(tmp_path / "none.so")])
+    request = build_request(args, {}, prompt=lambda p: "", warn=lambda w: None)
+    choice = request.certificate
+    assert choice is not None and choice.entry is not None
+    assert choice.entry.fingerprint_sha256 == fingerprint(nss_home.rsa)
+    assert choice.entry.store_name == "Chrome" and choice.is_card  # opened through softokn, no file read
