@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QMessageBox, QSystemTrayIcon
 
     from app.session.ports import RevocationResult, SessionSettings
+    from app.ui.mfa_setup_dialog import MfaSetupDialog
     from app.ui.picker import CertificatePicker
     from app.ui.session_window import SessionWindow
     from app.ui.settings import SettingsDialog, SettingsStore
@@ -96,6 +97,8 @@ class TrustedLoginApp(QObject):
         self.pin_bridge.set_parent_widget(self.login_window)
         self._wire_flows()
         self.login_window.settings_requested.connect(self.open_settings)
+        self.mfa_dialog: MfaSetupDialog | None = None
+        self.login_window.mfa_setup_requested.connect(self.open_mfa_setup)
         if self.options.prefill is not None:
             self.login_window.prefill(self.options.prefill)
 
@@ -115,6 +118,7 @@ class TrustedLoginApp(QObject):
         )
         # The session window opens before logged_in reaches anyone else (slots run in connection order).
         self.login_flow.logged_in.connect(self.session_view.open)
+        self.login_flow.logged_in.connect(self._wire_session_window)
         self.login_flow.logged_in.connect(self.logged_in)
         self.login_flow.login_failed.connect(self.login_failed)
         self.login_flow.remember_failed.connect(self._remember_failed)
@@ -218,6 +222,27 @@ class TrustedLoginApp(QObject):
     def _remember_failed(self, problem: str) -> None:
         text = self.tr("Your login could not be remembered: %1").replace("%1", problem)
         self.session_view.show_notice(text)
+
+    # -- the certificate-login set-up (issue 17) -------------------------------------------------------
+
+    def _wire_session_window(self, info: SessionInfo) -> None:
+        sw = self.session_window
+        if sw is not None:
+            # The form's password was cleared at login: the dialog asks for it again.
+            sw.mfa_setup_requested.connect(lambda: self.open_mfa_setup(self.login_window.build_request()))
+
+    def open_mfa_setup(self, request: LoginRequest) -> None:
+        """Open the certificate-login set-up dialog for this request (issue 17)."""
+        from app.ui.mfa_setup_dialog import MfaSetupDialog
+
+        if self.mfa_dialog is not None and self.mfa_dialog.isVisible():
+            self.mfa_dialog.raise_()
+            return
+        if self.current.session is None:
+            self.pin_bridge.reopen()  # a cancelled login closed it
+        parent = self.session_window or self.login_window
+        self.mfa_dialog = MfaSetupDialog(request, self.pin_bridge, parent)
+        self.mfa_dialog.show()
 
     # -- settings -------------------------------------------------------------------------------------
 

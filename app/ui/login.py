@@ -69,6 +69,7 @@ class LoginWindow(QWidget):
     settings_requested = Signal()
     profile_selected = Signal(str)  # the controller reads the profile and calls prefill()
     cancel_requested = Signal()
+    mfa_setup_requested = Signal(object)  # LoginRequest: open the certificate-login set-up for it
     shown = Signal()  # emitted from the show event (start-up benchmark, selftest)
     closed = Signal()  # the user closed the window (the application quits when no session runs)
 
@@ -271,7 +272,12 @@ class LoginWindow(QWidget):
         self.login_button.setDefault(True)
         self.login_button.setAutoDefault(True)
         self.login_button.clicked.connect(self.submit)
+        self.mfa_button = QPushButton(self.tr("Set up certificate l&ogin for this account..."))
+        self.mfa_button.setObjectName("mfaSetupButton")
+        self.mfa_button.setAutoDefault(False)
+        self.mfa_button.clicked.connect(self._mfa_clicked)
         buttons.addWidget(self.settings_button)
+        buttons.addWidget(self.mfa_button)
         buttons.addStretch(1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.login_button)
@@ -515,6 +521,17 @@ class LoginWindow(QWidget):
             ca_file=self.ca_file,
             grace_override_seconds=self.grace_override_seconds,
         )
+
+    def _mfa_clicked(self) -> None:
+        """The set-up button: the same form as a login (credentials and certificate), then the dialog."""
+        self.clear_message()
+        if self._busy or not self.validate():
+            return
+        if self.certificate is None:
+            self.show_message(self.tr("Choose a certificate"),
+                              self.tr("Choose the certificate (card or file) to set up login with first."))
+            return
+        self.mfa_setup_requested.emit(self.build_request())
 
     def submit(self) -> None:
         """The Login button: validate, ask for a certificate if none is chosen, then emit the request."""

@@ -56,6 +56,7 @@ class SessionWindow(QWidget):
     logout_requested = Signal()
     refresh_vms_requested = Signal()
     unlock_requested = Signal()  # ask for the card's PIN again after a cancelled re-login
+    mfa_setup_requested = Signal()  # open the certificate-login set-up for this account
     close_requested = Signal()  # the window was closed: the controller logs out and quits
     countdown_changed = Signal(str)  # "04:59" each time the banner changes (tray tooltip)
 
@@ -191,7 +192,11 @@ class SessionWindow(QWidget):
         self.logout_button = QPushButton(self.tr("Log &out"))
         self.logout_button.setObjectName("logoutButton")
         self.logout_button.clicked.connect(self._logout_clicked)
+        self.mfa_button = QPushButton(self.tr("Set up certificate &login..."))
+        self.mfa_button.setObjectName("mfaSetupButton")
+        self.mfa_button.clicked.connect(self.mfa_setup_requested)
         bottom.addWidget(self.state_label, 1)
+        bottom.addWidget(self.mfa_button)
         bottom.addWidget(self.logout_button)
         return bottom
 
