@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
 from app.__main__ import build_parser
 from app.cli import mfa_setup
@@ -135,3 +136,31 @@ def test_card_failure_after_create_rule_rolls_back(sandbox: Sandbox, sandbox_inf
     assert not report["ok"] and report["not_undone"] == [] and len(report["undone"]) == 2
     assert report["account"]["cas"] == [] and len(report["account"]["rules"]) == 1
     assert plain_client(sandbox_info).read_vms()
+
+
+def test_file_key_setup_then_file_session(sandbox: Sandbox, sandbox_info: SandboxInfo, client_pki: ClientPki,
+                                          tmp_path: Path) -> None:
+    """A PKCS#12 file with its chain: no issuer to give; afterwards a file-key session works."""
+    p12 = tmp_path / "alice.p12"
+    issued = client_pki.issued["alice"]
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(  # the CA travels with the certificate
+        b"alice", issued.key, issued.certificate, [client_pki.ca.certificate], NoEncryption()))
+    argv = ["mfa-setup", "--json", "--cert", str(p12), "--endpoint", sandbox_info.endpoint,
+            "--region", sandbox_info.region, "--ca-file", sandbox_info.ca_file]
+    out, err = io.StringIO(), io.StringIO()
+    code = mfa_setup.run(build_parser("mfa-setup").parse_args(argv), env=_env(sandbox_info, tmp_path),
+                         stdin=io.StringIO(""), out=out, err=err)
+    answer = json.loads(out.getvalue())
+    assert code == mfa_setup.EXIT_OK, (answer, err.getvalue())
+    assert answer["report"]["certificate_required"] is True
+    request = LoginRequest(
+        credentials=Credentials(AuthMethod.PASSWORD, sandbox_info.login, Secret(sandbox_info.password)),
+        region=sandbox_info.region, endpoint=sandbox_info.endpoint, ca_file=sandbox_info.ca_file,
+        certificate=CertificateChoice(str(p12)))
+    session = TrustedSession(request, pin_callback=lambda r: None, on_event=lambda e: None)
+    try:
+        assert session.login().account_id == sandbox_info.account_id
+    finally:
+        session.logout()
+    with pytest.raises(E.UnmatchedApiAccessRules):
+        plain_client(sandbox_info).read_vms()
