@@ -9,7 +9,9 @@ import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from app.session.deferred import CertificatePreview
 from app.session.errors import SessionError
+from app.session.helpers import shorten_deadline
 from app.session.model import (
     AuthMethod,
     Credentials,
@@ -50,8 +52,9 @@ def _candidate_modules() -> list[str]:
 class OutscaleSessionApi:
     """SessionApi over app.session.api.OutscaleClient."""
 
-    def __init__(self, client: OutscaleClient) -> None:
+    def __init__(self, client: OutscaleClient, revoke_deadline: float = 20.0) -> None:
         self._client = client
+        self._revoke_deadline = revoke_deadline
 
     @property
     def client(self) -> OutscaleClient:
@@ -72,7 +75,9 @@ class OutscaleSessionApi:
         return TemporaryKey(k.access_key_id, k.secret_key, expires)
 
     def delete_key(self, access_key_id: str) -> None:
-        """DeleteAccessKey."""
+        """DeleteAccessKey, within `revoke_deadline` s (a logout never hangs on a slow server: the session
+        then says the key outlives it, and until when)."""
+        shorten_deadline((self._client.http,), self._revoke_deadline)
         self._client.delete_access_key(access_key_id)
 
     def find_keys(self, tag: tuple[str, str]) -> list[str]:
@@ -91,8 +96,11 @@ class OutscaleSessionApi:
 class RealBackend:
     """Wires the session to the token layer, the mTLS transport (app.session.tls) and the API client."""
 
-    def __init__(self, *, timeout: float = 30.0) -> None:
-        self._timeout = timeout
+    def __init__(self, *, timeout: float = 30.0, deadline: float | None = None,
+                 revoke_deadline: float = 20.0) -> None:
+        self._timeout = timeout  # one read or the TCP connect
+        self._deadline = deadline  # one whole request (None: the transport's DEFAULT_DEADLINE)
+        self._revoke_deadline = revoke_deadline  # DeleteAccessKey when the session ends
 
     # -- certificate ----------------------------------------------------------------------------
 
@@ -139,6 +147,27 @@ class RealBackend:
         return OpenedCertificate(card, card.certificate.subject.rfc4514_string(), card.fingerprint_sha256,
                                  card.identity, card.token_label)
 
+    def preview_certificate(self, request: LoginRequest) -> CertificatePreview | None:
+        """The picker's card certificate and the schemes its card can make, read without a PIN.
+
+        None for a file certificate or a bare URI (resolving it scans every module: the card then
+        opens as before, PIN first).
+        """
+        choice = request.certificate
+        entry = choice.entry if choice is not None and choice.is_card else None
+        if entry is None or entry.token is None or not entry.module_path or entry.problems:
+            return None
+        from app.tokens.card import schemes_for
+        from app.tokens.p11.registry import load_module
+
+        cert = entry.certificate()
+        public = cert.public_key()
+        curve = getattr(getattr(public, "curve", None), "name", None)
+        mechanisms = load_module(entry.module_path).mechanisms(entry.token.serial)
+        schemes = schemes_for(entry.key_type, entry.key_size, mechanisms, curve)
+        return CertificatePreview(cert, (), entry.key_type, entry.key_size, schemes,
+                                  f"card '{entry.token.label}'")
+
     def card_login(self, opened: OpenedCertificate, pin_callback: PinCallback) -> None:
         """Log in to the card again when it lost its login state."""
         signer = opened.signer
@@ -156,9 +185,10 @@ class RealBackend:
     def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
         """An mTLS requests session (app.session.tls) trusting the request's extra CA file."""
         from app.session.tls import TrustConfig, make_session
+        from app.session.tls.session import DEFAULT_DEADLINE
 
         session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
-                                           timeout=self._timeout)
+                                           timeout=self._timeout, deadline=self._deadline or DEFAULT_DEADLINE)
         return session
 
     def tls_summary(self, connection: Connection) -> str | None:
@@ -177,7 +207,7 @@ class RealBackend:
             client = base.with_password(credentials.identity, credentials.secret)
         else:
             client = base.with_access_key(credentials.identity, credentials.secret)
-        return OutscaleSessionApi(client)
+        return OutscaleSessionApi(client, self._revoke_deadline)
 
     # -- card watch ------------------------------------------------------------------------------
 

@@ -12,8 +12,9 @@ from app.session.errors import ApiError
 from app.session.model import (
     EndReason,
     LoginRequest,
+    SessionInfo,
 )
-from app.session.ports import AccountSummary, SessionApi
+from app.session.ports import AccessPolicy, AccountSummary, OpenedCertificate, SessionApi, TemporaryKey
 from app.tokens.errors import PinIncorrect, TokenError, TokenNotPresent
 from app.tokens.signer import Signer, SignerBase
 
@@ -130,3 +131,42 @@ def read_account(api: SessionApi, warnings: list[str]) -> AccountSummary:
         # EIM users may not be allowed to read the account: the session still works.
         warnings.append(f"The account could not be read ({e}).")
         return AccountSummary(None, None)
+
+
+def session_info(req: LoginRequest, endpoint: str, opened: OpenedCertificate | None, key: TemporaryKey | None,
+                 policy: AccessPolicy, grace: float, account: AccountSummary, warnings: list[str],
+                 tls_summary: str | None) -> SessionInfo:
+    """What the session window shows, from what the login gathered."""
+    return SessionInfo(
+        account_id=account.account_id,
+        account_email=account.email,
+        method=req.credentials.method,
+        identity=req.credentials.identity,
+        region=req.region,
+        endpoint=endpoint,
+        certificate_subject=opened.subject if opened else None,
+        certificate_fingerprint=opened.fingerprint if opened else None,
+        card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
+        temporary_key_id=key.access_key_id if key else None,
+        temporary_key_expires=key.expiration_date if key else None,
+        trusted_env=policy.require_trusted_env,
+        grace_seconds=grace,
+        tls_summary=tls_summary,
+        warnings=tuple(warnings),
+    )
+
+
+
+def shorten_deadline(connections: tuple[object, ...], seconds: float) -> None:
+    """Give the transports' requests at most `seconds` each from now on (mTLS sessions have a deadline)."""
+    for connection in connections:
+        current = getattr(connection, "deadline", None)
+        if isinstance(current, int | float) and seconds < current:
+            connection.deadline = seconds  # type: ignore[attr-defined]
+
+
+def cancel_requests(connection: object) -> None:
+    """Cut the transport's requests in flight short (mTLS sessions can; other transports are left be)."""
+    cancel = getattr(connection, "cancel", None)
+    if callable(cancel):
+        cancel()

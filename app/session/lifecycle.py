@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from app.session.backend import RealBackend
+from app.session.deferred import CertificatePreviewer, DeferredCardSigner, with_pin_retries
 from app.session.errors import (
     ApiError,
     AuthenticationFailed,
@@ -35,6 +36,7 @@ from app.session.errors import (
 )
 from app.session.helpers import (
     WatchedSigner,
+    cancel_requests,
     card_removed_error,
     card_was_removed,
     duration_text,
@@ -44,6 +46,7 @@ from app.session.helpers import (
     pin_error_data,
     plain_text,
     read_account,
+    session_info,
 )
 from app.session.model import (
     AuthMethod,
@@ -57,7 +60,6 @@ from app.session.model import (
 )
 from app.session.ports import (
     AccessPolicy,
-    AccountSummary,
     ApiClient,
     Clock,
     Connection,
@@ -70,8 +72,10 @@ from app.session.ports import (
     TemporaryKey,
     Watch,
 )
+from app.session.renewal import KeyRenewal
 from app.tokens.errors import PinCancelled, PinIncorrect, PinLocked, TokenNotPresent
 from app.tokens.pin import PinCallback
+from app.tokens.signer import Signer
 from app.tokens.watch import WatchEvent, WatchEventKind
 
 __all__ = ["GRACE_DEFAULT", "GRACE_TRUSTED_ENV", "KEY_TAG_KEY", "LoginCancelled", "RevocationResult",
@@ -94,8 +98,7 @@ class _Phase(enum.Enum):
     ENDED = 4
 
 
-
-class TrustedSession:
+class TrustedSession(KeyRenewal):
     """One trusted session: log in once, then ACTIVE/GRACE until it ends. Not reusable after the end."""
 
     def __init__(
@@ -132,6 +135,7 @@ class TrustedSession:
         self._relogin_busy = False
 
         self._opened: OpenedCertificate | None = None
+        self._deferred: DeferredCardSigner | None = None  # a card opened by the first handshake
         self._connection: Connection | None = None
         self._temp_credentials: Credentials | None = None
         self._plain_connection: Connection | None = None  # trusted env, GRACE: no client certificate
@@ -225,13 +229,15 @@ class TrustedSession:
         req = self._request
         warnings: list[str] = []
         try:
-            opened = self._open_certificate(req)
-            signer = WatchedSigner(opened.signer, self._poke_watch) if opened is not None else None
-            self._connection = self._backend.connect(req, signer)
+            self._connection = self._backend.connect(req, self._login_signer(req))
             self._check_login_continues()
 
+            self._emit(EventKind.PROGRESS, message="Contacting the server...", data={"step": "server"})
             login_api = self._backend.api(self._connection, req, req.credentials)
-            policy = login_api.read_policy()
+            policy = login_api.read_policy()  # the card opens inside its handshake (deferred.py)
+            if self._deferred is not None:
+                self._deferred.open()  # a server that asked for no certificate: the session still needs it
+            opened = self._opened
             self._check_login_continues()
 
             key, used_api = self._create_key(login_api, policy, warnings)
@@ -241,7 +247,9 @@ class TrustedSession:
             self._check_login_continues()
 
             grace = self._grace_for(policy)
-            self._info = self._session_info(login_api, opened, key, policy, grace, account, warnings)
+            assert self._connection is not None
+            self._info = session_info(req, endpoint_url(login_api, req), opened, key, policy, grace, account,
+                                      warnings, self._backend.tls_summary(self._connection))
             if key is not None:
                 # The long-lived secret is no longer needed: everything is signed with the temporary key.
                 req.credentials.secret.wipe()
@@ -258,40 +266,30 @@ class TrustedSession:
         self._start_timer()
         return self._info
 
-    def _open_certificate(self, req: LoginRequest) -> OpenedCertificate | None:
-        """Open the chosen certificate (PIN for a card) and start watching its card; None without one."""
+    def _login_signer(self, req: LoginRequest) -> Signer | None:
+        """The certificate's signer: a card the first handshake opens once the server proved itself, or
+        one opened now (a file; a bare URI, whose card is found by opening it)."""
         if req.certificate is None:
             return None
-        opened = self._backend.open_certificate(req, self._pin_callback)
+        backend = self._backend
+        preview = backend.preview_certificate(req) if isinstance(backend, CertificatePreviewer) else None
+        if preview is not None:
+            self._deferred = DeferredCardSigner(preview, lambda: self._open_certificate(req).signer)
+            return WatchedSigner(self._deferred, self._poke_watch)
+        return WatchedSigner(self._open_certificate(req).signer, self._poke_watch)
+
+    def _open_certificate(self, req: LoginRequest) -> OpenedCertificate:
+        """Open the chosen certificate (a wrong PIN is asked again in place) and watch its card."""
+        self._emit(EventKind.PROGRESS, message="Opening the certificate...", data={"step": "card"})
+        opened = with_pin_retries(lambda cb: self._backend.open_certificate(req, cb), self._pin_callback,
+                                  self._check_login_continues, plain_text)
         self._opened = opened
         self._check_login_continues()
         if opened.card is not None:
             self._watch = self._backend.watch(opened, self._on_watch_event, self._settings)
             self._watch.start()
+        self._emit(EventKind.PROGRESS, message="Checking the account...", data={"step": "account"})
         return opened
-
-    def _session_info(self, login_api: SessionApi, opened: OpenedCertificate | None,
-                      key: TemporaryKey | None, policy: AccessPolicy, grace: float,
-                      account: AccountSummary, warnings: list[str]) -> SessionInfo:
-        req = self._request
-        assert self._connection is not None
-        return SessionInfo(
-            account_id=account.account_id,
-            account_email=account.email,
-            method=req.credentials.method,
-            identity=req.credentials.identity,
-            region=req.region,
-            endpoint=endpoint_url(login_api, req),
-            certificate_subject=opened.subject if opened else None,
-            certificate_fingerprint=opened.fingerprint if opened else None,
-            card_label=(opened.card_label or opened.card.label) if opened and opened.card else None,
-            temporary_key_id=key.access_key_id if key else None,
-            temporary_key_expires=key.expiration_date if key else None,
-            trusted_env=policy.require_trusted_env,
-            grace_seconds=grace,
-            tls_summary=self._backend.tls_summary(self._connection),
-            warnings=tuple(warnings),
-        )
 
     def _go_live(self, key: TemporaryKey | None, warnings: list[str], grace: float,
                  policy: AccessPolicy) -> BaseException | None:
@@ -417,6 +415,7 @@ class TrustedSession:
                 # the UI's to close.
                 self._cancel_reason = reason
                 self._cancel.set()
+                cancel_requests(self._connection)  # a request in flight stops now (clean-up ones run after)
                 return RevocationResult(None, False, message="the login was cancelled")
         return self._end(reason)
 
@@ -581,6 +580,10 @@ class TrustedSession:
                 return
             self._start_relogin()
 
+    def _check_relogin(self) -> None:
+        if self._phase is not _Phase.LIVE or not self._card_present:
+            raise TokenNotPresent("the session ended or the card left during the PIN prompt")
+
     def _start_relogin(self) -> None:
         with self._lock:
             if self._relogin_busy:
@@ -595,7 +598,8 @@ class TrustedSession:
             if opened is None:
                 return
             try:
-                self._backend.card_login(opened, self._pin_callback)
+                with_pin_retries(lambda cb: self._backend.card_login(opened, cb), self._pin_callback,
+                                 self._check_relogin, plain_text)
             except PinCancelled:
                 self._emit(EventKind.WARNING, message="The card's PIN was not given: the countdown goes on. "
                            "Remove and insert the card, or unlock it, to continue the session.")

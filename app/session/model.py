@@ -93,6 +93,7 @@ class EventKind(enum.StrEnum):
     KEY_REVOKE_FAILED = "key_revoke_failed"
     WARNING = "warning"
     TICK = "tick"
+    PROGRESS = "progress"  # a login step begins: data["step"] is server, card or account
 
 
 @dataclass(frozen=True)
