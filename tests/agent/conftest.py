@@ -72,6 +72,10 @@ class AgentRig:
         self.pins.append(req)
         return Pin(self.card.token.user_pin)
 
+    def local_key_unseen(self) -> bool:
+        """The local access key never reached the API."""
+        return all(c.access_key != self.agent.access_key for c in self.served())
+
     def served(self) -> list[Any]:
         """The sandbox's call log."""
         return self.api.served_calls

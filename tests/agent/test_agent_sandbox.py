@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import time
 
+import pytest
 import requests
 
+from app.sandbox.server import Sandbox
+from app.session.agent.attach import AgentOptions
 from app.session.agent.runtime import child_environment, read_runtime, runtime_dir
-from app.session.model import SessionState
+from app.session.model import EventKind, SessionState
 from app.session.signing import osc4_headers
+from app.tokens.pin import PinPurpose
 from tests.agent.conftest import AgentRig, SdkTool
+from tests.rigs.p11kit import P11KitCard
 
 
 def sdk_env(rig: AgentRig) -> dict[str, str]:
@@ -129,3 +135,34 @@ def test_refusals_forward_nothing(rig: AgentRig) -> None:
     assert [c.call for c in rig.served()[n:]] == ["DeleteAccessKey", "ReadVms", "ReadVms"]
     assert rig.served()[n].body == first.request.body
     assert rig.agent.stats().forwarded == 4
+
+
+@pytest.mark.parametrize("api", [{"key_lifetime_seconds": 6}], indirect=True)
+def test_a_long_run_outlives_the_temporary_key(api: Sandbox, p11kit_card: P11KitCard,
+                                               user_env: dict[str, str]) -> None:
+    rig = AgentRig(api, p11kit_card, user_env, options=AgentOptions(renew_check_seconds=0.1))
+    tool = SdkTool(sdk_env(rig))
+    try:
+        first = rig.info.temporary_key_id
+        results = []
+        deadline = time.monotonic() + 60
+        # calls go on until the key has been replaced twice (each key lives 6 s on the sandbox clock)
+        while (rig.agent.renewer is not None and rig.agent.renewer.renewals < 2
+               and time.monotonic() < deadline):
+            results.append(tool.call("ReadVms"))
+        results.append(tool.call("ReadVms"))
+        assert all("ok" in r for r in results), [r for r in results if "ok" not in r][:3]
+        assert rig.agent.renewer is not None and rig.agent.renewer.renewals >= 2
+        assert rig.session.state is SessionState.ACTIVE
+        created = [e for e in rig.events.events if e.kind is EventKind.KEY_CREATED and "replaces" in e.data]
+        assert created[0].data["replaces"] == first
+        reads = [c.access_key for c in rig.served() if c.call == "ReadVms"]
+        assert len(set(reads)) >= 2 and reads[-1] == rig.session.key_expiry()[0] and rig.local_key_unseen()
+        # the replaced keys are deleted; one key remains, the session's current one
+        live = [k.access_key_id for k in api.access_keys() if k.tag and "osc-trusted-login" in k.tag]
+        assert live == [rig.session.key_expiry()[0]]
+        assert [r.purpose for r in rig.pins] == [PinPurpose.LOGIN]  # no new PIN
+    finally:
+        tool.close()
+        rig.close()
+    assert [k for k in api.access_keys() if k.tag and "osc-trusted-login" in k.tag] == []

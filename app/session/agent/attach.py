@@ -1,9 +1,10 @@
 """Start the agent with a session and take it down with it (GUI and headless alike).
 
 `attach_agent(session, region=..., ...)` makes the local pair, starts the server, writes the runtime
-file and the per-session config file, publishes the profile when asked, and watches the session: when
-it ends, the runtime file and the profile go, the pair is wiped and the port answers TrustedSessionEnded
-until `close()`.
+file and the per-session config file, publishes the profile when asked, starts the key renewal
+(app.session.renewal: long runs outlive one temporary key) and watches the session: when it ends, the
+runtime file and the profile go, the pair is wiped and the port answers TrustedSessionEnded until
+`close()`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.session.agent.runtime import (
 from app.session.agent.server import AgentServer, AgentStats
 from app.session.agent.upstream import SessionUpstream, SessionView
 from app.session.agent.verify import RequestVerifier
+from app.session.renewal import KeyRenewer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class AgentOptions:
     enabled: bool = True  # a setting turns it off
     publish_profile: str | None = None  # opt-in: a profile in the tools' config file
     upstream_slots: int = 4  # calls in flight upstream (the mTLS pool size)
+    renew_keys: bool = True  # renew the temporary key before it expires (long runs go on)
+    renew_check_seconds: float = 1.0  # how often the renewal thread looks at the key's expiry
 
 
 class AgentHandle:
@@ -60,6 +64,7 @@ class AgentHandle:
         self.runtime_folder = folder
         self.profile_file: Path | None = None
         self.profile_names: list[str] = []
+        self.renewer: KeyRenewer | None = None
         self._env = env
         self._ended = threading.Lock()
         self._done = False
@@ -130,6 +135,8 @@ def attach_agent(session: _Ends, *, region: str, account_id: str | None = None,
         handle.close()
         raise
     threading.Thread(target=_follow, args=(session, handle), name="agent-follow", daemon=True).start()
+    if options.renew_keys and callable(getattr(session, "renew_key", None)):
+        handle.renewer = KeyRenewer(session, check_seconds=options.renew_check_seconds).start()
     return handle
 
 

@@ -92,7 +92,13 @@ class PyObjcSecurityApi:
         s = self._sec
         out: dict[str, MacIdentity] = {}
         for token_group in (False, True):
-            for item in self._query(token_group):
+            try:
+                items = self._query(token_group)
+            except MacSecError:
+                if not token_group:
+                    raise
+                items = []  # no token access for this process (e.g. errSecMissingEntitlement): keychains only
+            for item in items:
                 identity = item[s.kSecValueRef]
                 status, cert = s.SecIdentityCopyCertificate(identity, None)
                 if status != 0 or cert is None:

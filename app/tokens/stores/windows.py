@@ -107,10 +107,12 @@ class WindowsSigner(StoreSignerBase):
     """Signs with a key of the Windows store (the provider may show its own PIN dialog)."""
 
     def __init__(self, api: CryptApi, key: WinKey, cert: x509.Certificate, key_type: KeyType, size: int,
-                 name: str) -> None:
+                 name: str, legacy_provider: bool = False) -> None:
         super().__init__(cert, (), key_type, size, f"Windows store: {name}")
         self._api = api
         self._key: WinKey | None = key
+        # a CryptoAPI provider's key may come back as a CNG handle (PREFER_NCRYPT): it still has no PSS
+        self._legacy_provider = legacy_provider
 
     def __repr__(self) -> str:
         return f"WindowsSigner({self._description!r}, cng={self._key.cng if self._key else None})"
@@ -119,7 +121,8 @@ class WindowsSigner(StoreSignerBase):
         """PSS and PKCS#1 (CNG RSA), PKCS#1 only (CryptoAPI RSA), the curve's ECDSA (CNG EC)."""
         cng = self._key is not None and self._key.cng
         if self.key_type is KeyType.RSA:
-            return RSA_PSS_SCHEMES + RSA_PKCS1_SCHEMES if cng else RSA_PKCS1_SCHEMES
+            pss = cng and not self._legacy_provider
+            return RSA_PSS_SCHEMES + RSA_PKCS1_SCHEMES if pss else RSA_PKCS1_SCHEMES
         scheme = _CURVE_SCHEME.get(self.key_size)
         return (scheme,) if cng and scheme else ()
 
@@ -155,6 +158,7 @@ class WindowsStore:
                  api_factory: Callable[[], CryptApi] | None = None) -> None:
         self._api = api
         self._factory = api_factory or (lambda: Win32CryptApi())
+        self._legacy: set[str] | None = None  # thumbprints whose provider is a CryptoAPI one (last listing)
 
     @property
     def info(self) -> StoreInfo:
@@ -174,6 +178,7 @@ class WindowsStore:
         except (WinApiError, OSError, AttributeError) as e:
             return [], [StoreUnavailable("the Windows certificate store", f"{e}")]
         entries: list[CertificateEntry] = []
+        self._legacy = {c.thumbprint for c in certs if c.legacy}
         for c in certs:
             factor = KeyFactor.POSSESSION if c.on_card else KeyFactor.KNOWLEDGE
             entry = store_entry(c.der, self.info, ref=c.thumbprint, label=c.friendly_name, factor=factor,
@@ -190,4 +195,8 @@ class WindowsStore:
             key = self.api().acquire_key(entry.store_ref, _parent_window(), False)
         except WinApiError as e:
             raise map_win_error(e, name) from None
-        return WindowsSigner(self.api(), key, entry.certificate(), entry.key_type, entry.key_size, name)
+        if self._legacy is None:  # opened without a listing in this object (the session's path): read it
+            self.list_entries()
+        legacy = entry.store_ref in (self._legacy or set())
+        return WindowsSigner(self.api(), key, entry.certificate(), entry.key_type, entry.key_size, name,
+                             legacy)
