@@ -56,6 +56,11 @@ class EndpointUnreachable(TlsError):
     """The endpoint could not be reached (DNS, refused, network down)."""
 
 
+class SignatureBudgetSpent(TlsError):
+    """The card was not asked to sign again: the server dropped the last connections right after the
+    card signed for them (a server draining signatures); the user must start again."""
+
+
 # --- API -------------------------------------------------------------------------------------------
 
 
@@ -155,3 +160,7 @@ class SessionEnded(SessionError):
 
 class LoginCancelled(SessionError):
     """The login was cancelled (logout or quit while it was in progress)."""
+
+
+class RequestCancelled(TlsError, LoginCancelled):
+    """A request was cut short by a Cancel (only a logout or quit during a login cancels requests)."""

@@ -25,6 +25,7 @@ from app.session.errors import (
     TlsHandshakeError,
 )
 from app.session.tls.connection import ConnectionInfo, _Connection, _settings
+from app.session.tls.deadline import BoundedSocket
 from app.session.tls.keys import TlsIdentity
 from app.session.tls.speedups import install_speedups
 from app.session.tls.tickets import TicketStore
@@ -101,8 +102,11 @@ class TlsContext:
             raise TlsSocketError(EndpointUnreachable(f"Not connected: {e}")) from e
         host = (server_hostname or peer[0]).strip("[]")
         port = int(peer[1])
+        # Every read and write from here on (handshake, request, answer) obeys the operation's deadline
+        # and Cancel (deadline.py).
+        bounded: Any = BoundedSocket(sock)
         try:
-            return self._handshake(sock, host, port)
+            return self._handshake(bounded, host, port)
         except TlsSocketError:
             raise
         except (SessionError, TokenError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,20 +11,30 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from app.session.errors import (
+    ApiUnavailable,
     ConnectionTimeout,
     EndpointUnreachable,
+    RequestCancelled,
     SessionError,
     TlsError,
     TlsHandshakeError,
 )
 from app.session.tls.connection import ConnectionInfo
 from app.session.tls.context import TlsContext
+from app.session.tls.deadline import Operation, running
 from app.session.tls.keys import TlsIdentity
 from app.session.tls.tickets import TicketStore
 from app.session.tls.tlssocket import TlsSocketError
 from app.session.tls.trust import TrustConfig
 from app.tokens.errors import TokenError
 from app.tokens.signer import Signer
+
+#: Seconds one request may take in all (connect + handshake + request + answer): a server dribbling
+#: bytes never trips a read timeout, this it does.
+DEFAULT_DEADLINE = 60.0
+
+#: No honest OUTSCALE answer comes near this (a ReadVms page of 1000 VMs is about 5 MiB).
+MAX_ANSWER_BYTES = 32 * 2**20
 
 
 class MtlsAdapter(HTTPAdapter):
@@ -87,8 +98,13 @@ class MtlsSession(requests.Session):
     """
 
     def __init__(self, signer: Signer | None, trust: TrustConfig | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, deadline: float = DEFAULT_DEADLINE,
+                 max_answer: int = MAX_ANSWER_BYTES) -> None:
         super().__init__()
+        self.deadline = deadline
+        self.max_answer = max_answer
+        self._ops_lock = threading.Lock()
+        self._ops: set[Operation] = set()
         self.identity = TlsIdentity(signer) if signer is not None else None
         self.trust = trust or TrustConfig()
         self.trust.store()  # fail early (ConfigError) on an unreadable CA file
@@ -125,16 +141,43 @@ class MtlsSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        """One operation: connect + handshake + request + answer, within `deadline` s, cancellable."""
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = self.timeout
         kwargs["verify"] = True
         kwargs["cert"] = None
+        stream = bool(kwargs.get("stream"))
+        kwargs["stream"] = True  # the answer is read here, bounded, inside the operation
+        op = Operation(self.deadline)
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        kwargs["timeout"] = (op.clamp(connect), read)
+        with self._ops_lock:
+            self._ops.add(op)
+        url = request.url or ""
         try:
-            return super().send(request, **kwargs)
-        except (SessionError, TokenError):
-            raise
-        except (requests.RequestException, OSError) as e:
-            raise _translate(e, request.url or "", kwargs["timeout"]) from e
+            with running(op):
+                response = super().send(request, **kwargs)
+                if not stream:
+                    _read_bounded(response, self.max_answer, url)
+                return response
+        except (SessionError, TokenError, requests.RequestException, OSError) as e:
+            stopped = _stopped(op, url)
+            if stopped is not None:
+                raise stopped from e
+            if isinstance(e, SessionError | TokenError):
+                raise
+            raise _translate(e, url, timeout) from e
+        finally:
+            with self._ops_lock:
+                self._ops.discard(op)
+
+    def cancel(self) -> None:
+        """Cancel the operations running now, from any thread (later requests are not affected)."""
+        with self._ops_lock:
+            ops = list(self._ops)
+        for op in ops:
+            op.cancel()
 
     def drop_connections(self) -> None:
         """Close pooled connections (tickets are kept: the next connection resumes)."""
@@ -145,6 +188,42 @@ class MtlsSession(requests.Session):
         """Drop pooled connections and forget every TLS ticket (logout)."""
         super().close()
         self.tickets.clear()
+
+
+def _stopped(op: Operation, url: str) -> SessionError | None:
+    """The error for an operation that was cancelled or ran out of time (None if it was neither)."""
+    host = urlsplit(url).hostname or url
+    if op.cancelled:
+        return RequestCancelled(f"The request to {host} was cancelled.", host=host)
+    if op.expired or op.left() <= 0:
+        return ConnectionTimeout(f"The server {host} did not finish answering within {op.seconds:g} s "
+                                 "(it may be overloaded, or sending very slowly on purpose).", host=host)
+    return None
+
+
+def _read_bounded(response: requests.Response, limit: int, url: str) -> None:
+    """Read the whole answer into `response` (so `.content` works), refusing more than `limit` bytes."""
+    host = urlsplit(url).hostname or url
+    status = response.status_code
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise ApiUnavailable(
+                    f"The server at {host} did not answer as the OUTSCALE API does: its answer is larger "
+                    f"than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
+            chunks.append(chunk)
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as e:
+        if _find_typed(e) is not None:
+            raise
+        response.close()
+        raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
+                             f"was cut short (HTTP {status}).", http_status=status) from e
+    response._content = b"".join(chunks)
+    response._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _translate(e: BaseException, url: str, timeout: Any) -> SessionError | TokenError:
@@ -184,6 +263,6 @@ def _root(e: BaseException) -> BaseException:
 
 
 def make_session(signer: Signer | None, trust: TrustConfig | None = None,
-                 timeout: float = 30.0) -> MtlsSession:
+                 timeout: float = 30.0, deadline: float = DEFAULT_DEADLINE) -> MtlsSession:
     """A requests.Session doing mutual TLS with `signer` (None: no client certificate)."""
-    return MtlsSession(signer, trust, timeout)
+    return MtlsSession(signer, trust, timeout, deadline)
