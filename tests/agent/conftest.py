@@ -186,3 +186,27 @@ def run_osc_cli(env: dict[str, str], *args: str,
     exe = str(Path(sys.executable).with_name("osc-cli"))
     return subprocess.run([*(prefix or []), exe, "api", *args], env=env, capture_output=True, text=True,
                           timeout=120, cwd=env["HOME"])
+
+
+# --- osc-sdk-python in this process (many clients: building a Gateway costs seconds, so one is copied) ---
+
+
+@pytest.fixture(scope="session")
+def sdk_template(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One osc-sdk-python Gateway (its parsed API description is shared by the clients made from it)."""
+    from osc_sdk_python import Gateway
+
+    cfg = tmp_path_factory.mktemp("sdk") / "config.json"
+    cfg.write_text(json.dumps({"t": {"access_key": "A" * 20, "secret_key": "B" * 40, "region": "eu-west-2"}}))
+    return Gateway(path=str(cfg), profile="t", max_retries=0)
+
+
+def sdk_client(template: Any, *, path: str, profile: str) -> Any:
+    """A Gateway of its own (own requests.Session, own profile from `path`), no rate limiter."""
+    from osc_sdk_python.call import Call
+
+    gw = object.__new__(type(template))  # (copy.copy trips on the Gateway's __getattr__)
+    gw.__dict__.update(template.__dict__)
+    gw.call = Call(logger=template.log, version=template.endpoint_api_version, limiter=None, path=path,
+                   profile=profile, max_retries=0)
+    return gw
