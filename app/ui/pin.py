@@ -38,6 +38,8 @@ class PinBridge(QObject):
     keypad_cancelled = Signal()  # the user cancelled a PIN-pad prompt
     asked = Signal(object)  # PinRequest: emitted on the UI thread when a dialog opens (tests, tray)
     _ask = Signal(object)
+    # Each answer is typed by a person: the core may ask again after a wrong PIN (app.session.deferred).
+    asks_the_user = True
 
     def __init__(self, parent_widget: QWidget | None = None) -> None:
         super().__init__()
@@ -48,6 +50,7 @@ class PinBridge(QObject):
         self.dialog: PinDialog | None = None
         self._closing_keypad = False
         self.calls = 0  # how many times the core asked (the tests check a wrong PIN is not re-sent)
+        self._current: _Pending | None = None  # the request the open dialog answers
         # Emitted on a worker thread, received by this UI-thread object: Qt queues it (AutoConnection).
         self._ask.connect(self._show)
 
@@ -77,25 +80,51 @@ class PinBridge(QObject):
         if self._closed:
             self._answer(pending, None)
             return
+        dlg = self.dialog
+        self._current = pending
+        if dlg is not None and dlg.checking and not pending.request.protected_path:
+            # The card refused the PIN just typed (or asks it to sign): the same dialog asks again,
+            # with the error and the tries left.
+            dlg.show_request(pending.request)
+            self.asked.emit(pending.request)
+            return
         from app.ui.pin_dialog import PinDialog
 
         dlg = PinDialog(pending.request, self._parent_widget)
         self.dialog = dlg
 
+        def submitted() -> None:
+            current, self._current = self._current, None
+            pin = dlg.take_pin()
+            if current is not None:
+                self._answer(current, pin)
+
         def finished(result: int) -> None:
-            pin = dlg.take_pin() if result == QDialog.DialogCode.Accepted else None
+            current, self._current = self._current, None
             if self.dialog is dlg:
                 self.dialog = None
             dlg.deleteLater()
-            self._answer(pending, pin)
-            if pending.request.protected_path and not self._closing_keypad:
+            if current is not None:
+                self._answer(current, dlg.take_pin() if result == QDialog.DialogCode.Accepted else None)
+            if dlg.request.protected_path and not self._closing_keypad:
                 # The user cancelled while the reader waits for the keypad: C_Login cannot be
                 # interrupted from here, so the controller cancels the login around it.
                 self.keypad_cancelled.emit()
 
+        dlg.submitted.connect(submitted)
         dlg.finished.connect(finished)
         dlg.open()
         self.asked.emit(pending.request)
+
+    def settle(self) -> None:
+        """The card accepted the PIN (or the step it was for ended): close a dialog that waits for it."""
+        dlg = self.dialog
+        if dlg is not None and dlg.checking:
+            self._closing_keypad = True
+            try:
+                dlg.done(QDialog.DialogCode.Accepted)
+            finally:
+                self._closing_keypad = False
 
     def _answer(self, pending: _Pending, pin: Pin | None) -> None:
         with self._lock:

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from PySide6.QtCore import Qt
 
 from app.session.model import CertificateChoice, EndReason
-from app.tokens.errors import PinIncorrect
 from app.tokens.pin import PinPurpose
 from app.ui.login import LoginPrefill, PickedCertificate
 from app.ui.workers import StallMeter
@@ -31,7 +30,7 @@ def _type_credentials(qtbot: Any, app: Any) -> None:
 def _pin_dialog(qtbot: Any, app: Any, purpose: PinPurpose = PinPurpose.LOGIN) -> Any:
     def asked() -> bool:
         d = app.pin_bridge.dialog
-        return d is not None and d.request.purpose is purpose
+        return d is not None and d.request.purpose is purpose and not d.checking
 
     try:
         qtbot.waitUntil(asked, timeout=TIMEOUT)
@@ -82,25 +81,23 @@ def test_full_flow_wrong_pin_removal_reinsertion_logout(
     assert picker.select_fingerprint(fingerprint)
     qtbot.mouseClick(picker.use_button, Qt.MouseButton.LeftButton)
 
-    # The login continues on its own once the certificate is chosen: the PIN is asked. A wrong PIN
-    # fails the login; it is not re-sent and no second prompt opens.
+    # The login continues on its own once the certificate is chosen: the server is reached and
+    # verified, then the PIN is asked. A wrong PIN comes back into the same dialog with the error; it
+    # is not re-sent (the field is empty again) and the login goes on once the user types the right one.
     dialog = _pin_dialog(qtbot, app)
     assert dialog.request.token_label == card.token.label
-    with qtbot.waitSignal(app.login_failed, timeout=TIMEOUT) as failed:
-        _answer_pin(qtbot, dialog, WRONG_PIN)
-    assert isinstance(failed.args[0], PinIncorrect)
-    assert app.pin_bridge.calls == 1
-    assert app.pin_bridge.dialog is None and app.session is None
-    assert w.message.isVisible() and "PIN" in w.message.text()
-    assert w.login_button.isEnabled() and not w.busy
-    assert not _active_keys(app) - {app.sandbox.info.access_key}  # no key was created
-
-    # The user logs in again and types the right PIN (into an empty field).
+    assert "PIN" in w.status.text() and w.busy
+    keys_before = _active_keys(app)
+    _answer_pin(qtbot, dialog, WRONG_PIN)
+    assert _pin_dialog(qtbot, app) is dialog  # the same dialog, open all along
+    assert dialog.isVisible() and dialog.error_label.isVisible()
+    assert "incorrect" in dialog.error_label.text().lower()
+    assert dialog.request.last_error and app.pin_bridge.calls == 2  # one wrong try spent, nothing re-sent
+    assert app.session is not None and _active_keys(app) == keys_before  # no key was created
     with qtbot.waitSignal(app.logged_in, timeout=TIMEOUT) as logged:
-        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
-        _answer_pin(qtbot, _pin_dialog(qtbot, app), pin)
+        _answer_pin(qtbot, dialog, pin)
     info = logged.args[0]
-    assert app.pin_bridge.calls == 2
+    assert app.pin_bridge.calls == 2 and app.pin_bridge.dialog is None
     sw = app.session_window
     qtbot.waitExposed(sw)
     assert not w.isVisible()

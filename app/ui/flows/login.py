@@ -61,6 +61,7 @@ class LoginFlow(QObject):
         window.cancel_requested.connect(self.cancel_login)
         window.profile_selected.connect(self.load_profile)
         pin_bridge.keypad_cancelled.connect(self.cancel_login)
+        pin_bridge.asked.connect(self._pin_asked)
 
     # -- the form, filled for the user ----------------------------------------------------------------
 
@@ -127,7 +128,7 @@ class LoginFlow(QObject):
         w = self.window
         if self.current.session is not None:
             return
-        w.set_busy(True, self.tr("Connecting to %1...").replace("%1", request.endpoint or request.region))
+        w.set_busy(True, self.tr("Contacting %1...").replace("%1", request.endpoint or request.region))
         self._remember_pending = self._what_to_remember(request)
         self.pin_bridge.reopen()
         self.pin_bridge.set_parent_widget(w)
@@ -181,8 +182,13 @@ class LoginFlow(QObject):
         self.pin_bridge.cancel_all()
         self.control.submit(lambda: session.logout(EndReason.LOGOUT), name="cancel-login")
 
+    def _pin_asked(self, request: object) -> None:
+        if self.current.session is not None and self.current.info is None and self.window.busy:
+            self.window.set_busy(True, self.tr("Server verified. Waiting for the card's PIN..."))
+
     def _login_done(self, session: SessionHandle, info: SessionInfo) -> None:
         self.pin_bridge.close_keypad_prompt()
+        self.pin_bridge.settle()
         if session is not self.current.session:
             return
         self.current.info = info
@@ -206,6 +212,7 @@ class LoginFlow(QObject):
 
     def _login_error(self, session: SessionHandle, e: BaseException) -> None:
         self.pin_bridge.close_keypad_prompt()
+        self.pin_bridge.settle()
         if session is self.current.session:
             self.current.session = None
         self._remember_pending = None

@@ -149,6 +149,11 @@ class SessionViewFlow(QObject):
 
     def _apply(self, event: SessionEvent) -> None:
         kind, state = event.kind, event.state
+        if kind is EventKind.PROGRESS:
+            self._progress(str(event.data.get("step", "")))
+            return
+        if kind in (EventKind.STATE, EventKind.WARNING):
+            self.pin_bridge.settle()  # the card answered the PIN (or the step it was for ended)
         if kind is EventKind.CARD_REMOVED or (kind is EventKind.STATE and state is SessionState.GRACE):
             self._card_away(event)
         elif kind is EventKind.STATE and state is SessionState.ACTIVE:
@@ -164,6 +169,18 @@ class SessionViewFlow(QObject):
             self._warning(event)
         elif kind is EventKind.STATE and state is SessionState.ENDED:
             self._ended(event)
+
+    def _progress(self, step: str) -> None:
+        """The login's status names its step (the PIN step is said by the login flow when asked)."""
+        if step == "account":
+            self.pin_bridge.settle()  # the card took the PIN
+        text = {
+            "server": self.tr("Contacting the server and checking its certificate..."),
+            "card": self.tr("Server verified. Opening the card..."),
+            "account": self.tr("Card unlocked. Checking the account and creating the temporary key..."),
+        }.get(step)
+        if text and self.current.info is None and self.login_window.busy:
+            self.login_window.set_busy(True, text)
 
     def _card_away(self, event: SessionEvent) -> None:
         from app.ui.session_window import mmss
