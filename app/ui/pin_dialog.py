@@ -108,7 +108,8 @@ class PinDialog(QDialog):
         self.ok_button.setEnabled(False)
         self.pin_edit.setFocus()
         # a screen reader announces the error and the tries left with the dialog
-        self.setAccessibleDescription(" ".join(t for t in (self.error_label.text(), self.warning.text()) if t))
+        said = (self.error_label.text(), self.warning.text())
+        self.setAccessibleDescription(" ".join(t for t in said if t))
         self.adjustSize()
 
     def set_checking(self) -> None:
