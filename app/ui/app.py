@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app import APP_NAME
 from app.session.model import EndReason, LoginRequest, SessionEvent, SessionInfo
+from app.ui.agent_panel import agent_options_from
 from app.ui.flows.certificates import CertificatesFlow
 from app.ui.flows.login import LoginFlow
 from app.ui.flows.seam import CurrentSession, SessionFactory, SessionHandle
@@ -108,6 +109,7 @@ class TrustedLoginApp(QObject):
             w, self.pin_bridge, self.net, self.control, self.current,
             quitting=lambda: self._quitting, parent=self,
         )  # fmt: skip
+        self.session_view.agent_options = lambda: agent_options_from(self.options.settings_store)
         self.login_flow = LoginFlow(
             w, self.pin_bridge, self.net, self.control, self.current,
             on_event=self.session_view.deliver, session_factory=o.session_factory,
@@ -369,9 +371,18 @@ def ensure_qapplication(argv: list[str] | None = None) -> QApplication:
     # The application icon is set after the first paint (see TrustedLoginApp.start).
     QTimer.singleShot(0, lambda: app.setWindowIcon(app_icon()))
     if STYLE.exists() and not app.property("otl_style"):
-        app.setStyleSheet(STYLE.read_text(encoding="utf-8"))
+        apply_style(app)
         app.setProperty("otl_style", True)
+        # a desktop switching to dark (or back) while the app runs gets the matching boxes
+        app.styleHints().colorSchemeChanged.connect(lambda *_: QTimer.singleShot(0, lambda: apply_style(app)))
     return app
+
+
+def apply_style(app: QApplication) -> None:
+    """The style sheet for the application's current palette (dark boxes on a dark palette)."""
+    from app.ui.theme import style_sheet
+
+    app.setStyleSheet(style_sheet(app.palette()))
 
 
 def create_login_window(prefill: LoginPrefill | None = None, parent: QWidget | None = None) -> LoginWindow:

@@ -282,15 +282,19 @@ class CertificatePicker(QDialog):
             tip += "\n" + "\n".join(r.problems)
         grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         normal = self.palette().color(QPalette.ColorGroup.Active, QPalette.ColorRole.Text)
-        for c, text in enumerate((r.title, _cn(r.issuer), r.expires, r.key, status)):
+        columns = (r.title, _cn(r.issuer), r.expires, r.key, status)
+        for c, text in enumerate(columns):
             item.setText(c, text)
             item.setToolTip(c, tip)
-            # Greyed but still selectable-looking is confusing: unusable rows are greyed and say why.
-            item.setForeground(c, QBrush(normal if r.usable else grey))
-        flags = Qt.ItemFlag.ItemIsEnabled
-        if r.usable:
-            flags |= Qt.ItemFlag.ItemIsSelectable
-        item.setFlags(flags)
+            # Unusable rows are greyed and say why; the reason itself keeps the full text colour, the
+            # grey (about 2:1 on a dark base) being too faint to read.
+            item.setForeground(c, QBrush(normal if r.usable or c == len(columns) - 1 else grey))
+        # Every row takes focus, so that the reason of an unusable one can be read with the keyboard
+        # and a screen reader; "Use this certificate" stays off for it.
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        item.setData(0, Qt.ItemDataRole.AccessibleTextRole,
+                     f"{r.title}: {status}" if r.usable else self.tr("%1, not usable: %2")
+                     .replace("%1", r.title).replace("%2", status))
         item.setData(0, ROW_ROLE, r)
 
     def _selected_fingerprint(self) -> str | None:
