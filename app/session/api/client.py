@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -17,6 +19,7 @@ from app.session.api.error_map import error_from_response, network_error
 from app.session.api.values import (
     AccessKey,
     Account,
+    AnswerShapeError,
     ApiAccessPolicy,
     ApiAccessRule,
     Ca,
@@ -24,10 +27,17 @@ from app.session.api.values import (
     Region,
     Vm,
     format_api_datetime,
+    items,
+    obj,
+    opt_text,
     parse_access_key,
+    parse_account,
+    parse_ca,
     parse_policy,
+    parse_region,
     parse_rule,
     parse_vm,
+    text,
 )
 from app.session.model import AuthMethod, Secret
 from app.session.regions import Endpoint
@@ -80,6 +90,31 @@ DEFAULT_MAX_RETRIES = 3
 
 
 USER_AGENT = "osc-trusted-login"
+
+
+#: No honest OUTSCALE answer comes near this (the mTLS transport stops reading there already).
+MAX_ANSWER_BYTES = 32 * 2**20
+
+
+_answers = threading.local()  # .status: the HTTP status of this thread's last 2xx answer
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _typed(fn: _F) -> _F:
+    """A typed call: an answer of the wrong shape becomes one plain ApiUnavailable, never a KeyError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: OutscaleClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except AnswerShapeError as e:
+            call = "".join(p.title() for p in fn.__name__.split("_"))  # read_vms -> ReadVms
+            status = getattr(_answers, "status", 200)
+            raise self._not_outscale(call, status, f"JSON of the wrong shape: {e}") from e
+
+    return wrapper  # type: ignore[return-value]
 
 
 class OutscaleClient:
@@ -238,21 +273,19 @@ class OutscaleClient:
                 raise
             except requests.RequestException as e:
                 raise network_error(e, self._endpoint.host) from e
+            if len(resp.content) > MAX_ANSWER_BYTES:
+                raise self._not_outscale(call, resp.status_code, "an answer too large to be one")
             if 200 <= resp.status_code < 300:
                 try:
                     data = resp.json()
-                except ValueError as e:
-                    raise E.ApiUnavailable(
-                        f"{call}: the API answered with something that is not JSON.",
-                        http_status=resp.status_code,
-                        call=call,
-                    ) from e
+                except (ValueError, RecursionError) as e:  # HTML, truncated, not UTF-8, nested too deep
+                    raise self._not_outscale(call, resp.status_code, "not JSON") from e
                 if not isinstance(data, dict):
-                    raise E.ApiUnavailable(
-                        f"{call}: unexpected answer from the API.", http_status=resp.status_code, call=call
-                    )
+                    raise self._not_outscale(call, resp.status_code, "JSON of the wrong shape")
+                _answers.status = resp.status_code
                 return data
-            err = error_from_response(resp.status_code, resp.content, call=call, headers=resp.headers)
+            err = error_from_response(resp.status_code, resp.content, call=call, headers=resp.headers,
+                                      host=self._endpoint.host)
             if isinstance(err, E.Throttled) and attempt < self._max_retries:
                 delay = self._backoff(attempt, getattr(err, "retry_after", None))
                 log.info(
@@ -285,17 +318,24 @@ class OutscaleClient:
             raise network_error(e, self._endpoint.host) from e
         return resp.status_code, resp.content, resp.headers.get("Content-Type", "application/json")
 
-    # typed calls ---------------------------------------------------------------------------------------
+    def _not_outscale(self, call: str, status: int, what: str) -> E.ApiUnavailable:
+        return E.ApiUnavailable(f"{call}: the server at {self._endpoint.host} did not answer as the OUTSCALE "
+                                f"API does ({what}; HTTP {status}).", http_status=status, call=call)
 
+    # typed calls: each reads its answer with values.py's shape checks (@_typed says a wrong shape plainly)
+
+    @_typed
     def read_regions(self) -> tuple[Region, ...]:
         """ReadRegions (no authentication): the Regions and their endpoints."""
         data = self.call("ReadRegions")
-        return tuple(Region(r.get("RegionName", ""), r.get("Endpoint", "")) for r in data.get("Regions", []))
+        return tuple(parse_region(r) for r in items(data, "Regions"))
 
+    @_typed
     def read_api_access_policy(self) -> ApiAccessPolicy:
         """ReadApiAccessPolicy: MaxAccessKeyExpirationSeconds and RequireTrustedEnv."""
-        return parse_policy(self.call("ReadApiAccessPolicy").get("ApiAccessPolicy", {}))
+        return parse_policy(obj(self.call("ReadApiAccessPolicy"), "ApiAccessPolicy"))
 
+    @_typed
     def update_api_access_policy(
         self, max_access_key_expiration_seconds: int, require_trusted_env: bool
     ) -> ApiAccessPolicy:
@@ -307,8 +347,9 @@ class OutscaleClient:
                 "RequireTrustedEnv": bool(require_trusted_env),
             },
         )
-        return parse_policy(data.get("ApiAccessPolicy", {}))
+        return parse_policy(obj(data, "ApiAccessPolicy"))
 
+    @_typed
     def create_access_key(
         self, expiration_date: _dt.datetime | _dt.date | str | None = None, tag: str | None = None
     ) -> CreatedAccessKey:
@@ -323,7 +364,7 @@ class OutscaleClient:
                 params["ExpirationDate"] = expiration_date
         if tag is not None:
             params["Tag"] = tag
-        raw = self.call("CreateAccessKey", params).get("AccessKey", {})
+        raw = obj(self.call("CreateAccessKey", params), "AccessKey")
         base = parse_access_key(raw)
         return CreatedAccessKey(
             base.access_key_id,
@@ -332,13 +373,14 @@ class OutscaleClient:
             base.expiration_date,
             base.last_modification_date,
             base.tag,
-            secret_key=Secret(raw.get("SecretKey", "")),
+            secret_key=Secret(text(raw, "SecretKey")),
         )
 
     def delete_access_key(self, access_key_id: str) -> None:
         """DeleteAccessKey."""
         self.call("DeleteAccessKey", {"AccessKeyId": access_key_id})
 
+    @_typed
     def read_access_keys(
         self, access_key_ids: Sequence[str] | None = None, states: Sequence[str] | None = None
     ) -> tuple[AccessKey, ...]:
@@ -349,59 +391,52 @@ class OutscaleClient:
         if states:
             filters["States"] = list(states)
         data = self.call("ReadAccessKeys", {"Filters": filters} if filters else {})
-        return tuple(parse_access_key(k) for k in data.get("AccessKeys", []))
+        return tuple(parse_access_key(k) for k in items(data, "AccessKeys"))
 
+    @_typed
     def read_accounts(self) -> tuple[Account, ...]:
         """ReadAccounts: the account that sent the request."""
         data = self.call("ReadAccounts")
-        return tuple(
-            Account(
-                a.get("AccountId", ""),
-                a.get("Email"),
-                a.get("FirstName"),
-                a.get("LastName"),
-                a.get("CompanyName"),
-                a.get("CustomerId"),
-            )
-            for a in data.get("Accounts", [])
-        )
+        return tuple(parse_account(a) for a in items(data, "Accounts"))
 
+    @_typed
     def read_vms(self, *, max_pages: int = 20) -> tuple[Vm, ...]:
         """ReadVms, following NextPageToken (at most `max_pages` pages)."""
         out: list[Vm] = []
         token: str | None = None
         for _ in range(max_pages):
             data = self.call("ReadVms", {"NextPageToken": token} if token else {})
-            out.extend(parse_vm(v) for v in data.get("Vms", []))
-            token = data.get("NextPageToken")
+            out.extend(parse_vm(v) for v in items(data, "Vms"))
+            token = opt_text(data, "NextPageToken")
             if not token:
                 break
         return tuple(out)
 
+    @_typed
     def read_cas(self) -> tuple[Ca, ...]:
         """ReadCas."""
         data = self.call("ReadCas")
-        return tuple(
-            Ca(c.get("CaId", ""), c.get("CaFingerprint"), c.get("Description")) for c in data.get("Cas", [])
-        )
+        return tuple(parse_ca(c) for c in items(data, "Cas"))
 
+    @_typed
     def create_ca(self, ca_pem: str, description: str | None = None) -> Ca:
         """CreateCa (upload a client CA certificate in PEM)."""
         params: dict[str, Any] = {"CaPem": ca_pem}
         if description is not None:
             params["Description"] = description
-        c = self.call("CreateCa", params).get("Ca", {})
-        return Ca(c.get("CaId", ""), c.get("CaFingerprint"), c.get("Description"))
+        return parse_ca(obj(self.call("CreateCa", params), "Ca"))
 
     def delete_ca(self, ca_id: str) -> None:
         """DeleteCa."""
         self.call("DeleteCa", {"CaId": ca_id})
 
+    @_typed
     def read_api_access_rules(self) -> tuple[ApiAccessRule, ...]:
         """ReadApiAccessRules."""
         data = self.call("ReadApiAccessRules")
-        return tuple(parse_rule(r) for r in data.get("ApiAccessRules", []))
+        return tuple(parse_rule(r) for r in items(data, "ApiAccessRules"))
 
+    @_typed
     def create_api_access_rule(
         self,
         *,
@@ -420,12 +455,13 @@ class OutscaleClient:
             params["Cns"] = list(cns)
         if description is not None:
             params["Description"] = description
-        return parse_rule(self.call("CreateApiAccessRule", params).get("ApiAccessRule", {}))
+        return parse_rule(obj(self.call("CreateApiAccessRule", params), "ApiAccessRule"))
 
     def delete_api_access_rule(self, rule_id: str) -> None:
         """DeleteApiAccessRule."""
         self.call("DeleteApiAccessRule", {"ApiAccessRuleId": rule_id})
 
+    @_typed
     def update_api_access_rule(
         self,
         rule_id: str,
@@ -442,12 +478,12 @@ class OutscaleClient:
                 params[name] = list(value)
         if description is not None:
             params["Description"] = description
-        return parse_rule(self.call("UpdateApiAccessRule", params).get("ApiAccessRule", {}))
+        return parse_rule(obj(self.call("UpdateApiAccessRule", params), "ApiAccessRule"))
 
+    @_typed
     def update_ca(self, ca_id: str, description: str) -> Ca:
         """UpdateCa (its description: the only field the API lets change)."""
-        c = self.call("UpdateCa", {"CaId": ca_id, "Description": description}).get("Ca", {})
-        return Ca(c.get("CaId", ""), c.get("CaFingerprint"), c.get("Description"))
+        return parse_ca(obj(self.call("UpdateCa", {"CaId": ca_id, "Description": description}), "Ca"))
 
     def check_authentication(self, login: str, password: Secret) -> None:
         """CheckAuthentication (signed with this client's access key): raises if login/password is wrong."""

@@ -125,8 +125,13 @@ def error_from_response(
     *,
     call: str | None = None,
     headers: Mapping[str, str] | None = None,
+    host: str | None = None,
 ) -> E.ApiError:
-    """Build the typed error for an API error answer (OUTSCALE's ``Errors``/``ResponseContext`` format)."""
+    """Build the typed error for an API error answer (OUTSCALE's ``Errors``/``ResponseContext`` format).
+
+    An answer that is not an OUTSCALE error (an HTML page from a proxy, truncated or foreign JSON) says
+    so plainly, with its HTTP status.
+    """
     data: Any = body
     if isinstance(body, bytes | str):
         try:
@@ -149,6 +154,11 @@ def error_from_response(
         cls = E.ApiUnavailable if status >= 500 or not isinstance(data, Mapping) else E.ApiError
     summary = _MESSAGES.get(cls, "The API refused the request.")
     where = f"{call}: " if call else ""
+    outscale = isinstance(data, Mapping) and isinstance(data.get("Errors"), list)
+    if not outscale and cls in (E.ApiError, E.ApiUnavailable):
+        server = f"the server at {host}" if host else "the server"
+        return cls(f"{where}{server} did not answer as the OUTSCALE API does (HTTP {status}).",
+                   http_status=status, call=call)
     ident = f" (Code {code}{', ' + type_ if type_ else ''}; HTTP {status})" if code else f" (HTTP {status})"
     message = f"{where}{summary}{ident}"
     kw: dict[str, Any] = dict(

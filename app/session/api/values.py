@@ -148,9 +148,64 @@ class ApiAccessRule:
         return bool(self.ca_ids)
 
 
+class AnswerShapeError(ValueError):
+    """An API answer is JSON, but not of the shape the OUTSCALE API gives (the client says so plainly)."""
+
+
+def obj(m: Any, key: str) -> Mapping[str, Any]:
+    """`m[key]` as an object ({} when absent); AnswerShapeError for anything else."""
+    if not isinstance(m, Mapping):
+        raise AnswerShapeError("an object was expected")
+    v = m.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, Mapping):
+        raise AnswerShapeError(f"{key} is not an object")
+    return v
+
+
+def items(m: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    """`m[key]` as a list of objects ([] when absent); AnswerShapeError for anything else."""
+    v = m.get(key)
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(i, Mapping) for i in v):
+        raise AnswerShapeError(f"{key} is not a list of objects")
+    return v
+
+
+def text(m: Mapping[str, Any], key: str, default: str = "") -> str:
+    """`m[key]` as a string (`default` when absent); AnswerShapeError for anything else."""
+    v = opt_text(m, key)
+    return default if v is None else v
+
+
+def opt_text(m: Mapping[str, Any], key: str) -> str | None:
+    """`m[key]` as a string or None; AnswerShapeError for anything else."""
+    v = m.get(key)
+    if v is not None and not isinstance(v, str):
+        raise AnswerShapeError(f"{key} is not a string")
+    return v
+
+
+def texts(m: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    """`m[key]` as strings (() when absent); AnswerShapeError for anything else."""
+    v = m.get(key)
+    if v is None:
+        return ()
+    if not isinstance(v, list) or not all(isinstance(i, str) for i in v):
+        raise AnswerShapeError(f"{key} is not a list of strings")
+    return tuple(v)
+
+
 def parse_policy(p: Mapping[str, Any]) -> ApiAccessPolicy:
     """An ApiAccessPolicy from its API JSON."""
-    return ApiAccessPolicy(int(p.get("MaxAccessKeyExpirationSeconds") or 0), bool(p.get("RequireTrustedEnv")))
+    seconds, trusted = p.get("MaxAccessKeyExpirationSeconds"), p.get("RequireTrustedEnv")
+    if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0):
+        raise AnswerShapeError("MaxAccessKeyExpirationSeconds is not a number of seconds")
+    if trusted is not None and not isinstance(trusted, bool):
+        raise AnswerShapeError("RequireTrustedEnv is not true or false")
+    return ApiAccessPolicy(seconds or 0, bool(trusted))
 
 
 def parse_date(value: Any) -> _dt.datetime | None:
@@ -164,27 +219,26 @@ def parse_date(value: Any) -> _dt.datetime | None:
 def parse_access_key(k: Mapping[str, Any]) -> AccessKey:
     """An AccessKey from its API JSON."""
     return AccessKey(
-        k.get("AccessKeyId", ""),
-        k.get("State", ""),
+        text(k, "AccessKeyId"),
+        text(k, "State"),
         parse_date(k.get("CreationDate")),
         parse_date(k.get("ExpirationDate")),
         parse_date(k.get("LastModificationDate")),
-        k.get("Tag"),
+        opt_text(k, "Tag"),
     )
 
 
 def parse_vm(v: Mapping[str, Any]) -> Vm:
     """A Vm from its API JSON."""
-    tags = tuple((str(t.get("Key", "")), str(t.get("Value", ""))) for t in v.get("Tags", []) or [])
-    placement = v.get("Placement") or {}
+    tags = tuple((text(t, "Key"), text(t, "Value")) for t in items(v, "Tags"))
     return Vm(
-        v.get("VmId", ""),
-        v.get("State"),
-        v.get("VmType"),
-        v.get("ImageId"),
-        v.get("PrivateIp"),
-        v.get("PublicIp"),
-        placement.get("SubregionName"),
+        text(v, "VmId"),
+        opt_text(v, "State"),
+        opt_text(v, "VmType"),
+        opt_text(v, "ImageId"),
+        opt_text(v, "PrivateIp"),
+        opt_text(v, "PublicIp"),
+        opt_text(obj(v, "Placement"), "SubregionName"),
         parse_date(v.get("CreationDate")),
         tags,
     )
@@ -193,9 +247,25 @@ def parse_vm(v: Mapping[str, Any]) -> Vm:
 def parse_rule(r: Mapping[str, Any]) -> ApiAccessRule:
     """An ApiAccessRule from its API JSON."""
     return ApiAccessRule(
-        r.get("ApiAccessRuleId", ""),
-        tuple(r.get("IpRanges") or ()),
-        tuple(r.get("CaIds") or ()),
-        tuple(r.get("Cns") or ()),
-        r.get("Description"),
+        text(r, "ApiAccessRuleId"),
+        texts(r, "IpRanges"),
+        texts(r, "CaIds"),
+        texts(r, "Cns"),
+        opt_text(r, "Description"),
     )
+
+
+def parse_region(r: Mapping[str, Any]) -> Region:
+    """A Region from its API JSON."""
+    return Region(text(r, "RegionName"), text(r, "Endpoint"))
+
+
+def parse_account(a: Mapping[str, Any]) -> Account:
+    """An Account from its API JSON."""
+    return Account(text(a, "AccountId"), opt_text(a, "Email"), opt_text(a, "FirstName"),
+                   opt_text(a, "LastName"), opt_text(a, "CompanyName"), opt_text(a, "CustomerId"))
+
+
+def parse_ca(c: Mapping[str, Any]) -> Ca:
+    """A Ca from its API JSON."""
+    return Ca(text(c, "CaId"), opt_text(c, "CaFingerprint"), opt_text(c, "Description"))
