@@ -26,6 +26,7 @@ from typing import Any
 from app.session.model import Secret
 
 RUNTIME_NAME = "agent.json"
+RUNTIME_DIR_VARIABLE = "OSC_TRUSTED_LOGIN_RUNTIME_DIR"  # overrides the folder (the test suite sets it)
 CONFIG_NAME = "osc-config.json"
 SESSION_PROFILE = "trusted-login"
 # Variables that would take the tools elsewhere or make them sign another way: removed.
@@ -66,6 +67,9 @@ class AgentInfo:
 def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
     """The user's runtime folder for the app (not created)."""
     env = os.environ if env is None else env
+    forced = env.get(RUNTIME_DIR_VARIABLE)  # tests and unusual set-ups: the folder itself
+    if forced and os.path.isabs(forced):
+        return Path(forced)
     base = env.get("XDG_RUNTIME_DIR")
     if base and os.path.isabs(base):
         return Path(base) / "osc-trusted-login"

@@ -22,8 +22,10 @@ from app.ui.workers import Worker
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QSystemTrayIcon
 
+    from app.session.agent.attach import AgentHandle, AgentOptions
     from app.session.api.values import Vm
     from app.session.ports import RevocationResult
+    from app.ui.agent_panel import AgentPanel
     from app.ui.session_window import SessionWindow
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class SessionViewFlow(QObject):
     session_ended = Signal(object)  # SessionEvent (state ENDED)
     vms_loaded = Signal(object)  # tuple of Vm
     close_requested = Signal()  # the user closed the session window: the app quits (logging out)
+    agent_forwarded = Signal(int)  # calls the local API agent forwarded so far (from its threads)
     _raw_event = Signal(object, object)  # (session tag, SessionEvent) from the session's threads
 
     def __init__(
@@ -61,7 +64,11 @@ class SessionViewFlow(QObject):
         self.tray: QSystemTrayIcon | None = None
         self.last_end: SessionEvent | None = None
         self.last_revocation: RevocationResult | None = None
+        self.agent: AgentHandle | None = None  # the local API agent of the current/last session
+        self.agent_panel: AgentPanel | None = None
+        self.agent_options: Callable[[], AgentOptions] | None = None  # from the settings (app.py)
         self._raw_event.connect(self._on_raw_event)
+        self.agent_forwarded.connect(self._show_forwarded)
 
     def deliver(self, tag: object, event: SessionEvent) -> None:
         """Hand a session's event to the UI thread (called from the session's threads)."""
@@ -78,6 +85,7 @@ class SessionViewFlow(QObject):
         self.session_window = sw
         self.pin_bridge.set_parent_widget(sw)
         sw.set_info(info)
+        self._start_agent(info, sw)
         sw.logout_requested.connect(self.logout)
         sw.refresh_vms_requested.connect(self.refresh_vms)
         sw.unlock_requested.connect(self._unlock)
@@ -89,6 +97,35 @@ class SessionViewFlow(QObject):
         sw.refresh_button.setEnabled(False)
         sw.vm_status.setText(self.tr("Reading the VMs..."))
         self.refresh_vms()
+
+    def _start_agent(self, info: SessionInfo, sw: SessionWindow) -> None:
+        """Start the local API agent with the session (unless the settings turn it off); show it on `sw`."""
+        from app.session.agent.attach import AgentOptions, attach_agent
+        from app.ui.agent_panel import AgentPanel
+
+        if self.agent is not None:
+            self.agent.close()  # the previous session's port (it answered "session ended" until now)
+            self.agent = None
+        session = self.current.session
+        if session is None or not isinstance(getattr(type(session), "client", None), property):
+            return  # a stand-in session (tests) has no API client to forward through
+        try:
+            options = self.agent_options() if self.agent_options is not None else AgentOptions()
+            self.agent = attach_agent(session, region=info.region, account_id=info.account_id,
+                                      options=options, on_forwarded=self.agent_forwarded.emit)
+        except Exception as e:  # the session itself is fine: only the tools cannot use it
+            log.warning("the local API agent did not start: %s", type(e).__name__)
+            sw.show_notice(self.tr("The local API agent did not start: %1").replace("%1", str(e)))
+            return
+        if self.agent is None:
+            return
+        self.agent_panel = AgentPanel(self.agent)
+        root = sw.layout()
+        root.insertWidget(max(0, root.count() - 2), self.agent_panel)  # above the VMs and the buttons
+
+    def _show_forwarded(self, count: int) -> None:
+        if self.agent_panel is not None:
+            self.agent_panel.set_forwarded(count)
 
     def show_notice(self, text: str) -> None:
         """A line on the session window (nothing when there is none)."""
@@ -215,6 +252,7 @@ class SessionViewFlow(QObject):
         was_live = self.current.info is not None
         self.current.session = None
         self.current.info = None
+        self.agent_panel = None  # (the agent ended with the session: its port says so until the next one)
         self.pin_bridge.cancel_all()
         self._drop_tray()
         sw = self.session_window
