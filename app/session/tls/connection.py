@@ -113,6 +113,7 @@ class _Connection(TLSConnection):  # type: ignore[misc]
         self.otl_server: ServerCertificate | None = None
         self._otl_saved: tuple[Any, Any] | None = None
         self.otl_cert_request: Any = None
+        self.otl_refused: str | None = None  # a request to sign again that we refused
 
     def _getMsg(self, expectedType: Any, secondaryType: Any = None,
                 constructorType: Any = None) -> Iterator[Any]:
@@ -120,6 +121,24 @@ class _Connection(TLSConnection):  # type: ignore[misc]
             if isinstance(result, CertificateRequest):
                 self.otl_cert_request = result  # to explain a failed scheme negotiation
             yield result
+
+    def _clientSendClientHello(self, settings: Any, session: Any, srpUsername: Any, srpParams: Any,
+                               certParams: Any, anonParams: Any, serverName: Any, nextProtos: Any,
+                               reqTack: Any, alpn: Any) -> Iterator[Any]:
+        # tlslite offers TLS 1.3 post-handshake authentication whenever it has a client key (it looks
+        # at certParams[1] for that only): hide the key there, so the server may ask for the card's
+        # signature in the handshake and never again on the same connection (issue 18, class 6).
+        if certParams and certParams[1] is not None:
+            certParams = (certParams[0], None)
+        yield from super()._clientSendClientHello(settings, session, srpUsername, srpParams, certParams,
+                                                  anonParams, serverName, nextProtos, reqTack, alpn)
+
+    def _handle_pha(self, cert_request: Any) -> Iterator[Any]:
+        # A CertificateRequest after the handshake, which we never offered to answer: refuse it (RFC 8446
+        # 4.6.2: unexpected_message); the card signs once per connection.
+        self.otl_refused = "post-handshake authentication"
+        yield from self._sendError(AlertDescription.unexpected_message,
+                                   "post-handshake authentication was not offered")
 
     def no_common_scheme(self) -> str | None:
         """Why client authentication cannot work: the server accepts none of our schemes (or None)."""

@@ -17,10 +17,14 @@ from tlslite.utils.ecdsakey import ECDSAKey
 from tlslite.utils.rsakey import RSAKey
 from tlslite.x509certchain import X509CertChain
 
+from app.session.errors import SignatureBudgetSpent, TlsHandshakeError
 from app.session.tls.speedups import _parse_x509
 from app.session.tls.verify import _BY_DIGEST_LEN, _HASHES, _CurveInfo, _verify_ec, _verify_rsa
 from app.tokens.errors import MechanismUnsupported
 from app.tokens.signer import KeyType, SignatureScheme, Signer
+
+#: Signatures in a row whose connections brought no answer, after which the card is not asked again.
+WASTED_SIGNATURES_LIMIT = 3
 
 
 class TlsIdentity:
@@ -34,6 +38,7 @@ class TlsIdentity:
         self._chain = X509CertChain([_parse_x509(d) for d in ders])
         self._lock = threading.Lock()
         self._signatures = 0
+        self._wasted = 0  # signatures in a row whose connection brought no answer
         schemes = tuple(signer.supported_schemes())
         self.key_type = signer.key_type
         self.key_size = signer.key_size
@@ -65,6 +70,27 @@ class TlsIdentity:
     def _count(self) -> None:
         with self._lock:
             self._signatures += 1
+
+    def _allow(self, key_signed_already: bool) -> None:
+        """Refuse a second signature on one connection, and any once servers wasted too many in a row."""
+        if key_signed_already:
+            raise TlsHandshakeError("The server asked the card to sign twice on one connection; refused: "
+                                    "the card signs once per connection.")
+        with self._lock:
+            wasted = self._wasted
+        if wasted >= WASTED_SIGNATURES_LIMIT:
+            raise SignatureBudgetSpent(
+                f"The card was not asked to sign again: the server dropped the last {wasted} connections "
+                "right after the card signed for them. Log in again to retry.")
+
+    def settle(self, signed: int, answered: bool) -> None:
+        """After a request: `signed` signatures were made for it; `answered` whether an answer came.
+
+        Signatures that bought no answer add up; an answer clears them. A server dropping each connection
+        after the handshake thus gets WASTED_SIGNATURES_LIMIT signatures, then none (issue 18, class 6).
+        """
+        with self._lock:
+            self._wasted = 0 if answered else self._wasted + signed
 
     def _key(self) -> _SignerRSAKey | _SignerECKey:
         """A fresh tlslite key object for one connection (it records the scheme it used)."""
@@ -121,6 +147,7 @@ class _SignerRSAKey(RSAKey):  # type: ignore[misc]
             if hashAlg is None:  # TLS 1.2: the DigestInfo is already there
                 hashAlg, raw = _split_digest_info(raw)
             scheme = SignatureScheme(f"rsa_pkcs1_{hashAlg}")
+        self._identity._allow(self.used_scheme is not None)
         sig = self._identity.signer.sign_digest(raw, scheme)
         self._identity._count()
         self.used_scheme = scheme
@@ -167,6 +194,7 @@ class _SignerECKey(ECDSAKey):  # type: ignore[misc]
         scheme = {"sha256": SignatureScheme.ECDSA_SECP256R1_SHA256,
                   "sha384": SignatureScheme.ECDSA_SECP384R1_SHA384,
                   "sha512": SignatureScheme.ECDSA_SECP521R1_SHA512}[name]
+        self._identity._allow(self.used_scheme is not None)
         sig = self._identity.signer.sign_digest(raw, scheme)
         self._identity._count()
         self.used_scheme = scheme

@@ -155,9 +155,12 @@ class MtlsSession(requests.Session):
         with self._ops_lock:
             self._ops.add(op)
         url = request.url or ""
+        signed = self.signatures
+        answered = False
         try:
             with running(op):
                 response = super().send(request, **kwargs)
+                answered = True
                 if not stream:
                     _read_bounded(response, self.max_answer, url)
                 return response
@@ -171,6 +174,8 @@ class MtlsSession(requests.Session):
         finally:
             with self._ops_lock:
                 self._ops.discard(op)
+            if self.identity is not None:
+                self.identity.settle(self.signatures - signed, answered)
 
     def cancel(self) -> None:
         """Cancel the operations running now, from any thread (later requests are not affected)."""

@@ -160,8 +160,15 @@ class TlsSocket:
                 raise early from e
             return b""  # a ragged EOF, as ssl's suppress_ragged_eofs=True
         except TLSError as e:
-            raise TlsSocketError(TlsHandshakeError(
-                f"TLS error with {self.connection_info.host}: {e}", host=self.connection_info.host)) from e
+            host = self.connection_info.host
+            # tlslite itself refuses a CertificateRequest we never offered to answer (its words name it)
+            refused = conn.otl_refused or ("post-handshake authentication"
+                                           if "certificate_request" in str(e) else None)
+            if refused:
+                raise TlsSocketError(TlsHandshakeError(
+                    f"The server {host} asked the card to sign again on the same connection ({refused}); "
+                    "refused: the card signs once per connection.", host=host)) from e
+            raise TlsSocketError(TlsHandshakeError(f"TLS error with {host}: {e}", host=host)) from e
         self._received = True
         return data
 
