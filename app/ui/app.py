@@ -131,6 +131,7 @@ class TrustedLoginApp(QObject):
         sv.session_ended.connect(self.session_ended)
         sv.vms_loaded.connect(self.vms_loaded)
         sv.close_requested.connect(self.quit)
+        sv.close_to_tray = lambda: close_to_tray(self.options.settings_store)
 
     # -- the facade: what the flows hold, under the names the tests and run() use -------------------
 
@@ -376,6 +377,13 @@ def ensure_qapplication(argv: list[str] | None = None) -> QApplication:
         # a desktop switching to dark (or back) while the app runs gets the matching boxes
         app.styleHints().colorSchemeChanged.connect(lambda *_: QTimer.singleShot(0, lambda: apply_style(app)))
     return app
+
+
+def close_to_tray(store: SettingsStore | None) -> bool:
+    """The setting: closing the session window keeps the session in the tray (True) or asks (False)."""
+    from app.ui.settings import SettingsStore
+
+    return (store or SettingsStore()).load().extras.get("close_to_tray", True) is not False
 
 
 def apply_style(app: QApplication) -> None:

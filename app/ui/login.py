@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME
 from app.session.model import AuthMethod, CertificateChoice, Credentials, LoginRequest, Secret
 from app.session.regions import DEFAULT_REGION, REGION_LABELS, REGIONS
 
@@ -76,7 +75,7 @@ class LoginWindow(QWidget):
     def __init__(self, parent: QWidget | None = None, *, profiles: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
         self.setObjectName("LoginWindow")
-        self.setWindowTitle(self.tr("%1 - Log in").replace("%1", APP_NAME))
+        self.setWindowTitle(self.tr("Log in"))  # the window manager appends the application's name
         self.certificate: PickedCertificate | None = None
         self.ca_file: str | None = None
         self.grace_override_seconds: float | None = None
@@ -104,6 +103,9 @@ class LoginWindow(QWidget):
         self._build_buttons(root)
         self._connect_and_order()
         self.setMinimumWidth(520)
+        from app.ui.fit import GrowToContent
+
+        self._grow = GrowToContent(self)  # a longer certificate line or message never gets clipped
 
     def _build_header(self, root: QVBoxLayout) -> None:
         title = QLabel(self.tr("Log in to OUTSCALE with your certificate"))

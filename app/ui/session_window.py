@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QFont, QFontMetrics, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -16,14 +16,16 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app import APP_NAME
 from app.session.model import AuthMethod, SessionInfo
+from app.ui.fit import fit_to_screen
+from app.ui.key_expiry import KeyExpiryNotice, expiry_text, parse_expiry
 
 if TYPE_CHECKING:
     from app.session.api.values import Vm
@@ -57,35 +59,59 @@ class SessionWindow(QWidget):
     refresh_vms_requested = Signal()
     unlock_requested = Signal()  # ask for the card's PIN again after a cancelled re-login
     mfa_setup_requested = Signal()  # open the certificate-login set-up for this account
-    close_requested = Signal()  # the window was closed: the controller logs out and quits
+    close_requested = Signal()  # the window was closed: the controller asks, or keeps it in the tray
     countdown_changed = Signal(str)  # "04:59" each time the banner changes (tray tooltip)
+    last_minute = Signal()  # one minute of the countdown left (the tray reminds once)
+    renew_requested = Signal()  # renew the temporary key (10 minutes before it expires)
 
     def __init__(
         self, parent: QWidget | None = None, *, monotonic: Callable[[], float] = time.monotonic
     ) -> None:
         super().__init__(parent)
         self.setObjectName("SessionWindow")
-        self._title = self.tr("%1 - Session").replace("%1", APP_NAME)
+        # Short: the window manager appends the application's name.
+        self._title = self.tr("Session")
         self.setWindowTitle(self._title)
-        self.resize(760, 560)
+        self.resize(760, 620)  # fit_to_screen shrinks it on a small (or 2x) screen
         self._monotonic = monotonic
         self._deadline: float | None = None
+        self._reminded = False
         self._allow_close = False
         self.info: SessionInfo | None = None
+        self.key_expires_at: float | None = None  # POSIX time of the temporary key's expiry
+        self._wall = time.time
 
         root = QVBoxLayout(self)
         root.addWidget(self._build_banner())
         self.notice = QLabel()  # warnings from the session (not the countdown)
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
+        self.notice.setAccessibleName(self.tr("Session notice"))
         self.notice.hide()
         root.addWidget(self.notice)
+        self.expiry_notice = KeyExpiryNotice()
+        self.expiry_notice.renew_requested.connect(self.renew_requested)
+        self.expiry_notice.relogin_requested.connect(self._logout_clicked)
+        root.addWidget(self.expiry_notice)
+        # The details and the VMs scroll when the window is small: Log out (below) always shows.
+        self.content = QWidget()
+        self.content_layout = QVBoxLayout(self.content)
+        self.content_layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addWidget(self._build_account_box(), 1)
-        top.addWidget(self._build_session_box(), 2)
-        root.addLayout(top)
-        root.addWidget(self._build_vm_box(), 1)
+        top.addWidget(self._build_session_box(), 1)
+        self.content_layout.addLayout(top)
+        self.content_layout.addWidget(self._build_vm_box(), 1)
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("sessionScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.content)
+        root.addWidget(self.scroll, 1)
         root.addLayout(self._build_bottom_bar())
+        self.expiry_timer = QTimer(self)
+        self.expiry_timer.setInterval(20000)
+        self.expiry_timer.timeout.connect(self.update_key_expiry)
         QShortcut(QKeySequence.StandardKey.Refresh, self, activated=self._refresh_clicked)
 
         # The display only: the deadline is the session's monotonic value, so the timer's own
@@ -103,8 +129,10 @@ class SessionWindow(QWidget):
         self.banner_label = QLabel()
         self.banner_label.setObjectName("countdownText")
         self.banner_label.setWordWrap(True)
+        self.banner_label.setAccessibleName(self.tr("Card removed"))
         self.countdown_label = QLabel()
         self.countdown_label.setObjectName("countdown")
+        self.countdown_label.setAccessibleName(self.tr("Time left before the session ends"))
         # Big, and wide enough for "00:00" whatever the banner text does beside it.
         font = QFont(self.countdown_label.font())
         font.setPointSize(22)
@@ -127,6 +155,7 @@ class SessionWindow(QWidget):
     def _build_account_box(self) -> QGroupBox:
         account_box = QGroupBox(self.tr("Account"))
         self.account_form = QFormLayout(account_box)
+        self.account_form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.account_id = _value("accountId")
         self.account_email = _value("accountEmail")
         self.account_form.addRow(self.tr("Account ID:"), self.account_id)
@@ -141,6 +170,7 @@ class SessionWindow(QWidget):
     def _build_session_box(self) -> QGroupBox:
         session_box = QGroupBox(self.tr("Session"))
         form = QFormLayout(session_box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.method = _value("method")
         self.certificate = _value("certificate")
         self.card = _value("card")
@@ -209,14 +239,14 @@ class SessionWindow(QWidget):
         self.account_id.setText(info.account_id or dash)
         self.account_email.setText(info.account_email or dash)
         self.identity.setText(info.identity)
-        self.endpoint.setText(f"{info.region} - {info.endpoint}")
+        self.endpoint.setText(f"{info.region}\n{info.endpoint}")
         self.method.setText(
             self.tr("Login and password") if info.method is AuthMethod.PASSWORD else self.tr("Access key")
         )
         self.certificate.setText(info.certificate_subject or self.tr("none"))
         self.card.setText(info.card_label or self.tr("none (certificate file)"))
         self.key_id.setText(info.temporary_key_id or self.tr("none (your own key is used)"))
-        self.key_expires.setText(info.temporary_key_expires or dash)
+        self.set_key_expiry(info.temporary_key_expires)
         self.trusted.setText(
             self.tr("Yes: activated through the API (RequireTrustedEnv)")
             if info.trusted_env
@@ -257,6 +287,30 @@ class SessionWindow(QWidget):
         self.vm_status.setText(text)
         self.refresh_button.setEnabled(True)
 
+    def add_panel(self, panel: QWidget) -> None:
+        """Another panel of the session (the local API agent's), above the VMs, in the scrolled part."""
+        self.content_layout.insertWidget(self.content_layout.count() - 1, panel)
+
+    def set_key_expiry(self, iso: str | None) -> None:
+        """The temporary key's expiry (ISO, UTC) shown in local time and as 'in 3 h 12 min'."""
+        self.key_expires_at = parse_expiry(iso)
+        if self.key_expires_at is None:
+            self.key_expires.setText(iso or "-")
+            self.expiry_timer.stop()
+            self.expiry_notice.hide()
+            return
+        self.key_expires.setToolTip(iso or "")
+        self.update_key_expiry()
+        self.expiry_timer.start()
+
+    def update_key_expiry(self, *, renewing: bool = False) -> None:
+        """Refresh 'in 3 h 12 min', and warn 10 minutes before the key expires."""
+        if self.key_expires_at is None:
+            return
+        now = self._wall()
+        self.key_expires.setText(expiry_text(self.key_expires_at, now))
+        self.expiry_notice.update_for(self.key_expires_at - now, renewing=renewing)
+
     def show_notice(self, text: str) -> None:
         """A warning from the session (re-login refused, key not revoked, ...)."""
         self.notice.setText(text)
@@ -269,10 +323,11 @@ class SessionWindow(QWidget):
         self._deadline = deadline_monotonic
         self.banner_label.setText(
             self.tr(
-                "<b>The card was removed.</b> Insert the same card to resume the session. When the time "
-                "runs out, the session ends and its temporary key is revoked."
+                "<b>The card was removed.</b> The session stays usable meanwhile. Insert the same card "
+                "to keep it; when the time runs out, the session ends and its temporary key is revoked."
             )
         )
+        self._reminded = False
         self.state_label.setText(self.tr("Card removed: the session is in its grace period."))
         self.banner.show()
         self._tick()
@@ -298,13 +353,20 @@ class SessionWindow(QWidget):
 
     def offer_unlock(self, text: str) -> None:
         """The card is back but not unlocked (PIN cancelled or refused): offer to type the PIN again."""
+        self.banner_label.setText(self.tr(
+            "<b>The card is back but not unlocked.</b> The session stays usable meanwhile; unlock the "
+            "card before the time runs out to keep it."))
         self.unlock_button.show()
         self.show_notice(text)
 
     def _tick(self) -> None:
         if self._deadline is None:
             return
-        text = mmss(self._deadline - self._monotonic())
+        left = self._deadline - self._monotonic()
+        text = mmss(left)
+        if left <= 60 and not self._reminded:
+            self._reminded = True
+            self.last_minute.emit()
         if text != self.countdown_label.text():
             self.countdown_label.setText(text)
             # In the title too: a minimised window still shows it in the task bar.
@@ -338,12 +400,17 @@ class SessionWindow(QWidget):
         """The controller is done with this window: closing it no longer means 'quit'."""
         self._allow_close = True
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        fit_to_screen(self)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._allow_close:
             self.timer.stop()
+            self.expiry_timer.stop()
             super().closeEvent(event)
             return
-        # Closing the session window quits: the controller logs out first, then closes us.
+        # Closing does not end the session by itself: the controller asks, or keeps it in the tray.
         event.ignore()
         self.close_requested.emit()
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -168,6 +169,12 @@ class SettingsDialog(QDialog):
             self.language.addItem(name, code)
         self.language.setCurrentIndex(max(0, self.language.findData(self.settings.language or "")))
         form.addRow(self._label(self.tr("&Language:"), self.language), self.language)
+        # What tray-resident security tools do (VPN clients, password managers): closing the window
+        # keeps the session; the tray menu logs out or quits. Off: closing asks first.
+        self.close_to_tray = QCheckBox(self.tr("Closing the session window keeps the session in the &tray"))
+        self.close_to_tray.setObjectName("closeToTray")
+        self.close_to_tray.setChecked(self.settings.extras.get("close_to_tray", True) is not False)
+        form.addRow(self.close_to_tray)
         return form
 
     def _label(self, text: str, buddy: QWidget) -> QLabel:
@@ -260,6 +267,7 @@ class SettingsDialog(QDialog):
             store_folders=(folder,) if folder else (),
             extra_ca_bundle=ca,
             language=lang,
+            extras={**self.settings.extras, "close_to_tray": self.close_to_tray.isChecked()},
         )
         try:
             self.store.save(new)

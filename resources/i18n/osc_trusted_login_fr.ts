@@ -8,136 +8,207 @@
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="86" />
+        <location filename="../../app/ui/picker.py" line="94" />
         <source>Certificates on your cards and in your files. Insert a card and it appears here. Greyed certificates cannot be used; the reason is shown.</source>
         <translation>Les certificats de vos cartes et de vos fichiers. Insérez une carte et elle apparaît ici. Les certificats grisés ne sont pas utilisables ; la raison est indiquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="96" />
+        <location filename="../../app/ui/picker.py" line="101" />
         <source>Certificate</source>
         <translation>Certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="96" />
+        <location filename="../../app/ui/picker.py" line="101" />
         <source>Issuer</source>
         <translation>Émetteur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="96" />
+        <location filename="../../app/ui/picker.py" line="101" />
         <source>Expires</source>
         <translation>Expire le</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="96" />
+        <location filename="../../app/ui/picker.py" line="101" />
         <source>Key</source>
         <translation>Clé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="96" />
+        <location filename="../../app/ui/picker.py" line="102" />
         <source>Status</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="105" />
+        <location filename="../../app/ui/picker.py" line="110" />
         <source>No certificate found. Insert a card, or add a certificate file.</source>
         <translation>Aucun certificat trouvé. Insérez une carte ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="116" />
+        <location filename="../../app/ui/picker.py" line="121" />
         <source>&amp;Add file...</source>
         <translation>Ajouter un &amp;fichier...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="119" />
+        <location filename="../../app/ui/picker.py" line="124" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="122" />
+        <location filename="../../app/ui/picker.py" line="127" />
         <source>&amp;Use this certificate</source>
         <translation>&amp;Utiliser ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="127" />
+        <location filename="../../app/ui/picker.py" line="132" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="136" />
-        <location filename="../../app/ui/picker.py" line="228" />
+        <location filename="../../app/ui/picker.py" line="141" />
+        <location filename="../../app/ui/picker.py" line="209" />
         <source>Looking for certificates...</source>
         <translation>Recherche des certificats...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="195" />
+        <location filename="../../app/ui/picker.py" line="263" />
         <source>Card: %1</source>
         <translation>Carte : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="195" />
+        <location filename="../../app/ui/picker.py" line="263" />
+        <source>This computer: %1</source>
+        <translation>Cet ordinateur : %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="264" />
         <source>File: %1</source>
         <translation>Fichier : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="205" />
+        <location filename="../../app/ui/picker.py" line="277" />
         <source>Matches this account</source>
         <translation>Correspond à ce compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="205" />
+        <location filename="../../app/ui/picker.py" line="278" />
         <source>Usable</source>
         <translation>Utilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="207" />
+        <location filename="../../app/ui/picker.py" line="280" />
         <source>Not usable</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="255" />
+        <location filename="../../app/ui/picker.py" line="297" />
+        <source>%1, not usable: %2</source>
+        <translation>%1, inutilisable : %2</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="324" />
         <source>Add a certificate file</source>
         <translation>Ajouter un fichier de certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="257" />
+        <location filename="../../app/ui/picker.py" line="326" />
         <source>Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)</source>
         <translation>Certificats (*.p12 *.pfx *.pem *.crt *.key);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="268" />
+        <location filename="../../app/ui/picker.py" line="337" />
         <source>Password of %1 (leave empty if it has none):</source>
         <translation>Mot de passe de %1 (laisser vide s’il n’en a pas) :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="273" />
+        <location filename="../../app/ui/picker.py" line="342" />
         <source>File password</source>
         <translation>Mot de passe du fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="285" />
+        <location filename="../../app/ui/picker.py" line="354" />
         <source>Reading %1...</source>
         <translation>Lecture de %1...</translation>
     </message>
 </context>
 <context>
+    <name>KeyExpiry</name>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="32" />
+        <source>expired</source>
+        <translation>expirée</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="35" />
+        <source>in less than a minute</source>
+        <translation>dans moins d’une minute</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="37" />
+        <source>in %1 min</source>
+        <translation>dans %1 min</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="39" />
+        <source>in %1 h %2 min</source>
+        <translation>dans %1 h %2 min</translation>
+    </message>
+</context>
+<context>
+    <name>KeyExpiryNotice</name>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="64" />
+        <source>Temporary key expiry</source>
+        <translation>Expiration de la clé temporaire</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="65" />
+        <source>Re&amp;new key</source>
+        <translation>Re&amp;nouveler la clé</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="68" />
+        <source>Log in a&amp;gain</source>
+        <translation>Se reconnecter</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="83" />
+        <source>Renewing the temporary key...</source>
+        <translation>Renouvellement de la clé temporaire...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="85" />
+        <source>The temporary key has expired: the session ends.</source>
+        <translation>La clé temporaire a expiré : la session se termine.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/key_expiry.py" line="87" />
+        <source>The temporary key expires %1. Renew it now (the card signs a new one, the session goes on) or log in again.</source>
+        <translation>La clé temporaire expire %1. Renouvelez-la maintenant (la carte en signe une nouvelle, la session continue) ou reconnectez-vous.</translation>
+    </message>
+</context>
+<context>
     <name>LoginFlow</name>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="130" />
-        <source>Connecting to %1...</source>
+        <location filename="../../app/ui/flows/login.py" line="131" />
+        <source>Contacting %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="180" />
+        <location filename="../../app/ui/flows/login.py" line="181" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="219" />
+        <location filename="../../app/ui/flows/login.py" line="187" />
+        <source>Server verified. Waiting for the card's PIN...</source>
+        <translation>Serveur vérifié. En attente du code PIN de la carte...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="226" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="219" />
+        <location filename="../../app/ui/flows/login.py" line="226" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
     </message>
@@ -145,243 +216,288 @@
 <context>
     <name>LoginWindow</name>
     <message>
-        <location filename="../../app/ui/login.py" line="77" />
-        <source>%1 - Log in</source>
-        <translation>%1 - Connexion</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/login.py" line="91" />
+        <location filename="../../app/ui/login.py" line="111" />
         <source>Log in to OUTSCALE with your certificate</source>
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="115" />
+        <location filename="../../app/ui/login.py" line="133" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="118" />
+        <location filename="../../app/ui/login.py" line="136" />
         <source>osc pro&amp;file:</source>
         <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="129" />
+        <location filename="../../app/ui/login.py" line="148" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="131" />
+        <location filename="../../app/ui/login.py" line="150" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="141" />
+        <location filename="../../app/ui/login.py" line="160" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="171" />
+        <location filename="../../app/ui/login.py" line="192" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="172" />
+        <location filename="../../app/ui/login.py" line="193" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="173" />
+        <location filename="../../app/ui/login.py" line="194" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="174" />
+        <location filename="../../app/ui/login.py" line="195" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="175" />
+        <location filename="../../app/ui/login.py" line="196" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="179" />
+        <location filename="../../app/ui/login.py" line="200" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="182" />
+        <location filename="../../app/ui/login.py" line="203" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="192" />
+        <location filename="../../app/ui/login.py" line="213" />
         <source>Endpoin&amp;t:</source>
         <translation>Poin&amp;t d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="219" />
-        <location filename="../../app/ui/login.py" line="319" />
+        <location filename="../../app/ui/login.py" line="242" />
+        <location filename="../../app/ui/login.py" line="346" />
         <source>Also remember the password (in the system ke&amp;yring)</source>
         <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="250" />
-        <location filename="../../app/ui/login.py" line="424" />
+        <location filename="../../app/ui/login.py" line="272" />
+        <location filename="../../app/ui/login.py" line="457" />
         <source>Log i&amp;n</source>
         <translation>Se co&amp;nnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="325" />
+        <location filename="../../app/ui/login.py" line="353" />
         <source>Also remember the secret key (in the system ke&amp;yring)</source>
         <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="200" />
-        <location filename="../../app/ui/login.py" line="358" />
+        <location filename="../../app/ui/login.py" line="222" />
+        <location filename="../../app/ui/login.py" line="385" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="203" />
+        <location filename="../../app/ui/login.py" line="78" />
+        <source>Log in</source>
+        <translation>Connexion</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="225" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="209" />
+        <location filename="../../app/ui/login.py" line="231" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="217" />
+        <location filename="../../app/ui/login.py" line="240" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="241" />
+        <location filename="../../app/ui/login.py" line="263" />
         <source>&amp;Settings...</source>
         <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="245" />
+        <location filename="../../app/ui/login.py" line="267" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="316" />
+        <location filename="../../app/ui/login.py" line="277" />
+        <source>Set up certificate l&amp;ogin for this account...</source>
+        <translation>C&amp;onfigurer la connexion par certificat pour ce compte...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="343" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="317" />
+        <location filename="../../app/ui/login.py" line="344" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="318" />
+        <location filename="../../app/ui/login.py" line="345" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="321" />
+        <location filename="../../app/ui/login.py" line="348" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="323" />
+        <location filename="../../app/ui/login.py" line="350" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="424" />
+        <location filename="../../app/ui/login.py" line="457" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="444" />
+        <location filename="../../app/ui/login.py" line="478" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="446" />
+        <location filename="../../app/ui/login.py" line="479" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="450" />
+        <location filename="../../app/ui/login.py" line="483" />
         <source>An access key is 20 letters and digits (e.g. AKIA...).</source>
         <translation>Une clé d’accès fait 20 lettres et chiffres (par ex. AKIA...).</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="455" />
+        <location filename="../../app/ui/login.py" line="489" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="457" />
+        <location filename="../../app/ui/login.py" line="490" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="467" />
+        <location filename="../../app/ui/login.py" line="500" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="533" />
+        <source>Choose a certificate</source>
+        <translation>Choisir un certificat</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="534" />
+        <source>Choose the certificate (card or file) to set up login with first.</source>
+        <translation>Choisissez d’abord le certificat (carte ou fichier) avec lequel configurer la connexion.</translation>
     </message>
 </context>
 <context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="25" />
-        <source>PIN for %1</source>
-        <translation>Code PIN de %1</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/pin_dialog.py" line="31" />
+        <location filename="../../app/ui/pin_dialog.py" line="85" />
         <source>Type the PIN of the card &lt;b&gt;%1&lt;/b&gt; to log in.</source>
         <translation>Saisissez le code PIN de la carte &lt;b&gt;%1&lt;/b&gt; pour vous connecter.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="32" />
+        <location filename="../../app/ui/pin_dialog.py" line="86" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; asks for its PIN again to sign.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; redemande son code PIN pour signer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="33" />
+        <location filename="../../app/ui/pin_dialog.py" line="87" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; is back. Type its PIN to resume the session.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; est de retour. Saisissez son code PIN pour reprendre la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="54" />
+        <location filename="../../app/ui/pin_dialog.py" line="138" />
         <source>&lt;b&gt;Last try:&lt;/b&gt; one more wrong PIN locks the card. If you are not sure of the PIN, cancel and check it first.</source>
         <translation>&lt;b&gt;Dernier essai :&lt;/b&gt; un code PIN erroné de plus bloque la carte. Si vous n’êtes pas sûr du code, annulez et vérifiez-le d’abord.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="59" />
+        <location filename="../../app/ui/pin_dialog.py" line="139" />
         <source>Tries left: %1</source>
         <translation>Essais restants : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="62" />
+        <location filename="../../app/ui/pin_dialog.py" line="142" />
         <source>A wrong PIN was typed recently; the card may lock after a few more.</source>
         <translation>Un code PIN erroné a été saisi récemment ; la carte peut se bloquer après quelques autres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="76" />
+        <location filename="../../app/ui/pin_dialog.py" line="89" />
         <source>&amp;PIN:</source>
         <translation>Code &amp;PIN :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="85" />
+        <location filename="../../app/ui/pin_dialog.py" line="44" />
+        <source>PIN error</source>
+        <translation>Erreur de code PIN</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="50" />
+        <source>PIN tries</source>
+        <translation>Essais du code PIN</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="65" />
+        <source>Checking the PIN with the card...</source>
+        <translation>Vérification du code PIN par la carte...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="83" />
+        <source>Password</source>
+        <translation>Mot de passe</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="83" />
+        <source>PIN</source>
+        <translation>Code PIN</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="97" />
+        <source>Type the password of the certificate database &lt;b&gt;%1&lt;/b&gt;.</source>
+        <translation>Saisissez le mot de passe de la base de certificats &lt;b&gt;%1&lt;/b&gt;.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="97" />
+        <source>&amp;Password:</source>
+        <translation>&amp;Mot de passe :</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/pin_dialog.py" line="149" />
         <source>&amp;Unlock</source>
         <translation>&amp;Déverrouiller</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="87" />
+        <location filename="../../app/ui/pin_dialog.py" line="151" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="95" />
+        <location filename="../../app/ui/pin_dialog.py" line="93" />
         <source>Enter the PIN of &lt;b&gt;%1&lt;/b&gt; on the card reader's keypad.</source>
         <translation>Saisissez le code PIN de &lt;b&gt;%1&lt;/b&gt; sur le clavier du lecteur de carte.</translation>
     </message>
@@ -389,61 +505,113 @@
 <context>
     <name>SessionViewFlow</name>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="90" />
+        <location filename="../../app/ui/flows/session_view.py" line="105" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="129" />
+        <location filename="../../app/ui/flows/session_view.py" line="125" />
+        <source>The local API agent did not start: %1</source>
+        <translation>L’agent API local n’a pas démarré : %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="172" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="176" />
+        <location filename="../../app/ui/flows/session_view.py" line="217" />
+        <source>The session goes on in the tray. Log out or quit from the tray icon's menu.</source>
+        <translation>La session continue dans la zone de notification. Déconnectez-vous ou quittez depuis le menu de son icône.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="217" />
+        <source>Still running</source>
+        <translation>Toujours en cours</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="221" />
+        <source>End the session?</source>
+        <translation>Terminer la session ?</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="222" />
+        <source>Closing this window logs out: the temporary key is revoked and the application quits.</source>
+        <translation>Fermer cette fenêtre vous déconnecte : la clé temporaire est révoquée et l’application se ferme.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="225" />
+        <source>&amp;Log out and quit</source>
+        <translation>Se &amp;déconnecter et quitter</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="226" />
+        <source>&amp;Keep the session</source>
+        <translation>&amp;Garder la session</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="235" />
+        <source>One minute left</source>
+        <translation>Plus qu’une minute</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="236" />
+        <source>Insert the card within a minute, or the session ends and its temporary key is revoked.</source>
+        <translation>Insérez la carte dans la minute, sinon la session se termine et sa clé temporaire est révoquée.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="269" />
+        <source>Contacting the server and checking its certificate...</source>
+        <translation>Connexion au serveur et vérification de son certificat...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="270" />
+        <source>Server verified. Opening the card...</source>
+        <translation>Serveur vérifié. Ouverture de la carte...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="271" />
+        <source>Card unlocked. Checking the account and creating the temporary key...</source>
+        <translation>Carte déverrouillée. Vérification du compte et création de la clé temporaire...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="284" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="177" />
+        <location filename="../../app/ui/flows/session_view.py" line="285" />
         <source>Insert the same card within %1 to keep the session.</source>
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="1" />
-        <location filename="../../app/ui/flows/session_view.py" line="2" />
-        <location filename="../../app/ui/flows/session_view.py" line="33" />
-        <location filename="../../app/ui/flows/session_view.py" line="67" />
-        <location filename="../../app/ui/flows/session_view.py" line="73" />
-        <location filename="../../app/ui/flows/session_view.py" line="90" />
-        <location filename="../../app/ui/flows/session_view.py" line="94" />
-        <location filename="../../app/ui/flows/session_view.py" line="99" />
-        <location filename="../../app/ui/flows/session_view.py" line="114" />
-        <location filename="../../app/ui/flows/session_view.py" line="116" />
-        <location filename="../../app/ui/flows/session_view.py" line="121" />
-        <location filename="../../app/ui/flows/session_view.py" line="124" />
-        <location filename="../../app/ui/flows/session_view.py" line="129" />
-        <location filename="../../app/ui/flows/session_view.py" line="131" />
-        <location filename="../../app/ui/flows/session_view.py" line="138" />
-        <location filename="../../app/ui/flows/session_view.py" line="144" />
-        <location filename="../../app/ui/flows/session_view.py" line="157" />
-        <location filename="../../app/ui/flows/session_view.py" line="159" />
-        <location filename="../../app/ui/flows/session_view.py" line="162" />
-        <location filename="../../app/ui/flows/session_view.py" line="176" />
-        <location filename="../../app/ui/flows/session_view.py" line="177" />
-        <location filename="../../app/ui/flows/session_view.py" line="178" />
-        <location filename="../../app/ui/flows/session_view.py" line="214" />
-        <location filename="../../app/ui/flows/session_view.py" line="232" />
-        <location filename="../../app/ui/flows/session_view.py" line="249" />
+        <location filename="../../app/ui/flows/session_view.py" line="344" />
+        <location filename="../../app/ui/flows/session_view.py" line="363" />
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="162" />
+        <location filename="../../app/ui/flows/session_view.py" line="258" />
         <source>&lt;b&gt;The card is back.&lt;/b&gt; Unlocking it...</source>
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="249" />
+        <location filename="../../app/ui/flows/session_view.py" line="347" />
+        <source>&amp;Show the session</source>
+        <translation>&amp;Afficher la session</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="348" />
+        <source>Log &amp;out</source>
+        <translation>Se déc&amp;onnecter</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="349" />
+        <source>&amp;Quit (logs out)</source>
+        <translation>&amp;Quitter (déconnecte)</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/session_view.py" line="379" />
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
@@ -451,228 +619,249 @@
 <context>
     <name>SessionWindow</name>
     <message>
-        <location filename="../../app/ui/session_window.py" line="39" />
+        <location filename="../../app/ui/session_window.py" line="46" />
         <source>1 hour</source>
         <translation>1 heure</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="40" />
+        <location filename="../../app/ui/session_window.py" line="46" />
         <source>%n hours</source>
         <translation>%n heures</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="44" />
+        <location filename="../../app/ui/session_window.py" line="51" />
         <source>1 minute</source>
         <translation>1 minute</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="45" />
+        <location filename="../../app/ui/session_window.py" line="51" />
         <source>%n minutes</source>
         <translation>%n minutes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="46" />
+        <location filename="../../app/ui/session_window.py" line="52" />
         <source>%n seconds</source>
         <translation>%n secondes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="63" />
-        <source>%1 - Session</source>
-        <translation>%1 - Session</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/session_window.py" line="89" />
+        <location filename="../../app/ui/session_window.py" line="144" />
         <source>&amp;Unlock card...</source>
         <translation>&amp;Déverrouiller la carte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="106" />
+        <location filename="../../app/ui/session_window.py" line="156" />
         <source>Account</source>
         <translation>Compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="110" />
+        <location filename="../../app/ui/session_window.py" line="161" />
         <source>Account ID:</source>
         <translation>ID du compte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="111" />
+        <location filename="../../app/ui/session_window.py" line="162" />
         <source>Email:</source>
         <translation>E-mail :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="113" />
+        <location filename="../../app/ui/session_window.py" line="164" />
         <source>Logged in as:</source>
         <translation>Connecté en tant que :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="115" />
+        <location filename="../../app/ui/session_window.py" line="166" />
         <source>Region / endpoint:</source>
         <translation>Région / point d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="118" />
+        <location filename="../../app/ui/session_window.py" line="74" />
+        <location filename="../../app/ui/session_window.py" line="171" />
         <source>Session</source>
         <translation>Session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="128" />
+        <location filename="../../app/ui/session_window.py" line="89" />
+        <source>Session notice</source>
+        <translation>Avis de session</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="132" />
+        <source>Card removed</source>
+        <translation>Carte retirée</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="135" />
+        <source>Time left before the session ends</source>
+        <translation>Temps restant avant la fin de la session</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="182" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="129" />
+        <location filename="../../app/ui/session_window.py" line="183" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="130" />
+        <location filename="../../app/ui/session_window.py" line="184" />
         <source>Card:</source>
         <translation>Carte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="131" />
+        <location filename="../../app/ui/session_window.py" line="185" />
         <source>Temporary key:</source>
         <translation>Clé temporaire :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="132" />
+        <location filename="../../app/ui/session_window.py" line="186" />
         <source>Key expires:</source>
         <translation>Expiration de la clé :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="133" />
+        <location filename="../../app/ui/session_window.py" line="187" />
         <source>Trusted session:</source>
         <translation>Session de confiance :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="134" />
+        <location filename="../../app/ui/session_window.py" line="188" />
         <source>If the card is removed:</source>
         <translation>Si la carte est retirée :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="135" />
+        <location filename="../../app/ui/session_window.py" line="189" />
         <source>Connection:</source>
         <translation>Connexion :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="139" />
+        <location filename="../../app/ui/session_window.py" line="194" />
         <source>Virtual machines</source>
         <translation>Machines virtuelles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144" />
+        <location filename="../../app/ui/session_window.py" line="199" />
         <source>VM ID</source>
         <translation>ID de VM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144" />
+        <location filename="../../app/ui/session_window.py" line="199" />
         <source>Name</source>
         <translation>Nom</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144" />
+        <location filename="../../app/ui/session_window.py" line="199" />
         <source>State</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144" />
+        <location filename="../../app/ui/session_window.py" line="199" />
         <source>Type</source>
         <translation>Type</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144" />
+        <location filename="../../app/ui/session_window.py" line="200" />
         <source>Private IP</source>
         <translation>IP privée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="154" />
+        <location filename="../../app/ui/session_window.py" line="209" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="165" />
+        <location filename="../../app/ui/session_window.py" line="222" />
         <source>Log &amp;out</source>
         <translation>Se déc&amp;onnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="190" />
+        <location filename="../../app/ui/session_window.py" line="225" />
+        <source>Set up certificate &amp;login...</source>
+        <translation>Configurer la connexion par certificat...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="244" />
         <source>Login and password</source>
         <translation>Identifiant et mot de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="190" />
+        <location filename="../../app/ui/session_window.py" line="245" />
         <source>Access key</source>
         <translation>Clé d’accès</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="192" />
+        <location filename="../../app/ui/session_window.py" line="246" />
         <source>none</source>
         <translation>aucun</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="193" />
+        <location filename="../../app/ui/session_window.py" line="247" />
         <source>none (certificate file)</source>
         <translation>aucune (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="194" />
+        <location filename="../../app/ui/session_window.py" line="248" />
         <source>none (your own key is used)</source>
         <translation>aucune (votre propre clé est utilisée)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="197" />
+        <location filename="../../app/ui/session_window.py" line="252" />
         <source>Yes: activated through the API (RequireTrustedEnv)</source>
         <translation>Oui : activée par l’API (RequireTrustedEnv)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="199" />
+        <location filename="../../app/ui/session_window.py" line="254" />
         <source>No: simulated by this application</source>
         <translation>Non : simulée par cette application</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="203" />
+        <location filename="../../app/ui/session_window.py" line="257" />
         <source>the session ends %1 later</source>
         <translation>la session se termine %1 plus tard</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="206" />
+        <location filename="../../app/ui/session_window.py" line="260" />
         <source>not watched (certificate file)</source>
         <translation>non surveillée (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="210" />
-        <location filename="../../app/ui/session_window.py" line="271" />
+        <location filename="../../app/ui/session_window.py" line="264" />
+        <location filename="../../app/ui/session_window.py" line="343" />
         <source>Session active.</source>
         <translation>Session active.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="234" />
+        <location filename="../../app/ui/session_window.py" line="281" />
         <source>%n VM(s), read at %1</source>
         <translation>%n VM, lues à %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="255" />
-        <source>&lt;b&gt;The card was removed.&lt;/b&gt; Insert the same card to resume the session. When the time runs out, the session ends and its temporary key is revoked.</source>
-        <translation>&lt;b&gt;La carte a été retirée.&lt;/b&gt; Insérez la même carte pour reprendre la session. Quand le temps est écoulé, la session se termine et sa clé temporaire est révoquée.</translation>
+        <location filename="../../app/ui/session_window.py" line="329" />
+        <source>&lt;b&gt;The card was removed.&lt;/b&gt; The session stays usable meanwhile. Insert the same card to keep it; when the time runs out, the session ends and its temporary key is revoked.</source>
+        <translation>&lt;b&gt;La carte a été retirée.&lt;/b&gt; La session reste utilisable en attendant. Insérez la même carte pour la garder ; à la fin du décompte, la session se termine et sa clé temporaire est révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="259" />
+        <location filename="../../app/ui/session_window.py" line="331" />
         <source>Card removed: the session is in its grace period.</source>
         <translation>Carte retirée : la session est dans son délai de grâce.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="295" />
+        <location filename="../../app/ui/session_window.py" line="358" />
+        <source>&lt;b&gt;The card is back but not unlocked.&lt;/b&gt; The session stays usable meanwhile; unlock the card before the time runs out to keep it.</source>
+        <translation>&lt;b&gt;La carte est revenue mais n’est pas déverrouillée.&lt;/b&gt; La session reste utilisable en attendant ; déverrouillez la carte avant la fin du décompte pour la garder.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="374" />
         <source>%1 - card removed - %2</source>
         <translation>%1 - carte retirée - %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="305" />
+        <location filename="../../app/ui/session_window.py" line="384" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="311" />
+        <location filename="../../app/ui/session_window.py" line="390" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
@@ -680,117 +869,122 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../app/ui/settings.py" line="84" />
+        <location filename="../../app/ui/settings.py" line="89" />
         <source>Settings</source>
         <translation>Paramètres</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="90" />
+        <location filename="../../app/ui/settings.py" line="127" />
         <source>Smart card modules (PKCS#11)</source>
         <translation>Modules de cartes à puce (PKCS#11)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="95" />
+        <location filename="../../app/ui/settings.py" line="132" />
         <source>Looking for modules...</source>
         <translation>Recherche des modules...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="99" />
+        <location filename="../../app/ui/settings.py" line="136" />
         <source>A&amp;dd module...</source>
         <translation>A&amp;jouter un module...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="101" />
+        <location filename="../../app/ui/settings.py" line="138" />
         <source>Re&amp;move</source>
         <translation>&amp;Retirer</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="119" />
+        <location filename="../../app/ui/settings.py" line="155" />
         <source>Local certificate &amp;folder:</source>
         <translation>&amp;Dossier de certificats local :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="124" />
+        <location filename="../../app/ui/settings.py" line="160" />
         <source>only if your company inspects TLS traffic</source>
         <translation>seulement si votre entreprise inspecte le trafic TLS</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="126" />
+        <location filename="../../app/ui/settings.py" line="162" />
         <source>Extra C&amp;A bundle:</source>
         <translation>&amp;CA supplémentaires :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="131" />
+        <location filename="../../app/ui/settings.py" line="167" />
         <source>System language</source>
         <translation>Langue du système</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="135" />
+        <location filename="../../app/ui/settings.py" line="171" />
         <source>&amp;Language:</source>
         <translation>&amp;Langue :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="137" />
+        <location filename="../../app/ui/settings.py" line="100" />
         <source>A new language applies the next time the application starts.</source>
         <translation>Une nouvelle langue s’applique au prochain démarrage de l’application.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="150" />
+        <location filename="../../app/ui/settings.py" line="113" />
         <source>&amp;Save</source>
         <translation>&amp;Enregistrer</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="152" />
+        <location filename="../../app/ui/settings.py" line="115" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="173" />
+        <location filename="../../app/ui/settings.py" line="174" />
+        <source>Closing the session window keeps the session in the &amp;tray</source>
+        <translation>Fermer la fenêtre de session garde la session dans la zone de no&amp;tification</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/settings.py" line="190" />
         <source>Browse...</source>
         <translation>Parcourir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="183" />
+        <location filename="../../app/ui/settings.py" line="200" />
         <source>Choose a folder</source>
         <translation>Choisir un dossier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="190" />
+        <location filename="../../app/ui/settings.py" line="207" />
         <source>Choose a CA bundle</source>
         <translation>Choisir un fichier de CA</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="192" />
+        <location filename="../../app/ui/settings.py" line="209" />
         <source>Certificates (*.pem *.crt);;All files (*)</source>
         <translation>Certificats (*.pem *.crt);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="201" />
+        <location filename="../../app/ui/settings.py" line="218" />
         <source>%1 (found)</source>
         <translation>%1 (trouvé)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="210" />
+        <location filename="../../app/ui/settings.py" line="227" />
         <source>%n module(s) found on this system.</source>
         <translation>%n module(s) trouvé(s) sur ce système.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="215" />
+        <location filename="../../app/ui/settings.py" line="232" />
         <source>Choose a PKCS#11 module</source>
         <translation>Choisir un module PKCS#11</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="217" />
+        <location filename="../../app/ui/settings.py" line="234" />
         <source>Libraries (*.so *.dylib *.dll);;All files (*)</source>
         <translation>Bibliothèques (*.so *.dylib *.dll);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="239" />
+        <location filename="../../app/ui/settings.py" line="256" />
         <source>The CA bundle %1 does not exist.</source>
         <translation>Le fichier de CA %1 n’existe pas.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="243" />
+        <location filename="../../app/ui/settings.py" line="260" />
         <source>The folder %1 does not exist.</source>
         <translation>Le dossier %1 n’existe pas.</translation>
     </message>
@@ -798,32 +992,32 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="199" />
+        <location filename="../../app/ui/app.py" line="206" />
         <source>Some configuration could not be read</source>
         <translation>Une partie de la configuration n'a pas pu être lue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="219" />
+        <location filename="../../app/ui/app.py" line="226" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="263" />
+        <location filename="../../app/ui/app.py" line="291" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="292" />
+        <location filename="../../app/ui/app.py" line="321" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="304" />
+        <location filename="../../app/ui/app.py" line="332" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="306" />
+        <location filename="../../app/ui/app.py" line="337" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
@@ -831,473 +1025,473 @@
 <context>
     <name>describe</name>
     <message>
-        <location filename="../../app/ui/errors.py" line="18" />
+        <location filename="../../app/ui/errors.py" line="23" />
         <source>the card</source>
         <translation>la carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="31" />
+        <location filename="../../app/ui/errors.py" line="47" />
         <source>The PIN of %1 is incorrect. Type it again carefully; it is never retried for you.</source>
         <translation>Le code PIN de %1 est incorrect. Saisissez-le à nouveau avec soin ; il n’est jamais réessayé à votre place.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="35" />
+        <location filename="../../app/ui/errors.py" line="50" />
         <source>Warning: one more wrong PIN will lock the card.</source>
         <translation>Attention : un code PIN erroné de plus bloquera la carte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="37" />
+        <location filename="../../app/ui/errors.py" line="51" />
         <source>Tries left: %1.</source>
         <translation>Essais restants : %1.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="38" />
+        <location filename="../../app/ui/errors.py" line="52" />
         <source>Wrong PIN</source>
         <translation>Code PIN erroné</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="40" />
+        <location filename="../../app/ui/errors.py" line="56" />
         <source>Card locked</source>
         <translation>Carte bloquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="40" />
+        <location filename="../../app/ui/errors.py" line="60" />
         <source>The PIN of %1 is blocked after too many wrong tries. The card cannot be used until an administrator unblocks it with the PUK or SO PIN. Contact your security officer.</source>
         <translation>Le code PIN de %1 est bloqué après trop d’essais erronés. La carte est inutilisable tant qu’un administrateur ne l’a pas débloquée avec le PUK ou le code SO. Contactez votre responsable sécurité.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="46" />
+        <location filename="../../app/ui/errors.py" line="64" />
         <source>PIN not accepted</source>
         <translation>Code PIN refusé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="46" />
+        <location filename="../../app/ui/errors.py" line="71" />
         <source>The card does not accept a PIN of this length or with these characters. This did not count as a try.</source>
         <translation>La carte n’accepte pas un code PIN de cette longueur ou avec ces caractères. Cela n’a pas compté comme un essai.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="52" />
+        <location filename="../../app/ui/errors.py" line="72" />
         <source>Cancelled</source>
         <translation>Annulé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="52" />
+        <location filename="../../app/ui/errors.py" line="77" />
         <source>The PIN was not entered, so the login was cancelled.</source>
         <translation>Le code PIN n’a pas été saisi : la connexion a été annulée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="56" />
+        <location filename="../../app/ui/errors.py" line="78" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="56" />
+        <location filename="../../app/ui/errors.py" line="80" />
         <source>%1 was removed while it was in use. Insert it again.</source>
         <translation>%1 a été retirée pendant son utilisation. Insérez-la à nouveau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="60" />
+        <location filename="../../app/ui/errors.py" line="84" />
         <source>Card not found</source>
         <translation>Carte introuvable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="60" />
+        <location filename="../../app/ui/errors.py" line="86" />
         <source>%1 is not in the reader. Insert the card and try again.</source>
         <translation>%1 n’est pas dans le lecteur. Insérez la carte et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="64" />
+        <location filename="../../app/ui/errors.py" line="90" />
         <source>Card software not loaded</source>
         <translation>Logiciel de carte non chargé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="64" />
+        <location filename="../../app/ui/errors.py" line="92" />
         <source>The PKCS#11 module %1 could not be loaded: %2. Check the module path in Settings.</source>
         <translation>Le module PKCS#11 %1 n’a pas pu être chargé : %2. Vérifiez le chemin du module dans les Paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="68" />
+        <location filename="../../app/ui/errors.py" line="96" />
         <source>Card not compatible</source>
         <translation>Carte non compatible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="68" />
+        <location filename="../../app/ui/errors.py" line="102" />
         <source>The card cannot make the kind of signature the server asks for. Try another certificate.</source>
         <translation>La carte ne sait pas faire le type de signature demandé par le serveur. Essayez un autre certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="73" />
+        <location filename="../../app/ui/errors.py" line="103" />
         <source>Key not found</source>
         <translation>Clé introuvable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="73" />
+        <location filename="../../app/ui/errors.py" line="109" />
         <source>The card has this certificate but not its private key, so it cannot be used to log in.</source>
         <translation>La carte a ce certificat mais pas sa clé privée : il ne peut pas servir à se connecter.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="78" />
+        <location filename="../../app/ui/errors.py" line="110" />
         <source>Certificate not usable</source>
         <translation>Certificat inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="78" />
+        <location filename="../../app/ui/errors.py" line="112" />
         <source>This certificate cannot be used to log in: %1</source>
         <translation>Ce certificat ne peut pas servir à se connecter : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="82" />
+        <location filename="../../app/ui/errors.py" line="116" />
         <source>Wrong file password</source>
         <translation>Mot de passe du fichier erroné</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="82" />
+        <location filename="../../app/ui/errors.py" line="121" />
         <source>The password of the certificate file is wrong. Type it again.</source>
         <translation>Le mot de passe du fichier de certificat est erroné. Saisissez-le à nouveau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="86" />
+        <location filename="../../app/ui/errors.py" line="122" />
         <source>Certificate file unreadable</source>
         <translation>Fichier de certificat illisible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="86" />
+        <location filename="../../app/ui/errors.py" line="124" />
         <source>The certificate file could not be read: %1</source>
         <translation>Le fichier de certificat n’a pas pu être lu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="90" />
-        <location filename="../../app/ui/errors.py" line="94" />
+        <location filename="../../app/ui/errors.py" line="128" />
+        <location filename="../../app/ui/errors.py" line="134" />
         <source>Card error</source>
         <translation>Erreur de carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="90" />
+        <location filename="../../app/ui/errors.py" line="130" />
         <source>The card reported an error (%1). Remove and insert it, then try again.</source>
         <translation>La carte a signalé une erreur (%1). Retirez-la et réinsérez-la, puis réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="92" />
+        <location filename="../../app/ui/errors.py" line="130" />
         <source>unknown</source>
         <translation>inconnue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="94" />
+        <location filename="../../app/ui/errors.py" line="136" />
         <source>The card could not be used: %1</source>
         <translation>La carte n’a pas pu être utilisée : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="100" />
+        <location filename="../../app/ui/errors.py" line="143" />
         <source>Server not trusted</source>
         <translation>Serveur non fiable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="100" />
+        <location filename="../../app/ui/errors.py" line="147" />
         <source>The server %1 could not prove its identity (%2). The connection was stopped to protect you. If your company inspects TLS traffic, add its CA bundle in Settings.</source>
         <translation>Le serveur %1 n’a pas pu prouver son identité (%2). La connexion a été arrêtée pour vous protéger. Si votre entreprise inspecte le trafic TLS, ajoutez son fichier de CA dans les Paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="104" />
-        <location filename="../../app/ui/errors.py" line="116" />
-        <location filename="../../app/ui/errors.py" line="120" />
+        <location filename="../../app/ui/errors.py" line="147" />
+        <location filename="../../app/ui/errors.py" line="163" />
+        <location filename="../../app/ui/errors.py" line="169" />
         <source>the server</source>
         <translation>le serveur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="105" />
+        <location filename="../../app/ui/errors.py" line="149" />
         <source>certificate not trusted</source>
         <translation>certificat non reconnu</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="108" />
+        <location filename="../../app/ui/errors.py" line="153" />
         <source>Certificate refused</source>
         <translation>Certificat refusé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="108" />
+        <location filename="../../app/ui/errors.py" line="160" />
         <source>The server refused your certificate during the secure connection. Check that it is the certificate registered for this account and that it has not expired.</source>
         <translation>Le serveur a refusé votre certificat pendant la connexion sécurisée. Vérifiez que c’est le certificat enregistré pour ce compte et qu’il n’a pas expiré.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="114" />
+        <location filename="../../app/ui/errors.py" line="161" />
         <source>No answer</source>
         <translation>Pas de réponse</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="114" />
+        <location filename="../../app/ui/errors.py" line="163" />
         <source>The server %1 did not answer in time. Check your network and try again.</source>
         <translation>Le serveur %1 n’a pas répondu à temps. Vérifiez votre réseau et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="118" />
+        <location filename="../../app/ui/errors.py" line="167" />
         <source>Server unreachable</source>
         <translation>Serveur injoignable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="118" />
+        <location filename="../../app/ui/errors.py" line="169" />
         <source>The server %1 could not be reached. Check the Region or endpoint and your network.</source>
         <translation>Le serveur %1 est injoignable. Vérifiez la Région ou le point d’accès et votre réseau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="122" />
+        <location filename="../../app/ui/errors.py" line="173" />
         <source>Secure connection failed</source>
         <translation>Échec de la connexion sécurisée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="122" />
+        <location filename="../../app/ui/errors.py" line="175" />
         <source>The secure connection to the server failed: %1</source>
         <translation>La connexion sécurisée au serveur a échoué : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="128" />
+        <location filename="../../app/ui/errors.py" line="182" />
         <source>Certificate not allowed</source>
         <translation>Certificat non autorisé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="128" />
+        <location filename="../../app/ui/errors.py" line="190" />
         <source>The account's API access rules do not allow this certificate (its issuer or name) or your network address. Pick the certificate registered for this account, or ask the account administrator to add its CA.</source>
         <translation>Les règles d’accès à l’API du compte n’autorisent pas ce certificat (son émetteur ou son nom) ou votre adresse réseau. Choisissez le certificat enregistré pour ce compte, ou demandez à l’administrateur du compte d’ajouter sa CA.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="136" />
-        <location filename="../../app/ui/errors.py" line="141" />
+        <location filename="../../app/ui/errors.py" line="192" />
+        <location filename="../../app/ui/errors.py" line="197" />
         <source>Login locked</source>
         <translation>Connexion bloquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="136" />
+        <location filename="../../app/ui/errors.py" line="197" />
         <source>Too many failed logins: authentication is locked for this account. Contact support to unlock it.</source>
         <translation>Trop d’échecs de connexion : l’authentification est bloquée pour ce compte. Contactez le support pour la débloquer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="141" />
+        <location filename="../../app/ui/errors.py" line="200" />
         <source>Too many failed logins: authentication is locked for %1 (min:s). Wait, then try again.</source>
         <translation>Trop d’échecs de connexion : l’authentification est bloquée pendant %1 (min:s). Patientez, puis réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="146" />
+        <location filename="../../app/ui/errors.py" line="204" />
         <source>Login refused</source>
         <translation>Connexion refusée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="146" />
+        <location filename="../../app/ui/errors.py" line="211" />
         <source>The login and password (or access key and secret key) were refused. Check them; after four failures the account is locked for a minute.</source>
         <translation>L’identifiant et le mot de passe (ou la clé d’accès et la clé secrète) ont été refusés. Vérifiez-les ; après quatre échecs le compte est bloqué une minute.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="152" />
+        <location filename="../../app/ui/errors.py" line="212" />
         <source>Password expired</source>
         <translation>Mot de passe expiré</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="152" />
+        <location filename="../../app/ui/errors.py" line="217" />
         <source>Your password has expired. Change it in Cockpit, then log in again.</source>
         <translation>Votre mot de passe a expiré. Changez-le dans Cockpit, puis reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="156" />
+        <location filename="../../app/ui/errors.py" line="218" />
         <source>Not allowed</source>
         <translation>Non autorisé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="156" />
+        <location filename="../../app/ui/errors.py" line="223" />
         <source>Your user is not allowed to do this. Ask the account administrator.</source>
         <translation>Votre utilisateur n’est pas autorisé à faire cela. Demandez à l’administrateur du compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="160" />
+        <location filename="../../app/ui/errors.py" line="224" />
         <source>Wrong kind of login</source>
         <translation>Mauvais type de connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="160" />
+        <location filename="../../app/ui/errors.py" line="229" />
         <source>This operation does not accept this kind of login. Try with an access key instead.</source>
         <translation>Cette opération n’accepte pas ce type de connexion. Essayez plutôt avec une clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="164" />
+        <location filename="../../app/ui/errors.py" line="230" />
         <source>Too many requests</source>
         <translation>Trop de requêtes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="164" />
+        <location filename="../../app/ui/errors.py" line="235" />
         <source>The API asks to slow down. Wait a few seconds and try again.</source>
         <translation>L’API demande de ralentir. Patientez quelques secondes et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="168" />
+        <location filename="../../app/ui/errors.py" line="236" />
         <source>Quota reached</source>
         <translation>Quota atteint</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="168" />
+        <location filename="../../app/ui/errors.py" line="243" />
         <source>A quota was reached (a user can have at most 10 access keys). Delete an unused access key in Cockpit and try again.</source>
         <translation>Un quota a été atteint (un utilisateur peut avoir au plus 10 clés d’accès). Supprimez une clé d’accès inutilisée dans Cockpit et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="174" />
+        <location filename="../../app/ui/errors.py" line="244" />
         <source>Service unavailable</source>
         <translation>Service indisponible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="174" />
+        <location filename="../../app/ui/errors.py" line="249" />
         <source>The API is unavailable or answered something unexpected. Try again later.</source>
         <translation>L’API est indisponible ou a répondu quelque chose d’inattendu. Réessayez plus tard.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="187" />
+        <location filename="../../app/ui/errors.py" line="250" />
         <source>Request refused</source>
         <translation>Requête refusée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="187" />
+        <location filename="../../app/ui/errors.py" line="252" />
         <source>The API refused the request: %1</source>
         <translation>L’API a refusé la requête : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="193" />
+        <location filename="../../app/ui/errors.py" line="259" />
         <source>Configuration problem</source>
         <translation>Problème de configuration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="193" />
+        <location filename="../../app/ui/errors.py" line="261" />
         <source>A configuration file could not be used: %1</source>
         <translation>Un fichier de configuration n’a pas pu être utilisé : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="197" />
-        <location filename="../../app/ui/errors.py" line="230" />
+        <location filename="../../app/ui/errors.py" line="265" />
+        <location filename="../../app/ui/errors.py" line="334" />
         <source>Session ended</source>
         <translation>Session terminée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="197" />
+        <location filename="../../app/ui/errors.py" line="270" />
         <source>The session has ended. Log in again.</source>
         <translation>La session est terminée. Reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="201" />
+        <location filename="../../app/ui/errors.py" line="271" />
         <source>Session error</source>
         <translation>Erreur de session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="206" />
+        <location filename="../../app/ui/errors.py" line="36" />
         <source>Unexpected error</source>
         <translation>Erreur inattendue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="206" />
+        <location filename="../../app/ui/errors.py" line="38" />
         <source>Something unexpected happened (%1). Please report it.</source>
         <translation>Un événement inattendu s’est produit (%1). Merci de le signaler.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="225" />
+        <location filename="../../app/ui/errors.py" line="329" />
         <source>Session ended: card removed</source>
         <translation>Session terminée : carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="226" />
+        <location filename="../../app/ui/errors.py" line="330" />
         <source>The card was not inserted again in time, so the session ended.</source>
         <translation>La carte n’a pas été réinsérée à temps : la session s’est terminée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="228" />
+        <location filename="../../app/ui/errors.py" line="332" />
         <source>Logged out</source>
         <translation>Déconnecté</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="228" />
+        <location filename="../../app/ui/errors.py" line="332" />
         <source>You logged out.</source>
         <translation>Vous vous êtes déconnecté.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="231" />
+        <location filename="../../app/ui/errors.py" line="335" />
         <source>The application quit, so the session ended.</source>
         <translation>L’application a été fermée : la session s’est terminée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="234" />
+        <location filename="../../app/ui/errors.py" line="338" />
         <source>Session ended: key expired</source>
         <translation>Session terminée : clé expirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="235" />
+        <location filename="../../app/ui/errors.py" line="341" />
         <source>The session's temporary access key reached its expiry date. Log in again.</source>
         <translation>La clé d’accès temporaire de la session a atteint sa date d’expiration. Reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="240" />
+        <location filename="../../app/ui/errors.py" line="344" />
         <source>Session ended after an error</source>
         <translation>Session terminée après une erreur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="201" />
-        <location filename="../../app/ui/errors.py" line="241" />
+        <location filename="../../app/ui/errors.py" line="279" />
+        <location filename="../../app/ui/errors.py" line="345" />
         <source>The session could not go on.</source>
         <translation>La session n’a pas pu continuer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="244" />
+        <location filename="../../app/ui/errors.py" line="348" />
         <source>Login failed</source>
         <translation>Échec de la connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="245" />
+        <location filename="../../app/ui/errors.py" line="349" />
         <source>The login failed.</source>
         <translation>La connexion a échoué.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="249" />
+        <location filename="../../app/ui/errors.py" line="354" />
         <source>The temporary access key was revoked.</source>
         <translation>La clé d’accès temporaire a été révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="251" />
+        <location filename="../../app/ui/errors.py" line="360" />
         <source>The temporary access key could not be revoked; it stays valid until its expiry date. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire n’a pas pu être révoquée ; elle reste valide jusqu’à sa date d’expiration. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="96" />
+        <location filename="../../app/ui/inventory.py" line="109" />
         <source>the certificate data cannot be parsed</source>
         <translation>les données du certificat sont illisibles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="97" />
+        <location filename="../../app/ui/inventory.py" line="110" />
         <source>the certificate cannot be read from the card</source>
         <translation>le certificat ne peut pas être lu sur la carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="98" />
+        <location filename="../../app/ui/inventory.py" line="111" />
         <source>no private key for this certificate</source>
         <translation>pas de clé privée pour ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="99" />
+        <location filename="../../app/ui/inventory.py" line="112" />
         <source>the private key is not allowed to sign</source>
         <translation>la clé privée n’a pas le droit de signer</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="100" />
+        <location filename="../../app/ui/inventory.py" line="113" />
         <source>the certificate has expired</source>
         <translation>le certificat a expiré</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="101" />
+        <location filename="../../app/ui/inventory.py" line="114" />
         <source>the certificate is not valid yet</source>
         <translation>le certificat n’est pas encore valide</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="102" />
+        <location filename="../../app/ui/inventory.py" line="117" />
         <source>not for client authentication (extended key usage)</source>
         <translation>pas prévu pour l’authentification client (usage étendu de la clé)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="105" />
+        <location filename="../../app/ui/inventory.py" line="120" />
         <source>its key usage does not allow digital signatures</source>
         <translation>son usage de clé n’autorise pas les signatures numériques</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="108" />
+        <location filename="../../app/ui/inventory.py" line="121" />
         <source>unsupported key type (RSA and EC only)</source>
         <translation>type de clé non pris en charge (RSA et EC seulement)</translation>
     </message>

@@ -286,7 +286,17 @@ def test_quit_logs_out_and_says_when_the_key_could_not_be_revoked(qtbot: Any) ->
         with qtbot.waitSignal(app.logged_in):
             app.login_window.submit()
         sw = app.session_window
-        sw.close()  # closing the session window quits, which logs out first
+        # Closing the session window asks first (no tray here): keeping the session changes nothing,
+        # "Log out and quit" logs out first.
+        sw.close()
+        box = app.session_view.close_box
+        assert box is not None and box.isVisible() and sessions[0].logouts == []
+        keep = next(b for b in box.buttons() if "Keep" in b.text())
+        qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+        assert sw.isVisible() and app.session is not None and sessions[0].logouts == []
+        sw.close()
+        box = app.session_view.close_box
+        qtbot.mouseClick(next(b for b in box.buttons() if "quit" in b.text()), Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: getattr(app, "not_revoked_box", None) is not None)
         assert sessions[0].logouts == [EndReason.QUIT]
         box = app.not_revoked_box
@@ -446,7 +456,7 @@ def test_quit_without_a_temporary_key_does_not_warn(qtbot: Any) -> None:
         with qtbot.waitSignal(app.logged_in):
             app.login_window.submit()
         with qtbot.waitSignal(app.quit_finished):
-            app.session_window.close()
+            app.quit()  # (closing the window asks first: see the test above)
         assert getattr(app, "not_revoked_box", None) is None
     finally:
         app.shutdown()

@@ -20,7 +20,7 @@ from app.ui.pin import PinBridge
 from app.ui.workers import Worker
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QSystemTrayIcon
+    from PySide6.QtWidgets import QMenu, QMessageBox, QSystemTrayIcon
 
     from app.session.agent.attach import AgentHandle, AgentOptions
     from app.session.api.values import Vm
@@ -67,6 +67,11 @@ class SessionViewFlow(QObject):
         self.agent: AgentHandle | None = None  # the local API agent of the current/last session
         self.agent_panel: AgentPanel | None = None
         self.agent_options: Callable[[], AgentOptions] | None = None  # from the settings (app.py)
+        self.close_to_tray: Callable[[], bool] = lambda: True  # the setting (app.py reads the file)
+        self._told_tray = False
+        self.close_box: QMessageBox | None = None
+        self.tray_menu: QMenu | None = None
+        self.notifications: list[tuple[str, str]] = []  # what the tray said (tests; no tray offscreen)
         self._raw_event.connect(self._on_raw_event)
         self.agent_forwarded.connect(self._show_forwarded)
 
@@ -89,8 +94,10 @@ class SessionViewFlow(QObject):
         sw.logout_requested.connect(self.logout)
         sw.refresh_vms_requested.connect(self.refresh_vms)
         sw.unlock_requested.connect(self._unlock)
-        sw.close_requested.connect(self.close_requested)
+        sw.close_requested.connect(self._close_clicked)
         sw.countdown_changed.connect(self._tray_countdown)
+        sw.last_minute.connect(self._last_minute)
+        sw.renew_requested.connect(self.renew_key)
         self.login_window.hide()
         sw.show()
         self._make_tray()
@@ -120,8 +127,7 @@ class SessionViewFlow(QObject):
         if self.agent is None:
             return
         self.agent_panel = AgentPanel(self.agent)
-        root = sw.layout()
-        root.insertWidget(max(0, root.count() - 2), self.agent_panel)  # above the VMs and the buttons
+        sw.add_panel(self.agent_panel)  # above the VMs, in the part that scrolls
 
     def _show_forwarded(self, count: int) -> None:
         if self.agent_panel is not None:
@@ -184,6 +190,51 @@ class SessionViewFlow(QObject):
         self._apply(event)
         self.event_applied.emit(event)
 
+    def renew_key(self) -> None:
+        """A new temporary key through the card (TrustedSession.renew_key, issue 14), no session break."""
+        session, sw = self.current.session, self.session_window
+        renew = getattr(session, "renew_key", None)
+        if session is None or sw is None or renew is None:
+            return
+        sw.update_key_expiry(renewing=True)
+
+        def failed(e: BaseException) -> None:
+            if self.session_window is sw:
+                sw.expiry_notice.renew_failed(" ".join(describe(e)))
+
+        self.net.submit(renew, lambda _key: None, failed, name="renew-key")  # KEY_CREATED updates the window
+
+    def _close_clicked(self) -> None:
+        """Closing the session window: into the tray (the default where there is one), or ask."""
+        sw = self.session_window
+        if sw is None:
+            return
+        if self.tray is not None and self.close_to_tray():
+            sw.hide()
+            if not self._told_tray:
+                self._told_tray = True
+                text = self.tr("The session goes on in the tray. Log out or quit from the tray icon's menu.")
+                self._notify(self.tr("Still running"), text, warning=False)
+            return
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("End the session?"), self.tr(
+            "Closing this window logs out: the temporary key is revoked and the application quits."),
+            QMessageBox.StandardButton.NoButton, sw)
+        box.setObjectName("closeBox")
+        quit_button = box.addButton(self.tr("&Log out and quit"), QMessageBox.ButtonRole.AcceptRole)
+        keep = box.addButton(self.tr("&Keep the session"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setAccessibleDescription(box.text())
+        box.finished.connect(lambda *_: self.close_requested.emit() if box.clickedButton() is quit_button
+                             else None)
+        self.close_box = box
+        box.open()
+
+    def _last_minute(self) -> None:
+        self._notify(self.tr("One minute left"), self.tr(
+            "Insert the card within a minute, or the session ends and its temporary key is revoked."))
+
     def _apply(self, event: SessionEvent) -> None:
         kind, state = event.kind, event.state
         if kind is EventKind.PROGRESS:
@@ -197,8 +248,11 @@ class SessionViewFlow(QObject):
             if self.session_window is not None:
                 self.session_window.stop_countdown()
                 self.session_window.show_notice("")
-            if self.tray is not None:
-                self.tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
+            self._tray_state(active=True)
+        elif kind is EventKind.KEY_CREATED and self.session_window is not None:
+            sw = self.session_window  # a renewed key (issue 14): its id and expiry
+            sw.key_id.setText(str(event.data.get("access_key_id") or sw.key_id.text()))
+            sw.set_key_expiry(event.data.get("expiration_date"))
         elif kind is EventKind.CARD_INSERTED:
             if self.session_window is not None:
                 self.session_window.banner_label.setText(self.tr("<b>The card is back.</b> Unlocking it..."))
@@ -233,6 +287,7 @@ class SessionViewFlow(QObject):
                 ),
             )
         sw.start_countdown(event.deadline_monotonic)
+        self._tray_state(active=False)
 
     def _warning(self, event: SessionEvent) -> None:
         sw = self.session_window
@@ -283,15 +338,35 @@ class SessionViewFlow(QObject):
 
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
+        from PySide6.QtWidgets import QMenu
+
         tray = QSystemTrayIcon(app_icon(), self)
         tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
         tray.activated.connect(self._raise_window)
+        menu = QMenu()
+        menu.addAction(self.tr("&Show the session"), self._raise_window)
+        menu.addAction(self.tr("Log &out"), self.logout)
+        menu.addAction(self.tr("&Quit (logs out)"), self.close_requested.emit)
+        tray.setContextMenu(menu)
+        self.tray_menu = menu
         tray.show()
         self.tray = tray
 
+    def _tray_state(self, *, active: bool) -> None:
+        """The tray icon and tooltip tell the same story as the banner: active, or card removed."""
+        if self.tray is None:
+            return
+        from app.ui.icon import grace_icon
+
+        self.tray.setIcon(app_icon() if active else grace_icon())
+        if active:
+            self.tray.setToolTip(self.tr("%1: session active").replace("%1", APP_NAME))
+
     def _raise_window(self) -> None:
         if self.session_window is not None:
+            self.session_window.show()
             self.session_window.raise_()
+            self.session_window.activateWindow()
 
     def _drop_tray(self) -> None:
         if self.tray is not None:
@@ -303,8 +378,10 @@ class SessionViewFlow(QObject):
         if self.tray is not None:
             self.tray.setToolTip(self.tr("Card removed: the session ends in %1").replace("%1", text))
 
-    def _notify(self, title: str, text: str) -> None:
+    def _notify(self, title: str, text: str, *, warning: bool = True) -> None:
         from PySide6.QtWidgets import QSystemTrayIcon
 
+        self.notifications.append((title, text))
+        icon = QSystemTrayIcon.MessageIcon.Warning if warning else QSystemTrayIcon.MessageIcon.Information
         if self.tray is not None and QSystemTrayIcon.supportsMessages():
-            self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Warning, 10000)
+            self.tray.showMessage(title, text, icon, 10000)
