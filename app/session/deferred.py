@@ -119,3 +119,28 @@ def with_pin_retries(attempt: Callable[[PinCallback], T], callback: PinCallback,
                 raise  # the card is locked now: a new prompt could not help
             check()
             prompt.last_error = describe(e)
+
+
+def through_first_handshake(call: Callable[[], T], deferred: DeferredCardSigner | None) -> T:
+    """The login's first call, whose handshake opens the card; once more if the server gave up meanwhile.
+
+    While the PIN is typed the handshake waits, and a server may drop a handshake idle for long (the
+    sandbox after 15 s). When the card was opened during this call and the connection then failed, the
+    call is made again on a new connection: the card is logged in by now, so no PIN is asked (its key
+    signs once more). A second failure is the answer. A server that asked for no certificate at all
+    leaves the card to be opened afterwards.
+    """
+    from app.session.errors import RequestCancelled, ServerNotTrusted, SignatureBudgetSpent, TlsError
+
+    opened_before = deferred is None or deferred.opened
+    try:
+        result = call()
+    except TlsError as e:
+        if opened_before or deferred is None or not deferred.opened:
+            raise
+        if isinstance(e, ServerNotTrusted | SignatureBudgetSpent | RequestCancelled):
+            raise
+        result = call()
+    if deferred is not None:
+        deferred.open()  # no certificate asked: the session is bound to the card all the same
+    return result

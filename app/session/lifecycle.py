@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from app.session import deferred
 from app.session.backend import RealBackend
 from app.session.deferred import CertificatePreviewer, DeferredCardSigner, with_pin_retries
 from app.session.errors import (
@@ -234,9 +235,7 @@ class TrustedSession(KeyRenewal):
 
             self._emit(EventKind.PROGRESS, message="Contacting the server...", data={"step": "server"})
             login_api = self._backend.api(self._connection, req, req.credentials)
-            policy = login_api.read_policy()  # the card opens inside its handshake (deferred.py)
-            if self._deferred is not None:
-                self._deferred.open()  # a server that asked for no certificate: the session still needs it
+            policy = deferred.through_first_handshake(login_api.read_policy, self._deferred)  # opens the card
             opened = self._opened
             self._check_login_continues()
 
