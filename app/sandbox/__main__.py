@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trusted-env", action="store_true", help="turn RequireTrustedEnv on")
     p.add_argument("--key-lifetime", type=float, default=None, metavar="SECONDS",
                    help="keys made by CreateAccessKey expire at most SECONDS after creation (tests renewal)")
+    p.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                   help="delay every answer (and the TLS server flight) by MS: a slow network")
     p.add_argument("--json", action="store_true", help="print the start information as one JSON line")
     return p
 
@@ -59,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client_cns=args.client_cn,
         key_lifetime_seconds=args.key_lifetime,
     )
+    sandbox.set_latency(args.latency_ms / 1000.0)
     try:
         info = sandbox.start()
     except (OSError, ValueError, RuntimeError) as e:
