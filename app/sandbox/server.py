@@ -124,6 +124,8 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("sandbox %s: " + format, self.client_address[0], *args)
 
     def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        if self.server.latency > 0:
+            time.sleep(self.server.latency)  # the network's round trip, for bench/login.py (--latency-ms)
         data = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -182,6 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Seconds each answer is delayed by (the TLS server flight too): a slow network for bench/login.py.
+    latency: float = 0.0
+    handshake_timeout: float = 15.0  # a stalled handshake must not hold a thread forever
 
     def __init__(self, address: tuple[str, int], ssl_context: ssl.SSLContext, state: SandboxState) -> None:
         self.ssl_context = ssl_context
@@ -195,7 +200,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(15)  # a stalled handshake must not hold a thread forever
+        request.settimeout(self.handshake_timeout)
+        if self.latency > 0:
+            time.sleep(self.latency)  # the round trip before the server's handshake flight
         # Headers and body go out as separate TLS records: without this, Nagle + delayed ACK add 40 ms.
         with contextlib.suppress(OSError):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -305,6 +312,18 @@ class Sandbox:
         ctx.verify_mode = ssl.CERT_OPTIONAL if cas else ssl.CERT_NONE
         return ctx
 
+    def set_latency(self, seconds: float) -> None:
+        """Delay every answer (and the TLS server flight) by `seconds`: one simulated round trip each."""
+        self._latency = seconds
+        if self._server is not None:
+            self._server.latency = seconds
+
+    def set_handshake_timeout(self, seconds: float) -> None:
+        """How long the server waits for a TLS handshake to finish (15 s by default)."""
+        self._handshake_timeout = seconds
+        if self._server is not None:
+            self._server.handshake_timeout = seconds
+
     def start(self) -> SandboxInfo:
         """Generate the PKI if needed, apply the options, listen, and serve in a background thread."""
         if self._server is not None:
@@ -322,6 +341,8 @@ class Sandbox:
         demo_key = state.book.demo_key()
         self._ctx = self._ssl_context(srv_cert, srv_key)
         self._server = _Server((self.host, self.port), self._ctx, state)
+        self._server.latency = getattr(self, "_latency", 0.0)
+        self._server.handshake_timeout = getattr(self, "_handshake_timeout", 15.0)
         port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
