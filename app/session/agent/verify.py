@@ -15,6 +15,7 @@ whoever could capture it on the loopback (they could read the answer too). docs/
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import threading
 import time
@@ -64,6 +65,7 @@ class RequestVerifier:
         self._clock = clock
         self._seen: dict[str, float] = {}  # signature -> wall time after which it can be forgotten
         self._prune_at = 4096
+        self._key_cache: tuple[tuple[str, str], bytes] | None = None  # derived from the local secret
         self._lock = threading.Lock()
 
     def check(self, req: LocalRequest, call: str) -> None:
@@ -99,17 +101,29 @@ class RequestVerifier:
 
     def _signature_matches(self, req: LocalRequest, parsed: signing.Osc4Authorization) -> bool:
         host = req.headers.get("host", "")
-        hosts = {host, host.rsplit(":", 1)[0] if host.count(":") == 1 or "]:" in host else host}
-        good = False
-        for h in sorted(hosts):
+        bare = host.rsplit(":", 1)[0]
+        date_iso = req.headers["x-osc-date"]
+        key = self._signing_key(date_iso[:8], parsed.region)
+        scope = signing.credential_scope(date_iso[:8], parsed.region)
+        # the port-less form first (osc-sdk-python, the most common tool); each comparison is constant-time
+        for h in (bare, host) if bare != host else (host,):
             canonical = signing.canonical_request_from_headers(
                 method=req.method, path=req.path, headers={**req.headers, "host": h},
                 signed_headers=parsed.signed_headers, body=req.body, query=req.query)
-            expected = signing.signature_of_canonical(
-                secret_key=self._pair.secret_key, date_iso=req.headers["x-osc-date"], region=parsed.region,
-                canonical=canonical)
-            good = hmac.compare_digest(parsed.signature, expected) or good
-        return good
+            to_sign = signing.string_to_sign(date_iso, scope, canonical).encode("utf-8")
+            expected = hmac.new(key, to_sign, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(parsed.signature, expected):
+                return True
+        return False
+
+    def _signing_key(self, date_stamp: str, region: str) -> bytes:
+        """The derived key of the local secret for a day and Region (four HMACs: kept for the day)."""
+        cached = self._key_cache
+        if cached is not None and cached[0] == (date_stamp, region):
+            return cached[1]
+        key = signing.signing_key(self._pair.secret_key, date_stamp, region)
+        self._key_cache = ((date_stamp, region), key)
+        return key
 
     def _remember(self, signature: str, when: float) -> None:
         now = self._clock()
@@ -125,6 +139,7 @@ class RequestVerifier:
             self._seen[signature] = when + self._skew + 1.0
 
     def forget_all(self) -> None:
-        """Drop the replay cache (the session ended: the pair is dead anyway)."""
+        """Drop the replay cache and the derived key (the session ended: the pair is dead anyway)."""
         with self._lock:
             self._seen.clear()
+            self._key_cache = None

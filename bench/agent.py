@@ -1,0 +1,193 @@
+"""Benchmark: a call through the local API agent against the same call made directly, same sandbox, same run.
+
+    .venv/bin/python bench/agent.py [--calls 200] [--clients 20] [--seconds 10]
+
+Set-up: a SoftHSM2 card and a key file certified by one CA; the sandbox (its own process) with an API
+access rule naming that CA, so every call needs mutual TLS. Ours: a trusted session on the card with its
+agent; osc-sdk-python (one kept-alive Gateway) calls ReadVms through the agent (HTTP on 127.0.0.1, then
+the session's kept-alive mTLS connection, re-signed with the temporary key). Reference: osc-sdk-python
+calling the sandbox directly with mutual TLS and the key file (OpenSSL, kept alive). Measured alternately:
+
+1. latency: the median of single kept-alive calls, ours / direct (goal <= 1.3x);
+2. throughput: `--clients` Gateways (threads in 4 processes: tools are processes of their own, and the
+   agent's process then runs the agent alone, as in use) calling at once for `--seconds`, ours / direct
+   calls per second (goal >= 80 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.sandbox.pki import CertificateAuthority
+from app.sandbox.softhsm import SoftHsm
+from app.session.agent.attach import attach_agent
+from app.session.lifecycle import TrustedSession
+from app.session.model import AuthMethod, CertificateChoice, Credentials, LoginRequest, Secret
+from app.tokens.inventory import scan_module
+from app.tokens.pin import Pin
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = "123456"
+
+
+def start_sandbox(state: Path, ca_file: Path) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`python -m app.sandbox` in its own process (its own GIL), requiring the CA."""
+    proc = subprocess.Popen([sys.executable, "-m", "app.sandbox", "--json", "--state", str(state),
+                             "--client-ca", str(ca_file)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())
+
+
+def gateways(n: int, cfg: Path, profile: str) -> list[Any]:
+    """`n` osc-sdk-python Gateways (own sessions, no rate limiter) sharing one parsed API description."""
+    from osc_sdk_python import Gateway
+    from osc_sdk_python.call import Call
+
+    template = Gateway(path=str(cfg), profile=profile, max_retries=0)
+    out = []
+    for _ in range(n):
+        gw = object.__new__(type(template))
+        gw.__dict__.update(template.__dict__)
+        gw.call = Call(logger=template.log, version=template.endpoint_api_version, limiter=None,
+                       path=str(cfg), profile=profile, max_retries=0)
+        out.append(gw)
+    return out
+
+
+def _unique(tag: str) -> dict[str, list[str]]:
+    """A filter the sandbox ignores: each call's body (so its signature) is its own, since the sandbox
+    refuses a signature it has already seen (the same call twice in one second would be one)."""
+    return {"TagKeys": [tag]}
+
+
+def latency(ours: Any, direct: Any, calls: int) -> tuple[float, float]:
+    """Median seconds of one kept-alive ReadVms, ours and direct, measured alternately."""
+    a: list[float] = []
+    b: list[float] = []
+    for gw in (ours, direct):
+        for i in range(5):
+            gw.ReadVms(Filters=_unique(f"warm{i}"))  # warm: connections made, TLS done
+    for i in range(calls):
+        for gw, out in ((ours, a), (direct, b)):
+            params = _unique(f"lat{i}")
+            t0 = time.perf_counter()
+            gw.ReadVms(Filters=params)
+            out.append(time.perf_counter() - t0)
+    return statistics.median(a), statistics.median(b)
+
+
+def worker(cfg: str, profile: str, clients: int, seconds: float, start_at: float) -> int:
+    """`--worker`: `clients` Gateways (threads) calling ReadVms from `start_at` (wall clock) for `seconds`."""
+    gws = gateways(clients, Path(cfg), profile)
+    for i, gw in enumerate(gws):
+        gw.ReadVms(Filters=_unique(f"w{os.getpid()}-{i}"))  # connected and warm before the clock starts
+    counts = [0] * len(gws)
+    errors: list[str] = []
+    stop = start_at + seconds
+
+    def run(i: int, gw: Any) -> None:
+        time.sleep(max(0.0, start_at - time.time()))
+        while time.time() < stop:
+            try:
+                gw.ReadVms(Filters=_unique(f"{os.getpid()}-{i}-{counts[i]}"))
+                counts[i] += 1
+            except Exception as e:
+                errors.append(f"{type(e).__name__}: {e}")
+                return
+
+    threads = [threading.Thread(target=run, args=(i, gw)) for i, gw in enumerate(gws)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"calls": sum(counts), "errors": errors[:3]}), flush=True)
+    return 0
+
+
+def throughput(cfg: Path, profile: str, clients: int, seconds: float, processes: int = 4) -> float:
+    """Calls per second of `clients` tools (threads in `processes` processes, as tools are) for `seconds`."""
+    start_at = time.time() + 20.0  # each process parses the API description first (seconds on a busy box)
+    per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(cfg), profile, str(n), str(seconds),
+                               str(start_at)], stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+             for n in per if n]
+    results = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    errors = [e for r in results for e in r["errors"]]
+    if errors or time.time() < start_at:
+        raise RuntimeError(f"failed calls (or a late start), e.g. {errors[:1]}")
+    return sum(r["calls"] for r in results) / seconds
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--worker"]:
+        cfg, profile, n, seconds, start_at = sys.argv[2:7]
+        return worker(cfg, profile, int(n), float(seconds), float(start_at))
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        ca = CertificateAuthority("Bench client CA")
+        (tmp / "ca.pem").write_bytes(ca.cert_pem())
+        ca.issue_client("bench file", key_kind="p256").write(tmp / "cert.pem", tmp / "file.key")
+        # osc-sdk-python 0.42 hands requests x509_client_cert alone: certificate and key in one file
+        (tmp / "file.pem").write_bytes((tmp / "cert.pem").read_bytes() + (tmp / "file.key").read_bytes())
+        (tmp / "file.pem").chmod(0o600)
+        hsm = SoftHsm(tmp / "softhsm")
+        tok = hsm.init_token("bench card", user_pin=PIN, so_pin="12345678")
+        hsm.add_client_certificate(tok, ca, "bench card", "p256", label="bench card")
+        cert = next(c for c in scan_module(hsm.module_path, module=hsm.module()).certificates if c.usable)
+        proc, info = start_sandbox(tmp / "sandbox", tmp / "ca.pem")
+        os.environ["REQUESTS_CA_BUNDLE"] = info["ca_file"]  # osc-sdk-python verifies with requests' default
+        try:
+            request = LoginRequest(
+                credentials=Credentials(AuthMethod.PASSWORD, info["login"], Secret(info["password"])),
+                region=info["region"], endpoint=info["endpoint"], ca_file=info["ca_file"],
+                certificate=CertificateChoice(cert.uri, module_path=hsm.module_path))
+            session = TrustedSession(request, pin_callback=lambda r: Pin(PIN), on_event=lambda e: None)
+            session.login()
+            env = dict(os.environ, OSC_TRUSTED_LOGIN_RUNTIME_DIR=str(tmp / "run"))
+            (tmp / "run").mkdir(mode=0o700)
+            handle = attach_agent(session, region=info["region"], env=env)
+            assert handle is not None
+            direct_cfg = tmp / "direct.json"
+            direct_cfg.write_text(json.dumps({"direct": {
+                "access_key": info["access_key"], "secret_key": info["secret_key"], "region": info["region"],
+                "endpoints": {"api": info["endpoint"]}, "x509_client_cert": str(tmp / "file.pem")}}))
+            ours_cfg = Path(handle.info.config_file)
+            ours, direct = gateways(1, ours_cfg, "trusted-login"), gateways(1, direct_cfg, "direct")
+            lat_ours, lat_direct = latency(ours[0], direct[0], args.calls)
+            print(f"latency, median of {args.calls} kept-alive ReadVms: through the agent "
+                  f"{lat_ours * 1000:.2f} ms, direct mTLS {lat_direct * 1000:.2f} ms -> "
+                  f"{lat_ours / lat_direct:.2f}x (goal <= 1.3x)")
+            tp_direct = throughput(direct_cfg, "direct", args.clients, args.seconds)
+            tp_ours = throughput(ours_cfg, "trusted-login", args.clients, args.seconds)
+            ratio = 100 * tp_ours / tp_direct
+            print(f"throughput, {args.clients} clients x {args.seconds:g} s: through the agent "
+                  f"{tp_ours:.0f}/s, direct mTLS {tp_direct:.0f}/s -> {ratio:.0f} % (goal >= 80 %)")
+            print(f"agent: {handle.stats()}; card signatures: {session.client.http.signatures}")
+            session.logout()
+            handle.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
