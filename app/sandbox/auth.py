@@ -1,7 +1,8 @@
 """Who is calling: OSC4-HMAC-SHA256 signatures, Basic logins (with X-Osc-Date), and CheckAuthentication.
 
-Every failure is counted by the lockout; the clock-skew window is checked here (replay protection
-belongs here too).
+Password failures are counted by the lockout. A request whose signature does not verify is refused but
+never counted: the access key id is no secret, so counting them would let anyone lock anyone out. The
+clock-skew window is checked here, and an accepted signature seen again within it is a replay (replay.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from app.sandbox.accounts import AccountBook
 from app.sandbox.lockout import Lockout
-from app.sandbox.wire import ApiFault, AuthContext, CallHandler, SandboxRequest, auth_failed
+from app.sandbox.replay import ReplayGuard
+from app.sandbox.wire import ApiFault, AuthContext, CallHandler, SandboxRequest, auth_failed, invalid
 from app.session import signing
 from app.session.api import BASIC_AUTH_CALLS
 from app.session.regions import REGIONS
@@ -25,6 +27,7 @@ class Authenticator:
 
     def __init__(self, book: AccountBook, lockout: Lockout, *, now: Callable[[], float]) -> None:
         self._book, self._lockout, self._now = book, lockout, now
+        self._replays = ReplayGuard(2 * MAX_CLOCK_SKEW, now=now)
 
     def handlers(self) -> dict[str, CallHandler]:
         """The emulated calls this part answers."""
@@ -118,17 +121,24 @@ class Authenticator:
             raise auth_failed()
         self._lockout.check(key.account_id)
         date_iso = self._check_date(req)
+        # Not counted by the lockout (module docstring): a wrong scope or signature proves nothing about
+        # who sent it.
         if parsed.date_stamp != date_iso[:8] or parsed.region not in REGIONS:
-            self._lockout.failure(key.account_id)
             raise auth_failed("ErrorAuthenticationFailed: the credential scope does not match.")
         if not self._signature_matches(req, parsed, key.secret_key, date_iso):
-            self._lockout.failure(key.account_id)
             raise auth_failed()
+        if self._replays.seen(parsed.signature):
+            raise auth_failed("ErrorAuthenticationFailed: this signed request was already received (a "
+                              "replay); sign each request anew.")
+        self._replays.remember(parsed.signature, signing.parse_osc_date(date_iso).timestamp())
         if key.state != "ACTIVE" or self._book.key_expired(key):
             raise auth_failed("ErrorAuthenticationFailed: the access key is inactive or expired.")
         self._lockout.success(key.account_id)
         return AuthContext(key.account_id, key, False)
 
     def _call_CheckAuthentication(self, p: Mapping[str, Any], auth: AuthContext | None) -> dict[str, Any]:
-        self._check_password(str(p["Login"]), str(p["Password"]))
+        login, password = p["Login"], p["Password"]
+        if not isinstance(login, str) or not isinstance(password, str):
+            raise invalid("Login and Password must be strings.")
+        self._check_password(login, password)
         return {}

@@ -135,7 +135,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line or header) in OUTSCALE's form, not HTML."""
+        self.close_connection = True
+        details = message or explain or "The request could not be read."
+        with contextlib.suppress(OSError):
+            self._reply(code, {"Errors": [{"Code": "0", "Type": "DefaultError", "Details": details}],
+                               "ResponseContext": {"RequestId": "none"}})
+
     def _handle(self, method: str) -> None:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            # a body whose end we would not find: refuse it rather than read the next request from it
+            self.close_connection = True
+            self._reply(411, {"Errors": [{"Code": "0", "Type": "DefaultError",
+                                          "Details": "A Content-Length is required (no chunked bodies)."}]})
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:

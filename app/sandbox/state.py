@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -46,6 +47,8 @@ from app.sandbox.wire import (
 )
 from app.session import signing
 from app.session.api import ANONYMOUS_CALLS
+
+log = logging.getLogger(__name__)
 
 # Parameters each emulated call accepts (outscale.yaml's Request schemas), and the required ones.
 CALL_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -208,7 +211,8 @@ class SandboxState:
                 self.faults.check()
                 status, body, headers = 200, self._dispatch(req), {}
                 self.faults.seen(req.call)
-            except ApiFault as f:
+            except Exception as e:  # every answer is OUTSCALE-shaped, never a bare 500
+                f = e if isinstance(e, ApiFault) else _unexpected(req, e)
                 status, headers = f.status, f.headers
                 body = {"Errors": [{"Code": f.code, "Type": f.type, "Details": f.details}]}
             body["ResponseContext"] = {"RequestId": request_id}
@@ -220,9 +224,11 @@ class SandboxState:
             raise ApiFault(405, "2", "AccessDenied", "ErrorHttpMethodNotAllowed")
         if req.call not in SUPPORTED_CALLS:
             raise ApiFault(400, "5011", "InvalidResource", f"The sandbox does not emulate '{req.call}'.")
+        if not _json_media(req.headers.get("content-type")):
+            raise invalid("The request body must be JSON (Content-Type: application/json).", "4095")
         try:
             params = json.loads(req.body.decode("utf-8")) if req.body.strip() else {}
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deep
             params = None
         if not isinstance(params, dict):
             raise invalid("The request body is not a JSON object.", "4095")
@@ -244,6 +250,21 @@ class SandboxState:
             return {}
         return self._handlers[req.call](params, auth)
 
+
+
+def _json_media(content_type: str | None) -> bool:
+    """Whether a Content-Type may carry the JSON body: none, JSON, or a form type (curl -d's default)."""
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return (media in ("application/json", "application/x-www-form-urlencoded", "text/plain")
+            or media.endswith("+json") or media.startswith("application/x-amz-json"))
+
+
+def _unexpected(req: SandboxRequest, error: Exception) -> ApiFault:
+    """A handler failed on parameters it did not expect (a wrong type or form): say so the OUTSCALE way."""
+    log.warning("sandbox: %s failed on its parameters (%s)", req.call, type(error).__name__)
+    return invalid("A parameter has a value of the wrong type or form.", "4047")
 
 
 def _served(req: SandboxRequest, status: int, body: dict[str, Any]) -> ServedCall:

@@ -488,7 +488,7 @@ def test_tls13_resumed_connection_keeps_the_client_certificate(
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_cert_chain(*client_pki.cert("alice"))
 
-    def signed() -> dict[str, str]:
+    def signed(later: int = 0) -> dict[str, str]:
         return signing.osc4_headers(
             access_key=sandbox_info.access_key,
             secret_key=sandbox_info.secret_key,
@@ -496,12 +496,14 @@ def test_tls13_resumed_connection_keeps_the_client_certificate(
             host=f"127.0.0.1:{sandbox_info.port}",
             path="/api/v1/ReadAccounts",
             body=b"{}",
+            now=NOW() + dt.timedelta(seconds=later),
         )
 
     status, body, session, reused = _raw_https(sandbox_info, ctx, None, "ReadAccounts", signed(), b"{}")
     assert status == 200 and not reused
-    # Tickets arrive after the handshake; ask again on a resumed connection.
-    status, body, _, reused = _raw_https(sandbox_info, ctx, session, "ReadAccounts", signed(), b"{}")
+    # Tickets arrive after the handshake; ask again on a resumed connection (signed anew: the sandbox
+    # refuses a replayed signature).
+    status, body, _, reused = _raw_https(sandbox_info, ctx, session, "ReadAccounts", signed(1), b"{}")
     assert reused and status == 200, body
     log = sandbox.tls_log
     assert log[-1].resumed and log[-1].client_certificate and log[-1].client_cn == "alice"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -95,6 +96,9 @@ USER_AGENT = "osc-trusted-login"
 #: No honest OUTSCALE answer comes near this (the mTLS transport stops reading there already).
 MAX_ANSWER_BYTES = 32 * 2**20
 
+
+_signed_lock = threading.Lock()
+_signed_at: dict[tuple[str, str, bytes], int] = {}  # (key id, call, body digest) -> second last signed in
 
 _answers = threading.local()  # .status: the HTTP status of this thread's last 2xx answer
 
@@ -239,10 +243,32 @@ class OutscaleClient:
                 host=self._endpoint.host,
                 path=self._endpoint.path_for(call),
                 body=body,
-                now=self._now(),
+                now=self._unique_second(call, body),
             )
         )
         return headers
+
+    def _unique_second(self, call: str, body: bytes) -> _dt.datetime:
+        """The signing time: now, or the next second not yet used for this exact request.
+
+        X-Osc-Date has whole seconds: the same call with the same body twice in one second would carry
+        the same signature, which an API that refuses replays (the sandbox does) must refuse. A date a
+        few seconds ahead is well within the API's clock-skew allowance (15 minutes), so nobody waits.
+        """
+        key = (self._identity or "", call, hashlib.sha256(body).digest())
+        now = self._now()
+        second = current = int(now.timestamp())
+        with _signed_lock:
+            last = _signed_at.get(key)
+            if last is not None and 0 <= last - second < 600:  # (a clock set back is left alone)
+                second = last + 1
+                now = _dt.datetime.fromtimestamp(second, _dt.UTC)
+            if len(_signed_at) > 4096:
+                _signed_at.clear()
+            _signed_at[key] = second
+        if second - current > 60:  # a burst of identical requests: never more than a minute ahead
+            self._sleep(second - current - 60)
+        return now
 
     def _backoff(self, attempt: int, hint: float | None) -> float:
         if hint is not None:
