@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -479,8 +480,10 @@ class LoginWindow(QWidget):
                 else self.tr("Type your access key."),
             )
             ok = False
-        elif self.method() is AuthMethod.ACCESS_KEY and (len(identity) < 16 or not identity.isalnum()):
-            _show(self.identity_error, self.tr("An access key is 20 letters and digits (e.g. AKIA...)."))
+        elif self.method() is AuthMethod.ACCESS_KEY and not _ACCESS_KEY.fullmatch(identity):
+            # OUTSCALE's shape (not AWS's AKIA...), and the check matches its own words
+            _show(self.identity_error, self.tr("An access key is 20 capital letters and digits "
+                                               "(e.g. 3FJ6KQ0TW2DN8XSP5R7B)."))
             ok = False
         if not self.secret_edit.text():
             _show(
@@ -547,6 +550,9 @@ class LoginWindow(QWidget):
             self.choose_certificate.emit()
             return
         self.login_requested.emit(self.build_request())
+
+
+_ACCESS_KEY = re.compile(r"[A-Z0-9]{20}")
 
 
 def _error_label(name: str) -> QLabel:

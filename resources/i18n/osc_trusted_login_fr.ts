@@ -188,228 +188,238 @@
 <context>
     <name>LoginFlow</name>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="131" />
+        <location filename="../../app/ui/flows/login.py" line="135" />
         <source>Contacting %1...</source>
         <translation>Connexion à %1...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="181" />
+        <location filename="../../app/ui/flows/login.py" line="199" />
         <source>Cancelling...</source>
         <translation>Annulation...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="187" />
+        <location filename="../../app/ui/flows/login.py" line="205" />
         <source>Server verified. Waiting for the card's PIN...</source>
         <translation>Serveur vérifié. En attente du code PIN de la carte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="226" />
+        <location filename="../../app/ui/flows/login.py" line="245" />
         <source>Login cancelled</source>
         <translation>Connexion annulée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/login.py" line="226" />
+        <location filename="../../app/ui/flows/login.py" line="245" />
         <source>Nothing was changed on the account.</source>
         <translation>Rien n’a été modifié sur le compte.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="263" />
+        <source>The login and password were refused by %1. An account lives in one Region: check the Region, then the password; after four failures the account is locked for a minute.</source>
+        <translation>L’identifiant et le mot de passe ont été refusés par %1. Un compte existe dans une seule Région : vérifiez la Région, puis le mot de passe ; après quatre échecs, le compte est bloqué une minute.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/flows/login.py" line="266" />
+        <source>The access key and secret key were refused by %1. An account lives in one Region: check the Region, then the keys.</source>
+        <translation>La clé d’accès et la clé secrète ont été refusées par %1. Un compte existe dans une seule Région : vérifiez la Région, puis les clés.</translation>
     </message>
 </context>
 <context>
     <name>LoginWindow</name>
     <message>
-        <location filename="../../app/ui/login.py" line="111" />
+        <location filename="../../app/ui/login.py" line="112" />
         <source>Log in to OUTSCALE with your certificate</source>
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="133" />
+        <location filename="../../app/ui/login.py" line="134" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="136" />
+        <location filename="../../app/ui/login.py" line="137" />
         <source>osc pro&amp;file:</source>
         <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="148" />
+        <location filename="../../app/ui/login.py" line="149" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="150" />
+        <location filename="../../app/ui/login.py" line="151" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="160" />
+        <location filename="../../app/ui/login.py" line="161" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="192" />
+        <location filename="../../app/ui/login.py" line="193" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="193" />
+        <location filename="../../app/ui/login.py" line="194" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="194" />
+        <location filename="../../app/ui/login.py" line="195" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="195" />
+        <location filename="../../app/ui/login.py" line="196" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="196" />
+        <location filename="../../app/ui/login.py" line="197" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="200" />
+        <location filename="../../app/ui/login.py" line="201" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="203" />
+        <location filename="../../app/ui/login.py" line="204" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="213" />
+        <location filename="../../app/ui/login.py" line="214" />
         <source>Endpoin&amp;t:</source>
         <translation>Poin&amp;t d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="242" />
-        <location filename="../../app/ui/login.py" line="346" />
+        <location filename="../../app/ui/login.py" line="243" />
+        <location filename="../../app/ui/login.py" line="347" />
         <source>Also remember the password (in the system ke&amp;yring)</source>
         <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="272" />
-        <location filename="../../app/ui/login.py" line="457" />
+        <location filename="../../app/ui/login.py" line="273" />
+        <location filename="../../app/ui/login.py" line="458" />
         <source>Log i&amp;n</source>
         <translation>Se co&amp;nnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="353" />
+        <location filename="../../app/ui/login.py" line="354" />
         <source>Also remember the secret key (in the system ke&amp;yring)</source>
         <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="222" />
-        <location filename="../../app/ui/login.py" line="385" />
+        <location filename="../../app/ui/login.py" line="486" />
+        <source>An access key is 20 capital letters and digits (e.g. 3FJ6KQ0TW2DN8XSP5R7B).</source>
+        <translation>Une clé d’accès compte 20 lettres majuscules et chiffres (par ex. 3FJ6KQ0TW2DN8XSP5R7B).</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="223" />
+        <location filename="../../app/ui/login.py" line="386" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="78" />
+        <location filename="../../app/ui/login.py" line="79" />
         <source>Log in</source>
         <translation>Connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="225" />
+        <location filename="../../app/ui/login.py" line="226" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="231" />
+        <location filename="../../app/ui/login.py" line="232" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="240" />
+        <location filename="../../app/ui/login.py" line="241" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="263" />
+        <location filename="../../app/ui/login.py" line="264" />
         <source>&amp;Settings...</source>
         <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="267" />
+        <location filename="../../app/ui/login.py" line="268" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="277" />
+        <location filename="../../app/ui/login.py" line="278" />
         <source>Set up certificate l&amp;ogin for this account...</source>
         <translation>C&amp;onfigurer la connexion par certificat pour ce compte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="343" />
+        <location filename="../../app/ui/login.py" line="344" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="344" />
+        <location filename="../../app/ui/login.py" line="345" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="345" />
+        <location filename="../../app/ui/login.py" line="346" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="348" />
+        <location filename="../../app/ui/login.py" line="349" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="350" />
+        <location filename="../../app/ui/login.py" line="351" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="457" />
+        <location filename="../../app/ui/login.py" line="458" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="478" />
+        <location filename="../../app/ui/login.py" line="479" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="479" />
+        <location filename="../../app/ui/login.py" line="480" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="483" />
-        <source>An access key is 20 letters and digits (e.g. AKIA...).</source>
-        <translation>Une clé d’accès fait 20 lettres et chiffres (par ex. AKIA...).</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/login.py" line="489" />
+        <location filename="../../app/ui/login.py" line="492" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="490" />
+        <location filename="../../app/ui/login.py" line="493" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="500" />
+        <location filename="../../app/ui/login.py" line="503" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="533" />
+        <location filename="../../app/ui/login.py" line="536" />
         <source>Choose a certificate</source>
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="534" />
+        <location filename="../../app/ui/login.py" line="537" />
         <source>Choose the certificate (card or file) to set up login with first.</source>
         <translation>Choisissez d’abord le certificat (carte ou fichier) avec lequel configurer la connexion.</translation>
     </message>
@@ -777,7 +787,7 @@
     <message>
         <location filename="../../app/ui/session_window.py" line="225" />
         <source>Set up certificate &amp;login...</source>
-        <translation>Configurer la connexion par certificat...</translation>
+        <translation>Conne&amp;xion par certificat...</translation>
     </message>
     <message>
         <location filename="../../app/ui/session_window.py" line="244" />

@@ -120,13 +120,38 @@ def audit(window: Any) -> list[str]:
     return problems
 
 
+def _dark_palette() -> Any:
+    from PySide6.QtGui import QColor, QPalette
+
+    p = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#2d2d2d"), (QPalette.ColorRole.WindowText, "#e8e8e8"),
+                         (QPalette.ColorRole.Base, "#1e1e1e"), (QPalette.ColorRole.AlternateBase, "#262626"),
+                         (QPalette.ColorRole.Text, "#e8e8e8"), (QPalette.ColorRole.Button, "#353535"),
+                         (QPalette.ColorRole.ButtonText, "#e8e8e8"),
+                         (QPalette.ColorRole.Highlight, "#3d6fb4"),
+                         (QPalette.ColorRole.HighlightedText, "#ffffff")):
+        p.setColor(role, QColor(colour))
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#7a7a7a"))
+    return p
+
+
 def main() -> int:
-    """Print one JSON object per screen, language and size: {"screen", "lang", "size", "problems"}."""
+    """Print one JSON object per screen, language and size: {"screen", "lang", "size", "problems"}.
+
+    Arguments: [--dark] (a dark Fusion palette, as a dark desktop gives) [--shots DIR] (save each screen
+    at its default size as DIR/<lang>/<screen>.png).
+    """
+    from pathlib import Path
+
     from PySide6.QtWidgets import QApplication
 
     from app.ui.app import ensure_qapplication
     from app.ui.i18n import install_language
 
+    shots = Path(sys.argv[sys.argv.index("--shots") + 1]) if "--shots" in sys.argv else None
+    if "--dark" in sys.argv:
+        QApplication.setStyle("Fusion")
+        QApplication.setPalette(_dark_palette())
     app = ensure_qapplication()
     for lang in ("en", "fr"):
         install_language(lang)
@@ -140,6 +165,9 @@ def main() -> int:
                     w.resize(min(800, area.width()) - fw, min(600, area.height()) - fh)
                 for _ in range(3):
                     QApplication.processEvents()
+                if shots is not None and size == "default":
+                    (shots / lang).mkdir(parents=True, exist_ok=True)
+                    w.grab().save(str(shots / lang / f"{name}.png"))
                 line = {"screen": name, "lang": lang, "size": size, "problems": audit(w)}
                 print(json.dumps(line), flush=True)
             if hasattr(w, "allow_close"):

@@ -108,3 +108,49 @@ def test_expiry_in_local_time_and_words(qapp: Any) -> None:
     local = time.strftime("%H:%M", time.localtime(when))
     text = expiry_text(when, now)
     assert local in text and "in 3 h 12 min" in text and "Z" not in text.split("(")[0].strip()[-1:]
+
+
+def _prefill_card(app: Any, password: str | None = None) -> None:
+    card = app.card
+    uri = f"pkcs11:token={quote(card.token.label)};object={quote('second p256')};type=cert"
+    app.login_window.prefill(LoginPrefill(
+        identity=app.sandbox.info.login, secret=password or app.sandbox.info.password,
+        certificate=PickedCertificate(CertificateChoice(uri, module_path=card.client_module_path),
+                                      "second card p256", card.token.label)))
+
+
+def test_a_card_inserted_after_a_failed_try_is_seen_by_the_next(qtbot: Any, ui_app: Any) -> None:
+    from app.tokens.errors import TokenNotPresent
+
+    app = ui_app
+    w = app.login_window
+    app.start()
+    _prefill_card(app)
+    app.card.remove()
+    with qtbot.waitSignal(app.login_failed, timeout=TIMEOUT) as failed:
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+    assert isinstance(failed.args[0], TokenNotPresent) and w.message.isVisible()
+    app.card.insert()
+    qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+    assert not w.message.isVisible()  # the new attempt does not wear the last one's words
+    qtbot.waitUntil(lambda: app.pin_bridge.dialog is not None or app.session is None, timeout=TIMEOUT)
+    assert app.pin_bridge.dialog is not None, w.message.text()  # the card was found: its PIN is asked
+    app.pin_bridge.dialog.reject()
+    qtbot.waitUntil(lambda: app.session is None, timeout=TIMEOUT)
+
+
+def test_a_refused_login_names_the_method_and_the_region_and_focuses_the_password(
+    qtbot: Any, ui_app: Any
+) -> None:
+    app = ui_app
+    w = app.login_window
+    app.start()
+    _prefill_card(app, password="wrong password")
+    with qtbot.waitSignal(app.login_failed, timeout=TIMEOUT):
+        qtbot.mouseClick(w.login_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: app.pin_bridge.dialog is not None, timeout=TIMEOUT)
+        qtbot.keyClicks(app.pin_bridge.dialog.pin_edit, app.card.token.user_pin)
+        qtbot.mouseClick(app.pin_bridge.dialog.ok_button, Qt.MouseButton.LeftButton)
+    text = w.message.text()
+    assert "login and password" in text and "Region" in text and app.sandbox.info.endpoint in text
+    assert w.focusWidget() is w.secret_edit

@@ -57,6 +57,8 @@ class LoginFlow(QObject):
         self._settings = session_settings
         self._use_keyring = use_keyring
         self._remember_pending: LoginToRemember | None = None
+        self._last_failure: BaseException | None = None
+        self._attempt: LoginRequest | None = None
         window.login_requested.connect(self.start_login)
         window.cancel_requested.connect(self.cancel_login)
         window.profile_selected.connect(self.load_profile)
@@ -128,7 +130,10 @@ class LoginFlow(QObject):
         w = self.window
         if self.current.session is not None:
             return
+        # Every attempt is visibly new: the last failure's words go, the status starts over.
+        w.clear_message()
         w.set_busy(True, self.tr("Contacting %1...").replace("%1", request.endpoint or request.region))
+        self._attempt = request
         self._remember_pending = self._what_to_remember(request)
         self.pin_bridge.reopen()
         self.pin_bridge.set_parent_widget(w)
@@ -142,8 +147,21 @@ class LoginFlow(QObject):
             w.show_message(*describe(e))
             return
         self.current.session = session
+        login = session.login
+        module = _card_module(request) if isinstance(self._last_failure, _card_absent()) else None
+        if module is not None:
+            # The last try found no card: the module's slot list is re-read first, or the card inserted
+            # meanwhile would stay unseen until the picker re-scanned.
+            def login_after_rescan() -> SessionInfo:
+                from app.tokens.inventory import rescan
+
+                rescan(module)
+                return session.login()
+
+            login = login_after_rescan
+        self._last_failure = None
         self.net.submit(
-            session.login,
+            login,
             lambda info: self._login_done(session, info),
             lambda e: self._login_error(session, e),
             name="login",
@@ -221,13 +239,60 @@ class LoginFlow(QObject):
         from app.session.errors import LoginCancelled
         from app.tokens.errors import PinCancelled
 
+        self._last_failure = e
         if isinstance(e, LoginCancelled | PinCancelled):
             w.show_message(
                 self.tr("Login cancelled"), self.tr("Nothing was changed on the account."), warning=False
             )
         else:
-            w.show_message(*describe(e))
+            w.show_message(*self._words(e))
+            self._focus_for(e)
         self.login_failed.emit(e)
+
+    def _words(self, e: BaseException) -> tuple[str, str]:
+        """describe(e); a refused login names the method used and the Region (an account lives in one)."""
+        from app.session.errors import AuthenticationFailed
+
+        title, text = describe(e)
+        request = self._attempt
+        if isinstance(e, AuthenticationFailed) and request is not None:
+            where = request.endpoint or request.region
+            if request.credentials.method is AuthMethod.PASSWORD:
+                text = self.tr("The login and password were refused by %1. An account lives in one Region: "
+                               "check the Region, then the password; after four failures the account is "
+                               "locked for a minute.").replace("%1", where)
+            else:
+                text = self.tr("The access key and secret key were refused by %1. An account lives in one "
+                               "Region: check the Region, then the keys.").replace("%1", where)
+        return title, text
+
+    def _focus_for(self, e: BaseException) -> None:
+        """Focus the field to fix: the secret after a refused login, the Region or endpoint after a
+        server that cannot be reached or trusted."""
+        from app.session.errors import AuthenticationFailed, EndpointUnreachable, ServerNotTrusted
+
+        w = self.window
+        if isinstance(e, AuthenticationFailed):
+            w.secret_edit.setFocus()
+            w.secret_edit.selectAll()
+        elif isinstance(e, EndpointUnreachable | ServerNotTrusted):
+            (w.endpoint_edit if w.endpoint_edit.isVisible() else w.region_combo).setFocus()
+
+
+def _card_absent() -> type[BaseException]:
+    from app.tokens.errors import TokenNotPresent
+
+    return TokenNotPresent
+
+
+def _card_module(request: LoginRequest) -> str | None:
+    """The PKCS#11 module of a card login (None for a file certificate or when none is named)."""
+    choice = request.certificate
+    if choice is None or not choice.is_card:
+        return None
+    if choice.entry is not None and choice.entry.module_path:
+        return choice.entry.module_path
+    return choice.module_path
 
 
 def certificate_of_profile(p: OscProfile) -> PickedCertificate | None:
