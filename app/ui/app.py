@@ -132,6 +132,9 @@ class TrustedLoginApp(QObject):
         sv.vms_loaded.connect(self.vms_loaded)
         sv.close_requested.connect(self.quit)
         sv.close_to_tray = lambda: close_to_tray(self.options.settings_store)
+        self.certificates.last_used = lambda: _setting(self.options.settings_store, "last_certificate")
+        self.certificates.settings_requested.connect(self.open_settings)
+        self.login_flow.logged_in.connect(self._remember_certificate)
 
     # -- the facade: what the flows hold, under the names the tests and run() use -------------------
 
@@ -221,6 +224,13 @@ class TrustedLoginApp(QObject):
             self.login_flow.load_profile(self.options.profile)
         elif self.options.use_keyring and self.options.prefill is None:
             self.login_flow.load_remembered_later()
+
+    def _remember_certificate(self, info: SessionInfo) -> None:
+        """Keep the SHA-256 of the certificate just used: the picker selects it next time (no secret)."""
+        fingerprint, store = info.certificate_fingerprint, self.options.settings_store
+        # use_keyring off (tests, demo): nothing of this computer's user is written, as for the login
+        if fingerprint and self.options.use_keyring and _setting(store, "last_certificate") != fingerprint:
+            self.net.submit(lambda: _save_setting(store, "last_certificate", fingerprint), name="last-cert")
 
     def _remember_failed(self, problem: str) -> None:
         text = self.tr("Your login could not be remembered: %1").replace("%1", problem)
@@ -381,9 +391,27 @@ def ensure_qapplication(argv: list[str] | None = None) -> QApplication:
 
 def close_to_tray(store: SettingsStore | None) -> bool:
     """The setting: closing the session window keeps the session in the tray (True) or asks (False)."""
+    return _setting(store, "close_to_tray") is not False
+
+
+def _setting(store: SettingsStore | None, name: str) -> object:
+    """A value of the settings file this module keeps among its extras (None when absent)."""
     from app.ui.settings import SettingsStore
 
-    return (store or SettingsStore()).load().extras.get("close_to_tray", True) is not False
+    return (store or SettingsStore()).load().extras.get(name)
+
+
+def _save_setting(store: SettingsStore | None, name: str, value: object) -> None:
+    from app.ui.settings import SettingsStore
+
+    st = store or SettingsStore()
+    current = st.load()
+    try:
+        st.save(replace(current, extras={**current.extras, name: value}))
+    except Exception as e:  # a settings file we may not write: the picker just selects the first one
+        import logging
+
+        logging.getLogger(__name__).warning("settings not saved: %s", type(e).__name__)
 
 
 def apply_style(app: QApplication) -> None:

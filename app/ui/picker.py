@@ -10,10 +10,13 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
+    QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -69,6 +72,7 @@ class CertificatePicker(QDialog):
 
     refresh_requested = Signal()
     file_added = Signal(str, object)  # path, Secret | None: the controller loads it on a worker
+    settings_requested = Signal()  # "Settings..." next to a module that failed to load
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +88,8 @@ class CertificatePicker(QDialog):
         self._rendered: tuple[object, ...] = ()
         self._rendered_problems: tuple[str, ...] = ()
         self.password_dialog: QInputDialog | None = None
+        self.details_box: QMessageBox | None = None
+        self.preferred_fingerprint: str | None = None  # the last certificate used: selected when listed
 
         layout = QVBoxLayout(self)
         intro = QLabel(
@@ -105,17 +111,29 @@ class CertificatePicker(QDialog):
         self.tree.header().setStretchLastSection(True)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.tree.itemDoubleClicked.connect(lambda *_: self._accept_if_usable())
-        layout.addWidget(self.tree, 1)
-
+        # The list and its "nothing found" text share one place: the dialog does not jump when it empties.
         self.empty = QLabel(self.tr("No certificate found. Insert a card, or add a certificate file."))
         self.empty.setObjectName("emptyLabel")
-        self.empty.hide()
-        layout.addWidget(self.empty)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tree)
+        self.stack.addWidget(self.empty)
+        layout.addWidget(self.stack, 1)
+        problems = QHBoxLayout()
         self.problem_label = QLabel()
         self.problem_label.setObjectName("inventoryProblems")
         self.problem_label.setWordWrap(True)
+        self.problem_label.setAccessibleName(self.tr("Card software problems"))
+        self.settings_button = QPushButton(self.tr("&Settings..."))
+        self.settings_button.setObjectName("pickerSettings")
+        self.settings_button.setAutoDefault(False)
+        self.settings_button.clicked.connect(self.settings_requested)
+        problems.addWidget(self.problem_label, 1)
+        problems.addWidget(self.settings_button)
         self.problem_label.hide()
-        layout.addWidget(self.problem_label)
+        self.settings_button.hide()
+        layout.addLayout(problems)
 
         self.buttons = QDialogButtonBox()
         self.add_button = QPushButton(self.tr("&Add file..."))
@@ -128,6 +146,12 @@ class CertificatePicker(QDialog):
         self.use_button.setObjectName("useCertificate")
         self.use_button.setDefault(True)
         self.use_button.setEnabled(False)
+        self.details_button = QPushButton(self.tr("&Details..."))
+        self.details_button.setObjectName("certificateDetails")
+        self.details_button.setAutoDefault(False)
+        self.details_button.setEnabled(False)
+        self.details_button.clicked.connect(self.show_details)
+        self.buttons.addButton(self.details_button, QDialogButtonBox.ButtonRole.ActionRole)
         cancel = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         cancel.setText(self.tr("&Cancel"))
         self.buttons.addButton(self.add_button, QDialogButtonBox.ButtonRole.ActionRole)
@@ -201,12 +225,22 @@ class CertificatePicker(QDialog):
         self._rendered = layout
         if self._snapshot.problems != self._rendered_problems:
             self._rendered_problems = self._snapshot.problems
-            self.problem_label.setText("\n".join(self._snapshot.problems))
+            self.problem_label.setText(self.tr("%1 Check the card software in Settings.")
+                                       .replace("%1", "\n".join(self._snapshot.problems)))
             self.problem_label.setVisible(bool(self._snapshot.problems))
-        self.empty.setVisible(not rows)
-        self.tree.setVisible(bool(rows))
+            self.settings_button.setVisible(bool(self._snapshot.problems))
+        if not rows and self._snapshot.problems:
+            self.empty.setText(self.tr("No certificate found: the card software could not be loaded (see "
+                                       "below). Fix it in Settings, or add a certificate file."))
+        elif not rows:
+            self.empty.setText(self.tr("No card found. Insert a card in its reader (is the reader "
+                                       "connected?), or add a certificate file."))
+        self.stack.setCurrentWidget(self.tree if rows else self.empty)
         if self.status.text() == self.tr("Looking for certificates..."):
             self.status.setText("")
+        preferred = self.preferred_fingerprint  # the last certificate used, once listed
+        if keep is None and preferred and self.select_fingerprint(preferred):
+            keep = preferred
         if keep is None or not self.select_fingerprint(keep):
             first = next((r for r in rows if r.usable), None)
             if first is not None:
@@ -310,6 +344,28 @@ class CertificatePicker(QDialog):
     def _selection_changed(self) -> None:
         row = self._selected_row()
         self.use_button.setEnabled(row is not None and row.usable)
+        self.details_button.setEnabled(row is not None)
+
+    def show_details(self) -> None:
+        """The selected certificate as browsers show it: issued to / by, validity, where it is, SHA-256."""
+        row = self._selected_row()
+        if row is None:
+            return
+        fingerprint = ":".join(row.fingerprint[i:i + 2] for i in range(0, len(row.fingerprint), 2)).upper()
+        lines = [(self.tr("Issued to"), row.subject), (self.tr("Issued by"), row.issuer),
+                 (self.tr("Valid until"), row.expires), (self.tr("Key"), row.key),
+                 (self.tr("Stored in"), row.group), (self.tr("SHA-256 fingerprint"), fingerprint)]
+        if row.problems:
+            lines.append((self.tr("Cannot be used"), "; ".join(row.problems)))
+        text = "\n".join(f"{k}: {v}" for k, v in lines)
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("Certificate details"), row.title,
+                          QMessageBox.StandardButton.Close, self)
+        box.setObjectName("certificateDetailsBox")
+        box.setInformativeText(text)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAccessibleDescription(text)
+        self.details_box = box
+        box.open()
 
     def _accept_if_usable(self) -> None:
         row = self._selected_row()

@@ -3,128 +3,194 @@
 <context>
     <name>CertificatePicker</name>
     <message>
-        <location filename="../../app/ui/picker.py" line="76" />
+        <location filename="../../app/ui/picker.py" line="80" />
         <source>Choose a certificate</source>
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="94" />
+        <location filename="../../app/ui/picker.py" line="100" />
         <source>Certificates on your cards and in your files. Insert a card and it appears here. Greyed certificates cannot be used; the reason is shown.</source>
         <translation>Les certificats de vos cartes et de vos fichiers. Insérez une carte et elle apparaît ici. Les certificats grisés ne sont pas utilisables ; la raison est indiquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="101" />
+        <location filename="../../app/ui/picker.py" line="107" />
         <source>Certificate</source>
         <translation>Certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="101" />
+        <location filename="../../app/ui/picker.py" line="107" />
         <source>Issuer</source>
         <translation>Émetteur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="101" />
+        <location filename="../../app/ui/picker.py" line="107" />
         <source>Expires</source>
         <translation>Expire le</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="101" />
+        <location filename="../../app/ui/picker.py" line="107" />
+        <location filename="../../app/ui/picker.py" line="356" />
         <source>Key</source>
         <translation>Clé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="102" />
+        <location filename="../../app/ui/picker.py" line="108" />
         <source>Status</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="110" />
+        <location filename="../../app/ui/picker.py" line="115" />
         <source>No certificate found. Insert a card, or add a certificate file.</source>
         <translation>Aucun certificat trouvé. Insérez une carte ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="121" />
+        <location filename="../../app/ui/picker.py" line="127" />
+        <source>Card software problems</source>
+        <translation>Problèmes de logiciel de carte</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="128" />
+        <source>&amp;Settings...</source>
+        <translation>&amp;Paramètres...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="139" />
         <source>&amp;Add file...</source>
         <translation>Ajouter un &amp;fichier...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="124" />
+        <location filename="../../app/ui/picker.py" line="142" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="127" />
+        <location filename="../../app/ui/picker.py" line="145" />
         <source>&amp;Use this certificate</source>
         <translation>&amp;Utiliser ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="132" />
+        <location filename="../../app/ui/picker.py" line="149" />
+        <source>&amp;Details...</source>
+        <translation>&amp;Détails...</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="156" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="141" />
-        <location filename="../../app/ui/picker.py" line="209" />
+        <location filename="../../app/ui/picker.py" line="165" />
+        <location filename="../../app/ui/picker.py" line="240" />
         <source>Looking for certificates...</source>
         <translation>Recherche des certificats...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="263" />
+        <location filename="../../app/ui/picker.py" line="229" />
+        <source>%1 Check the card software in Settings.</source>
+        <translation>%1 Vérifiez le logiciel de carte dans les paramètres.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="234" />
+        <source>No certificate found: the card software could not be loaded (see below). Fix it in Settings, or add a certificate file.</source>
+        <translation>Aucun certificat trouvé : le logiciel de carte n’a pas pu être chargé (voir ci-dessous). Corrigez-le dans les paramètres, ou ajoutez un fichier de certificat.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="237" />
+        <source>No card found. Insert a card in its reader (is the reader connected?), or add a certificate file.</source>
+        <translation>Aucune carte trouvée. Insérez une carte dans son lecteur (le lecteur est-il branché ?), ou ajoutez un fichier de certificat.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="297" />
         <source>Card: %1</source>
         <translation>Carte : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="263" />
+        <location filename="../../app/ui/picker.py" line="297" />
         <source>This computer: %1</source>
         <translation>Cet ordinateur : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="264" />
+        <location filename="../../app/ui/picker.py" line="298" />
         <source>File: %1</source>
         <translation>Fichier : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="277" />
+        <location filename="../../app/ui/picker.py" line="311" />
         <source>Matches this account</source>
         <translation>Correspond à ce compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="278" />
+        <location filename="../../app/ui/picker.py" line="312" />
         <source>Usable</source>
         <translation>Utilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="280" />
+        <location filename="../../app/ui/picker.py" line="314" />
         <source>Not usable</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="297" />
+        <location filename="../../app/ui/picker.py" line="331" />
         <source>%1, not usable: %2</source>
         <translation>%1, inutilisable : %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="324" />
+        <location filename="../../app/ui/picker.py" line="355" />
+        <source>Issued to</source>
+        <translation>Délivré à</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="355" />
+        <source>Issued by</source>
+        <translation>Délivré par</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="356" />
+        <source>Valid until</source>
+        <translation>Valide jusqu’au</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="357" />
+        <source>Stored in</source>
+        <translation>Stocké dans</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="357" />
+        <source>SHA-256 fingerprint</source>
+        <translation>Empreinte SHA-256</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="359" />
+        <source>Cannot be used</source>
+        <translation>Inutilisable</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="361" />
+        <source>Certificate details</source>
+        <translation>Détails du certificat</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="380" />
         <source>Add a certificate file</source>
         <translation>Ajouter un fichier de certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="326" />
+        <location filename="../../app/ui/picker.py" line="382" />
         <source>Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)</source>
         <translation>Certificats (*.p12 *.pfx *.pem *.crt *.key);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="337" />
+        <location filename="../../app/ui/picker.py" line="393" />
         <source>Password of %1 (leave empty if it has none):</source>
         <translation>Mot de passe de %1 (laisser vide s’il n’en a pas) :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="342" />
+        <location filename="../../app/ui/picker.py" line="398" />
         <source>File password</source>
         <translation>Mot de passe du fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="354" />
+        <location filename="../../app/ui/picker.py" line="410" />
         <source>Reading %1...</source>
         <translation>Lecture de %1...</translation>
     </message>
@@ -1002,32 +1068,32 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="206" />
+        <location filename="../../app/ui/app.py" line="209" />
         <source>Some configuration could not be read</source>
         <translation>Une partie de la configuration n'a pas pu être lue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="226" />
+        <location filename="../../app/ui/app.py" line="236" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="291" />
+        <location filename="../../app/ui/app.py" line="301" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="321" />
+        <location filename="../../app/ui/app.py" line="331" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="332" />
+        <location filename="../../app/ui/app.py" line="342" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="337" />
+        <location filename="../../app/ui/app.py" line="347" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>

@@ -107,4 +107,31 @@ def test_rows_and_groups_come_and_go(picker: CertificatePicker) -> None:
     picker.set_snapshot(InventorySnapshot((), ("Card software not loaded: x.so",)))
     assert picker.rows() == [] and picker.tree.topLevelItemCount() == 0
     assert picker.empty.isVisibleTo(picker)
-    assert picker.problem_label.text() == "Card software not loaded: x.so"
+    assert picker.problem_label.text().startswith("Card software not loaded: x.so")
+    assert picker.settings_button.isVisibleTo(picker) and "loaded" in picker.empty.text()
+
+
+def test_picker_preselects_the_last_certificate_and_shows_details(qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    rows = tuple(CertRow("OTL Demo Card", "card", f"operator {i}", f"CN=operator {i}", "CN=Example CA",
+                         "2027-01-01", "EC 256", i != 1, () if i != 1 else ("expired on 2020-01-01",),
+                         CertificateChoice(f"pkcs11:id=%0{i}"), f"{i:02x}" * 32) for i in range(3))
+    picker = CertificatePicker()
+    qtbot.addWidget(picker)
+    picker.preferred_fingerprint = rows[2].fingerprint  # the last one used, not the first listed
+    picker.show()
+    picker.set_snapshot(InventorySnapshot(rows))
+    assert picker._selected_row() == rows[2]
+    height = picker.stack.height()
+    # an unusable row takes focus and selection (its reason can be read), but cannot be used
+    assert picker.select_fingerprint(rows[1].fingerprint)
+    assert not picker.use_button.isEnabled() and picker.details_button.isEnabled()
+    qtbot.mouseClick(picker.details_button, Qt.MouseButton.LeftButton)
+    box = picker.details_box
+    assert box is not None and "Issued by: CN=Example CA" in box.informativeText()
+    assert "01:01:01" in box.informativeText() and "expired on 2020-01-01" in box.informativeText()
+    box.close()
+    picker.set_snapshot(InventorySnapshot(()))  # the list empties: the text takes its place
+    assert picker.stack.currentWidget() is picker.empty and picker.stack.height() == height
+    assert "No card found" in picker.empty.text()

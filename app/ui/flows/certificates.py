@@ -21,6 +21,7 @@ class CertificatesFlow(QObject):
     """Opens the picker over the login window and keeps it fed with scans of cards and stores."""
 
     inventory_loaded = Signal(object)  # InventorySnapshot
+    settings_requested = Signal()  # the picker's "Settings..." (a module failed to load)
 
     def __init__(
         self,
@@ -35,6 +36,8 @@ class CertificatesFlow(QObject):
         self.window = window
         self.cards = cards
         self._config = config  # read at each scan: the settings dialog may change it
+        # SHA-256 of the last certificate used (app.py reads the settings file; not a secret)
+        self.last_used: Callable[[], str | None] = lambda: None
         self.picker: CertificatePicker | None = None
         self._scan_running = False
         self._timer = QTimer(self)
@@ -51,6 +54,8 @@ class CertificatesFlow(QObject):
 
         picker = CertificatePicker(self.window)
         self.picker = picker
+        picker.preferred_fingerprint = self.last_used()
+        picker.settings_requested.connect(self.settings_requested)
         picker.refresh_requested.connect(self.refresh_inventory)
         picker.file_added.connect(self._add_file)
         picker.finished.connect(lambda result: self._picker_closed(picker, result))
