@@ -4,6 +4,8 @@ published profile, with osc-sdk-python and osc-cli as processes in a private HOM
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
 import subprocess
 import sys
@@ -20,6 +22,7 @@ from app.sandbox.server import Sandbox
 from app.session.agent import profile as profiles
 from app.session.agent.attach import AgentOptions
 from app.session.agent.runtime import RUNTIME_NAME, runtime_dir
+from app.session.model import SessionState
 from tests.agent.conftest import ROOT, SDK_SCRIPT, AgentRig, SdkTool, run_osc_cli
 from tests.rigs.p11kit import P11KitCard
 
@@ -100,6 +103,18 @@ def test_exec_reaches_the_agent_despite_a_default_profile_pointing_elsewhere(
     assert missing.returncode == 127
 
 
+def test_ctrl_c_reaches_the_command_and_exec_waits_for_it(rig: AgentRig) -> None:
+    # as a terminal does: SIGINT to the whole foreground process group (exec and its command)
+    script = 'trap "echo got-int; exit 42" INT; echo ready; while :; do sleep 0.05; done'
+    p = subprocess.Popen(app_cmd("exec", "--", "sh", "-c", script), env=rig.env, cwd=ROOT, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 42, err
+    assert out.strip() == "got-int"
+
+
 def test_env_prints_the_variables_in_each_format(rig: AgentRig) -> None:
     env = rig.env
     sh = subprocess.run(["sh", "-c", f'eval "$({sys.executable} -m app env)" && '
@@ -162,9 +177,21 @@ def test_the_published_profile_works_for_both_tools_and_goes_at_the_end(
     assert "Vms" in json.loads(cli.stdout)
     assert [c.access_key for c in rig.served()[n:]] == [rig.info.temporary_key_id] * 2
     assert elsewhere.hits == []
+    # osc-cli in GRACE (the session's kept connection), then after the end (a clear error, nothing sent)
+    rig.card.remove()
+    rig.events.state(SessionState.GRACE)
+    grace = run_osc_cli(rig.env, "ReadVms", "--profile", "tl-osc-cli")
+    assert grace.returncode == 0 and "Vms" in json.loads(grace.stdout), grace.stderr
+    rig.card.insert()
+    kept = Path(rig.env["HOME"]) / "kept.json"  # what a tool read before the end (a long run)
+    kept.write_text(path.read_text())
     rig.session.logout()
     rig.session.wait_ended(30)
-    rig.agent.end()  # (the agent's own watch does it too; this makes the check below deterministic)
+    rig.agent.end()  # (the agent's own watch does it too; this makes the checks below deterministic)
+    n = len(rig.served())
+    ended = run_osc_cli(rig.env, "ReadVms", "--profile", "tl-osc-cli", "--config-path", str(kept))
+    assert ended.returncode != 0 and "TrustedSessionEnded" in ended.stdout + ended.stderr
+    assert len(rig.served()) == n
     assert json.loads(path.read_text()) == mine
 
 
