@@ -359,4 +359,14 @@ def run_window(card: DemoCard, info: Any, args: argparse.Namespace) -> int:
         prefill=prefill,
         use_keyring=False,
     )
-    return run(options, language=args.language)
+    return run(options, language=args.language or _saved_language())
+
+
+def _saved_language() -> str | None:
+    """The language chosen in Settings (the demo honours it as the product does); None: the system's."""
+    from app.session.config import load_settings
+
+    try:
+        return load_settings().language
+    except Exception:  # a settings file that cannot be read changes nothing here
+        return None

@@ -282,7 +282,28 @@ class TrustedLoginApp(QObject):
             )
             if s.ca_bundle:
                 self.login_window.ca_file = s.ca_bundle
+            self.apply_language(s.language)
         dlg.deleteLater()
+
+    def apply_language(self, language: str | None) -> None:
+        """Switch the language now: the open windows' fixed texts are re-translated in place."""
+        from app.ui.i18n import current_language, install_language, system_language
+        from app.ui.retranslate import retranslate
+        from app.ui.session_window import SessionWindow
+
+        if (language or system_language()) == current_language():
+            return
+        profiles = self.options.profiles
+        before = (LoginWindow(profiles=profiles), SessionWindow())
+        install_language(language)
+        after = (LoginWindow(profiles=profiles), SessionWindow())
+        retranslate(self.login_window, before[0], after[0])
+        if self.session_window is not None:
+            retranslate(self.session_window, before[1], after[1])
+        for w in (*before, *after):
+            if isinstance(w, SessionWindow):
+                w.allow_close()
+            w.deleteLater()
 
     # -- quit -----------------------------------------------------------------------------------------
 

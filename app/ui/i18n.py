@@ -18,6 +18,12 @@ TS_DIR = ROOT / "resources" / "i18n"
 PACKAGED_QM_DIR = Path(__file__).resolve().parent / "i18n"
 
 _installed: list[QTranslator] = []
+_current = "en"
+
+
+def current_language() -> str:
+    """The code of the language installed last ('en' until one is)."""
+    return _current
 
 
 def system_language() -> str:
@@ -84,6 +90,8 @@ def install_language(lang: str | None) -> str:
         code = "en"
     if app is None:
         return code
+    global _current
+    _current = code
     while _installed:
         app.removeTranslator(_installed.pop())
     if code != "en":

@@ -97,7 +97,7 @@ class SettingsDialog(QDialog):
             self._add_item(m, manual=True)
 
         layout.addLayout(self._build_form())
-        note = QLabel(self.tr("A new language applies the next time the application starts."))
+        note = QLabel(self.tr("A new language applies as soon as the settings are saved."))
         note.setWordWrap(True)
         layout.addWidget(note)
         self.error = QLabel()

@@ -950,6 +950,11 @@
         <translation>Paramètres</translation>
     </message>
     <message>
+        <location filename="../../app/ui/settings.py" line="100" />
+        <source>A new language applies as soon as the settings are saved.</source>
+        <translation>Une nouvelle langue s’applique dès l’enregistrement des paramètres.</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/settings.py" line="127" />
         <source>Smart card modules (PKCS#11)</source>
         <translation>Modules de cartes à puce (PKCS#11)</translation>
@@ -993,11 +998,6 @@
         <location filename="../../app/ui/settings.py" line="171" />
         <source>&amp;Language:</source>
         <translation>&amp;Langue :</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/settings.py" line="100" />
-        <source>A new language applies the next time the application starts.</source>
-        <translation>Une nouvelle langue s’applique au prochain démarrage de l’application.</translation>
     </message>
     <message>
         <location filename="../../app/ui/settings.py" line="113" />
@@ -1078,22 +1078,22 @@
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="301" />
+        <location filename="../../app/ui/app.py" line="322" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="331" />
+        <location filename="../../app/ui/app.py" line="352" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="342" />
+        <location filename="../../app/ui/app.py" line="363" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="347" />
+        <location filename="../../app/ui/app.py" line="368" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>

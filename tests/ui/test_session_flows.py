@@ -154,3 +154,28 @@ def test_a_refused_login_names_the_method_and_the_region_and_focuses_the_passwor
     text = w.message.text()
     assert "login and password" in text and "Region" in text and app.sandbox.info.endpoint in text
     assert w.focusWidget() is w.secret_edit
+
+
+def test_the_language_applies_at_once(qtbot: Any, tmp_path: Any) -> None:
+    from app.ui.app import AppOptions, TrustedLoginApp
+    from app.ui.i18n import install_language
+    from app.ui.settings import SettingsStore
+
+    install_language("en")
+    app = TrustedLoginApp(AppOptions(settings_store=SettingsStore(tmp_path / "s.json"), use_keyring=False,
+                                     quit_on_close=False))
+    w = app.login_window
+    qtbot.addWidget(w)
+    try:
+        qtbot.keyClicks(w.identity_edit, "operator@example.com")
+        w.show_message("Something the user must still read", "kept as it is")
+        assert w.windowTitle() == "Log in"
+        app.apply_language("fr")
+        assert w.windowTitle() == "Connexion" and w.settings_button.text() != "&Settings..."
+        assert w.identity_edit.text() == "operator@example.com"  # the user's input is not touched
+        assert "Something the user must still read" in w.message.text()
+        app.apply_language("en")
+        assert w.windowTitle() == "Log in" and w.settings_button.text() == "&Settings..."
+    finally:
+        install_language("en")
+        app.shutdown()
