@@ -116,12 +116,14 @@ class LoginWindow(QWidget):
         self.note = QLabel()
         self.note.setObjectName("note")
         self.note.setWordWrap(True)
+        self.note.setAccessibleName(self.tr("Note"))
         self.note.hide()
         root.addWidget(self.note)
 
         self.message = QLabel()  # the reason a session ended, or a login error, in plain words
         self.message.setObjectName("messageBox")
         self.message.setWordWrap(True)
+        self.message.setAccessibleName(self.tr("Message"))
         self.message.hide()
         root.addWidget(self.message)
 
@@ -423,6 +425,9 @@ class LoginWindow(QWidget):
 
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setText(f"<b>{_html(title)}</b><br>{_html(text)}")
+        # a screen reader announces the box by its name and reads the plain words, not the markup
+        self.message.setAccessibleName(title)
+        self.message.setAccessibleDescription(text)
         self.message.setProperty("kind", "warning" if warning else "info")
         # A dynamic property only restyles after a re-polish.
         self.message.style().unpolish(self.message)

@@ -314,6 +314,7 @@ class SessionWindow(QWidget):
     def show_notice(self, text: str) -> None:
         """A warning from the session (re-login refused, key not revoked, ...)."""
         self.notice.setText(text)
+        self.notice.setAccessibleDescription(text)
         self.notice.setVisible(bool(text))
 
     # -- countdown ------------------------------------------------------------------------------------
@@ -369,6 +370,8 @@ class SessionWindow(QWidget):
             self.last_minute.emit()
         if text != self.countdown_label.text():
             self.countdown_label.setText(text)
+            self.countdown_label.setAccessibleDescription(
+                self.tr("%1 left before the session ends").replace("%1", text))
             # In the title too: a minimised window still shows it in the task bar.
             self.setWindowTitle(
                 self.tr("%1 - card removed - %2").replace("%1", text).replace("%2", self._title)

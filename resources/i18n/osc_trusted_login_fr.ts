@@ -297,95 +297,95 @@
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="134" />
+        <location filename="../../app/ui/login.py" line="136" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="137" />
+        <location filename="../../app/ui/login.py" line="139" />
         <source>osc pro&amp;file:</source>
         <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="149" />
+        <location filename="../../app/ui/login.py" line="151" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="151" />
+        <location filename="../../app/ui/login.py" line="153" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="161" />
+        <location filename="../../app/ui/login.py" line="163" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="193" />
+        <location filename="../../app/ui/login.py" line="195" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="194" />
+        <location filename="../../app/ui/login.py" line="196" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="195" />
+        <location filename="../../app/ui/login.py" line="197" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="196" />
+        <location filename="../../app/ui/login.py" line="198" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="197" />
+        <location filename="../../app/ui/login.py" line="199" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="201" />
+        <location filename="../../app/ui/login.py" line="203" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="204" />
+        <location filename="../../app/ui/login.py" line="206" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="214" />
+        <location filename="../../app/ui/login.py" line="216" />
         <source>Endpoin&amp;t:</source>
         <translation>Poin&amp;t d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="243" />
-        <location filename="../../app/ui/login.py" line="347" />
+        <location filename="../../app/ui/login.py" line="245" />
+        <location filename="../../app/ui/login.py" line="349" />
         <source>Also remember the password (in the system ke&amp;yring)</source>
         <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="273" />
-        <location filename="../../app/ui/login.py" line="458" />
+        <location filename="../../app/ui/login.py" line="275" />
+        <location filename="../../app/ui/login.py" line="463" />
         <source>Log i&amp;n</source>
         <translation>Se co&amp;nnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="354" />
+        <location filename="../../app/ui/login.py" line="356" />
         <source>Also remember the secret key (in the system ke&amp;yring)</source>
         <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="486" />
+        <location filename="../../app/ui/login.py" line="491" />
         <source>An access key is 20 capital letters and digits (e.g. 3FJ6KQ0TW2DN8XSP5R7B).</source>
         <translation>Une clé d’accès compte 20 lettres majuscules et chiffres (par ex. 3FJ6KQ0TW2DN8XSP5R7B).</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="223" />
-        <location filename="../../app/ui/login.py" line="386" />
+        <location filename="../../app/ui/login.py" line="225" />
+        <location filename="../../app/ui/login.py" line="388" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
@@ -395,97 +395,107 @@
         <translation>Connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="226" />
+        <location filename="../../app/ui/login.py" line="119" />
+        <source>Note</source>
+        <translation>Note</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="126" />
+        <source>Message</source>
+        <translation>Message</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/login.py" line="228" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="232" />
+        <location filename="../../app/ui/login.py" line="234" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="241" />
+        <location filename="../../app/ui/login.py" line="243" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="264" />
+        <location filename="../../app/ui/login.py" line="266" />
         <source>&amp;Settings...</source>
         <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="268" />
+        <location filename="../../app/ui/login.py" line="270" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="278" />
+        <location filename="../../app/ui/login.py" line="280" />
         <source>Set up certificate l&amp;ogin for this account...</source>
         <translation>C&amp;onfigurer la connexion par certificat pour ce compte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="344" />
+        <location filename="../../app/ui/login.py" line="346" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="345" />
+        <location filename="../../app/ui/login.py" line="347" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="346" />
+        <location filename="../../app/ui/login.py" line="348" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="349" />
+        <location filename="../../app/ui/login.py" line="351" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="351" />
+        <location filename="../../app/ui/login.py" line="353" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="458" />
+        <location filename="../../app/ui/login.py" line="463" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="479" />
+        <location filename="../../app/ui/login.py" line="484" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="480" />
+        <location filename="../../app/ui/login.py" line="485" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="492" />
+        <location filename="../../app/ui/login.py" line="497" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="493" />
+        <location filename="../../app/ui/login.py" line="498" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="503" />
+        <location filename="../../app/ui/login.py" line="508" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="536" />
+        <location filename="../../app/ui/login.py" line="541" />
         <source>Choose a certificate</source>
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="537" />
+        <location filename="../../app/ui/login.py" line="542" />
         <source>Choose the certificate (card or file) to set up login with first.</source>
         <translation>Choisissez d’abord le certificat (carte ou fichier) avec lequel configurer la connexion.</translation>
     </message>
@@ -902,7 +912,7 @@
     </message>
     <message>
         <location filename="../../app/ui/session_window.py" line="264" />
-        <location filename="../../app/ui/session_window.py" line="343" />
+        <location filename="../../app/ui/session_window.py" line="344" />
         <source>Session active.</source>
         <translation>Session active.</translation>
     </message>
@@ -912,32 +922,37 @@
         <translation>%n VM, lues à %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="329" />
+        <location filename="../../app/ui/session_window.py" line="330" />
         <source>&lt;b&gt;The card was removed.&lt;/b&gt; The session stays usable meanwhile. Insert the same card to keep it; when the time runs out, the session ends and its temporary key is revoked.</source>
         <translation>&lt;b&gt;La carte a été retirée.&lt;/b&gt; La session reste utilisable en attendant. Insérez la même carte pour la garder ; à la fin du décompte, la session se termine et sa clé temporaire est révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="331" />
+        <location filename="../../app/ui/session_window.py" line="332" />
         <source>Card removed: the session is in its grace period.</source>
         <translation>Carte retirée : la session est dans son délai de grâce.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="358" />
+        <location filename="../../app/ui/session_window.py" line="359" />
         <source>&lt;b&gt;The card is back but not unlocked.&lt;/b&gt; The session stays usable meanwhile; unlock the card before the time runs out to keep it.</source>
         <translation>&lt;b&gt;La carte est revenue mais n’est pas déverrouillée.&lt;/b&gt; La session reste utilisable en attendant ; déverrouillez la carte avant la fin du décompte pour la garder.</translation>
     </message>
     <message>
         <location filename="../../app/ui/session_window.py" line="374" />
+        <source>%1 left before the session ends</source>
+        <translation>%1 avant la fin de la session</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/session_window.py" line="377" />
         <source>%1 - card removed - %2</source>
         <translation>%1 - carte retirée - %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="384" />
+        <location filename="../../app/ui/session_window.py" line="387" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="390" />
+        <location filename="../../app/ui/session_window.py" line="393" />
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>

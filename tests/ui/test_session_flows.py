@@ -179,3 +179,21 @@ def test_the_language_applies_at_once(qtbot: Any, tmp_path: Any) -> None:
     finally:
         install_language("en")
         app.shutdown()
+
+
+def test_message_boxes_and_the_countdown_have_accessible_words(qtbot: Any) -> None:
+    from app.ui.login import LoginWindow
+    from app.ui.session_window import SessionWindow
+
+    w = LoginWindow()
+    qtbot.addWidget(w)
+    w.show_message("Wrong PIN", "The PIN is incorrect.")
+    assert w.message.accessibleName() == "Wrong PIN"
+    assert w.message.accessibleDescription() == "The PIN is incorrect."
+    now = [50.0]
+    sw = SessionWindow(monotonic=lambda: now[0])
+    qtbot.addWidget(sw)
+    sw.start_countdown(now[0] + 90)
+    assert sw.countdown_label.accessibleName() and "01:30" in sw.countdown_label.accessibleDescription()
+    assert sw.banner_label.accessibleName()
+    sw.allow_close()
