@@ -135,6 +135,14 @@ class CertificatePicker(QDialog):
         self.settings_button.hide()
         layout.addLayout(problems)
 
+        self._build_buttons(layout)
+        self.status = QLabel(self.tr("Looking for certificates..."))
+        self.status.setObjectName("pickerStatus")
+        layout.addWidget(self.status)
+        self.tree.setFocus()
+
+    def _build_buttons(self, layout: QVBoxLayout) -> None:
+        """Cancel, Details, Add file, Refresh, Use this certificate."""
         self.buttons = QDialogButtonBox()
         self.add_button = QPushButton(self.tr("&Add file..."))
         self.add_button.setObjectName("addFile")
@@ -162,10 +170,6 @@ class CertificatePicker(QDialog):
         self.add_button.clicked.connect(self._add_file)
         self.refresh_button.clicked.connect(self.refresh_requested)
         layout.addWidget(self.buttons)
-        self.status = QLabel(self.tr("Looking for certificates..."))
-        self.status.setObjectName("pickerStatus")
-        layout.addWidget(self.status)
-        self.tree.setFocus()
 
     # -- content --------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@
     </message>
     <message>
         <location filename="../../app/ui/picker.py" line="107" />
-        <location filename="../../app/ui/picker.py" line="356" />
+        <location filename="../../app/ui/picker.py" line="360" />
         <source>Key</source>
         <translation>Clé</translation>
     </message>
@@ -54,143 +54,143 @@
         <translation>&amp;Paramètres...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="139" />
+        <location filename="../../app/ui/picker.py" line="147" />
         <source>&amp;Add file...</source>
         <translation>Ajouter un &amp;fichier...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="142" />
+        <location filename="../../app/ui/picker.py" line="150" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="145" />
+        <location filename="../../app/ui/picker.py" line="153" />
         <source>&amp;Use this certificate</source>
         <translation>&amp;Utiliser ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="149" />
+        <location filename="../../app/ui/picker.py" line="157" />
         <source>&amp;Details...</source>
         <translation>&amp;Détails...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="156" />
+        <location filename="../../app/ui/picker.py" line="164" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="165" />
-        <location filename="../../app/ui/picker.py" line="240" />
+        <location filename="../../app/ui/picker.py" line="139" />
+        <location filename="../../app/ui/picker.py" line="244" />
         <source>Looking for certificates...</source>
         <translation>Recherche des certificats...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="229" />
+        <location filename="../../app/ui/picker.py" line="233" />
         <source>%1 Check the card software in Settings.</source>
         <translation>%1 Vérifiez le logiciel de carte dans les paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="234" />
+        <location filename="../../app/ui/picker.py" line="238" />
         <source>No certificate found: the card software could not be loaded (see below). Fix it in Settings, or add a certificate file.</source>
         <translation>Aucun certificat trouvé : le logiciel de carte n’a pas pu être chargé (voir ci-dessous). Corrigez-le dans les paramètres, ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="237" />
+        <location filename="../../app/ui/picker.py" line="241" />
         <source>No card found. Insert a card in its reader (is the reader connected?), or add a certificate file.</source>
         <translation>Aucune carte trouvée. Insérez une carte dans son lecteur (le lecteur est-il branché ?), ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="297" />
+        <location filename="../../app/ui/picker.py" line="301" />
         <source>Card: %1</source>
         <translation>Carte : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="297" />
+        <location filename="../../app/ui/picker.py" line="301" />
         <source>This computer: %1</source>
         <translation>Cet ordinateur : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="298" />
+        <location filename="../../app/ui/picker.py" line="302" />
         <source>File: %1</source>
         <translation>Fichier : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="311" />
+        <location filename="../../app/ui/picker.py" line="315" />
         <source>Matches this account</source>
         <translation>Correspond à ce compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="312" />
+        <location filename="../../app/ui/picker.py" line="316" />
         <source>Usable</source>
         <translation>Utilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="314" />
+        <location filename="../../app/ui/picker.py" line="318" />
         <source>Not usable</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="331" />
+        <location filename="../../app/ui/picker.py" line="335" />
         <source>%1, not usable: %2</source>
         <translation>%1, inutilisable : %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="355" />
+        <location filename="../../app/ui/picker.py" line="359" />
         <source>Issued to</source>
         <translation>Délivré à</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="355" />
+        <location filename="../../app/ui/picker.py" line="359" />
         <source>Issued by</source>
         <translation>Délivré par</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="356" />
+        <location filename="../../app/ui/picker.py" line="360" />
         <source>Valid until</source>
         <translation>Valide jusqu’au</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="357" />
+        <location filename="../../app/ui/picker.py" line="361" />
         <source>Stored in</source>
         <translation>Stocké dans</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="357" />
+        <location filename="../../app/ui/picker.py" line="361" />
         <source>SHA-256 fingerprint</source>
         <translation>Empreinte SHA-256</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="359" />
+        <location filename="../../app/ui/picker.py" line="363" />
         <source>Cannot be used</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="361" />
+        <location filename="../../app/ui/picker.py" line="365" />
         <source>Certificate details</source>
         <translation>Détails du certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="380" />
+        <location filename="../../app/ui/picker.py" line="384" />
         <source>Add a certificate file</source>
         <translation>Ajouter un fichier de certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="382" />
+        <location filename="../../app/ui/picker.py" line="386" />
         <source>Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)</source>
         <translation>Certificats (*.p12 *.pfx *.pem *.crt *.key);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="393" />
+        <location filename="../../app/ui/picker.py" line="397" />
         <source>Password of %1 (leave empty if it has none):</source>
         <translation>Mot de passe de %1 (laisser vide s’il n’en a pas) :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="398" />
+        <location filename="../../app/ui/picker.py" line="402" />
         <source>File password</source>
         <translation>Mot de passe du fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="410" />
+        <location filename="../../app/ui/picker.py" line="414" />
         <source>Reading %1...</source>
         <translation>Lecture de %1...</translation>
     </message>
