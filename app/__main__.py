@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exec": ("app.cli.exec", "run an OUTSCALE tool through the trusted session's local API agent"),
     "env": ("app.cli.env", "print the variables that take OUTSCALE tools to the running session"),
     "mfa-setup": ("app.cli.mfa_setup", "set up certificate login on an account without locking it out"),
+    "policy": ("app.cli.policy", "show the organisation's managed policy and where each value comes from"),
 }
 
 

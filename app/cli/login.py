@@ -174,8 +174,9 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
     choice = CertificateChoice(ref=cert_ref, module_path=(entry.module_path if entry else None) or args.module
                                or None, file_password=file_password, entry=entry)
 
-    region = args.region or env.get("OSC_REGION") or prof.get("region") or "eu-west-2"
+    region = args.region or env.get("OSC_REGION") or prof.get("region")
     endpoint = args.endpoint or env.get("OSC_ENDPOINT_API") or prof.get("endpoint")
+    region, endpoint = _policy_endpoint(region, endpoint)
     ca_file = args.ca_file or prof.get("ca_file")
     if ca_file and not os.path.isfile(ca_file):
         raise UsageError(f"the CA file {ca_file} does not exist")
@@ -183,6 +184,20 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
         raise UsageError("--grace-seconds must be zero or more")
     return LoginRequest(credentials=creds, region=region, endpoint=endpoint, certificate=choice,
                         ca_file=ca_file, grace_override_seconds=args.grace_seconds)
+
+
+def _policy_endpoint(region: str | None, endpoint: str | None) -> tuple[str, str | None]:
+    """The organisation's endpoint when the user named none (or named only a fixed one's Region);
+    anything else the user named is kept, and the core refuses it if the policy fixes the endpoints."""
+    from app.policy import current
+
+    policy = current()
+    fixed = policy.fixed_endpoints or []
+    if endpoint is None:
+        chosen = next((e for e in fixed if e["region"] == region), None) if region else policy.default_endpoint
+        if chosen is not None:
+            return chosen["region"], chosen["api"]
+    return region or "eu-west-2", endpoint
 
 
 def _by_fingerprint(ref: str, module: str | None) -> CertificateEntry | None:
@@ -392,13 +407,13 @@ def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: 
     if in_main:
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, stop)
+    agent = None
     try:
         try:
-    agent = None
             info = session.login()
+            agent = start_agent(session, info, args, err, env)
         except _Stop as s:
             print(file=err, flush=True)  # end the prompt line the interrupt left open
-            agent = start_agent(session, info, args, err, env)
             session.logout(s.reason)
             session.wait_ended(30)
             _drain(session)
@@ -407,7 +422,9 @@ def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: 
             session.wait_ended(30)
             _drain(session)  # the final state line first, then the error that caused it
             printer.error(e)
-            print(f"login failed: {e}", file=err)
+            from app.cli.policy import support_suffix
+
+            print(f"login failed: {e}{'' if 'help:' in str(e) else support_suffix()}", file=err)
             return EXIT_LOGIN_FAILED
         if not args.json:
             who = info.account_email or info.account_id or info.identity
@@ -425,10 +442,10 @@ def _run_session(session: Any, args: argparse.Namespace, printer: Printer, err: 
         _drain(session)
         return _exit_code(session.end_reason)
     finally:
-        if in_main:
-            for sig, handler in old.items():
         if agent is not None:
             agent.close()
+        if in_main:
+            for sig, handler in old.items():
                 signal.signal(sig, handler)
 
 
@@ -444,6 +461,11 @@ def start_agent(session: Any, info: Any, args: argparse.Namespace, err: TextIO,
     """Start the local API agent for a live session (unless --no-agent); a failure only warns."""
     if getattr(args, "no_agent", False) or not isinstance(getattr(type(session), "client", None), property):
         return None  # turned off, or a stand-in session with no API client to forward through
+    from app.policy import NOT_ALLOWED, current
+
+    if not current().allows_local_agent:
+        print(f"the local API agent is off: it is {NOT_ALLOWED} (local_agent)", file=err, flush=True)
+        return None
     from app.session.agent.attach import AgentOptions, attach_agent
 
     try:

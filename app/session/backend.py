@@ -14,9 +14,11 @@ from app.session.errors import SessionError
 from app.session.helpers import shorten_deadline
 from app.session.model import (
     AuthMethod,
+    CertificateChoice,
     Credentials,
     LoginRequest,
 )
+from app.session.policy_gate import check_certificate_source, check_endpoint, check_issuer, check_login
 from app.session.ports import (
     AccessPolicy,
     AccountSummary,
@@ -109,6 +111,12 @@ class RealBackend:
         choice = request.certificate
         if choice is None:
             raise SessionError("no certificate was chosen")
+        check_certificate_source(choice)  # the organisation's "cards only", before a file is opened
+        opened = self._open_certificate(choice, pin_callback)
+        check_issuer(opened.signer.certificate, opened.signer.chain)
+        return opened
+
+    def _open_certificate(self, choice: CertificateChoice, pin_callback: PinCallback) -> OpenedCertificate:
         entry = choice.entry
         if entry is not None and entry.store_ref is not None and not entry.module_path:
             # the Windows store or the keychain: the OS holds the key (and asks its own PIN, if any)
@@ -184,10 +192,12 @@ class RealBackend:
 
     def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
         """An mTLS requests session (app.session.tls) trusting the request's extra CA file."""
+        from app.session.policy_gate import ca_file_for
         from app.session.tls import TrustConfig, make_session
         from app.session.tls.session import DEFAULT_DEADLINE
 
-        session: Connection = make_session(signer, TrustConfig(extra_ca_file=request.ca_file),
+        check_login(request)  # the policy first: a refused login touches no network and no card
+        session: Connection = make_session(signer, TrustConfig(extra_ca_file=ca_file_for(request)),
                                            timeout=self._timeout, deadline=self._deadline or DEFAULT_DEADLINE)
         return session
 
@@ -201,6 +211,7 @@ class RealBackend:
         from app.session.api import OutscaleClient
         from app.session.regions import resolve_endpoint
 
+        check_endpoint(request)
         endpoint = resolve_endpoint(request.region, request.endpoint)
         base = OutscaleClient(connection, endpoint, timeout=self._timeout)  # type: ignore[arg-type]
         if credentials.method is AuthMethod.PASSWORD:

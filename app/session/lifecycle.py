@@ -59,6 +59,7 @@ from app.session.model import (
     SessionInfo,
     SessionState,
 )
+from app.session.policy_gate import capped_grace
 from app.session.ports import (
     AccessPolicy,
     ApiClient,
@@ -359,7 +360,7 @@ class TrustedSession(KeyRenewal):
         override = self._request.grace_override_seconds
         if override is not None and override < grace:
             grace = float(override)  # the override may only shorten the policy's grace
-        return grace
+        return capped_grace(grace)  # the organisation's max_grace_seconds / end_on_removal shorten it too
 
     def _check_login_continues(self) -> None:
         if self._cancel.is_set():

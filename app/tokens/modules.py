@@ -146,7 +146,10 @@ def discover(
             seen.add(key)
             out.append(c)
 
+    from app.tokens.module_gate import note_user_module
+
     for p in explicit:
+        note_user_module(p)  # named by the user (Settings, --module): policy user_may_add covers it
         add(ModuleCandidate(os.path.expanduser(p), "explicit"))
     if use_environment:
         for p in env_modules(environ):

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -111,9 +111,15 @@ def attach_agent(session: _Ends, *, region: str, account_id: str | None = None,
                  options: AgentOptions | None = None, env: Mapping[str, str] | None = None,
                  on_forwarded: Callable[[int], None] | None = None) -> AgentHandle | None:
     """Start the agent for a live session (None when the options turn it off)."""
+    from app.policy import current
+
     options = options or AgentOptions()
-    if not options.enabled:
-        return None
+    policy = current()
+    if not options.enabled or not policy.allows_local_agent:
+        return None  # turned off, or the organisation's policy says local_agent: false
+    if options.publish_profile and not policy.allows_publish_profile:
+        log.warning("agent: publishing a profile is not allowed by your organisation (publish_profile: false)")
+        options = replace(options, publish_profile=None)
     try:
         profiles.clean_stale(env=env)
     except OSError:

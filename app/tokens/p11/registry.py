@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 
 from app.tokens.errors import ModuleLoadFailed, TokenError
+from app.tokens.module_gate import check_module_policy
 from app.tokens.p11.module import Pkcs11Module
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def load_module(path: str, *, init_env: Mapping[str, str] | None = None) -> Pkcs
     modules configured by environment, e.g. SOFTHSM2_CONF or P11_KIT_SERVER_ADDRESS), under a lock.
     Two paths to the same file share one module (the dynamic loader shares it too).
     """
+    check_module_policy(path)  # the organisation's list, before anything of the library runs
     key = _key(path)
     with _REGISTRY_LOCK:
         mod = _REGISTRY.get(key)

@@ -1,0 +1,84 @@
+"""The session's side of the organisation's policy (app.policy): what a login may use, checked in the
+core whatever face (window, `login --headless`, `exec`) asked, before any network, card or PIN."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.policy import NOT_ALLOWED, Policy, current
+from app.session.errors import SessionError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from app.session.model import CertificateChoice, LoginRequest
+
+
+class PolicyError(SessionError):
+    """The organisation's policy forbids this login (the message says what and where to get help)."""
+
+
+def _refuse(policy: Policy, what: str) -> PolicyError:
+    return PolicyError(str(policy.refuse(what)))
+
+
+def check_certificate_source(choice: CertificateChoice | None, policy: Policy | None = None) -> None:
+    """A key in a file (or a software store) is refused under certificate_sources ["card"]."""
+    policy = policy or current()
+    if choice is None or policy.file_keys_allowed:
+        return
+    from app.tokens.model import KeyFactor
+
+    software = not choice.is_card if choice.entry is None else choice.entry.factor is KeyFactor.KNOWLEDGE
+    if software:
+        raise _refuse(policy, f"Keys in files are {NOT_ALLOWED}: log in with a smart card "
+                              f"(certificate_sources in {policy.origin('certificate_sources')})")
+
+
+def check_endpoint(request: LoginRequest, policy: Policy | None = None) -> str:
+    """The API URL of the request; PolicyError when endpoints are fixed and it is none of them
+    (whatever set it: --endpoint, OSC_ENDPOINT_API, a profile, the window)."""
+    from app.session.regions import resolve_endpoint
+
+    policy = policy or current()
+    url = resolve_endpoint(request.region, request.endpoint).url
+    if not policy.endpoint_allowed(url):
+        allowed = ", ".join(e["api"] for e in policy.fixed_endpoints or [])
+        raise _refuse(policy, f"The endpoint {url} is {NOT_ALLOWED}; allowed: {allowed or 'none'} "
+                              f"(endpoints.fixed in {policy.origin('endpoints.fixed')})")
+    return url
+
+
+def check_login(request: LoginRequest, policy: Policy | None = None) -> None:
+    """Everything the policy says about a login request, before it touches the network or a card."""
+    policy = policy or current()
+    blocked = policy.login_blocked()
+    if blocked:
+        raise _refuse(policy, blocked)
+    check_endpoint(request, policy)
+    check_certificate_source(request.certificate, policy)
+
+
+def check_issuer(cert: x509.Certificate, chain: tuple[x509.Certificate, ...] = (),
+                 policy: Policy | None = None) -> None:
+    """PolicyError when allowed_issuers_sha256 is set and no CA on it issued `cert` (CAs looked for in
+    the certificate's own chain, the policy's extra_ca_file)."""
+    policy = policy or current()
+    if policy.get("allowed_issuers_sha256") is None:
+        return
+    from app.policy.certs import certificates_in, issuer_fingerprints
+
+    found = issuer_fingerprints(cert, [*chain, *certificates_in(policy.extra_ca_file)])
+    if not policy.issuer_allowed(found):
+        raise _refuse(policy, f"Certificates issued by {cert.issuer.rfc4514_string()} are {NOT_ALLOWED} "
+                              f"(allowed_issuers_sha256 in {policy.origin('allowed_issuers_sha256')})")
+
+
+def capped_grace(grace: float, policy: Policy | None = None) -> float:
+    """The API's grace (5 min / 1 h) shortened by max_grace_seconds / end_on_removal, never lengthened."""
+    return (policy or current()).capped_grace(grace)
+
+
+def ca_file_for(request: LoginRequest, policy: Policy | None = None) -> str | None:
+    """The extra CA file the TLS checks trust: the request's, else the policy's extra_ca_file."""
+    return request.ca_file or (policy or current()).extra_ca_file
