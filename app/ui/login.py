@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -104,9 +104,7 @@ class LoginWindow(QWidget):
         self._build_buttons(root)
         self._connect_and_order()
         self.setMinimumWidth(520)
-        from app.ui.fit import GrowToContent
-
-        self._grow = GrowToContent(self)  # a longer certificate line or message never gets clipped
+        self._grow: QObject | None = None  # GrowToContent, installed after the first show (start-up time)
 
     def _build_header(self, root: QVBoxLayout) -> None:
         title = QLabel(self.tr("Log in to OUTSCALE with your certificate"))
@@ -315,6 +313,10 @@ class LoginWindow(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
+        if self._grow is None:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self._install_grow)
         self.shown.emit()
         if not self.identity_edit.text():
             self.identity_edit.setFocus()
@@ -322,6 +324,14 @@ class LoginWindow(QWidget):
             self.secret_edit.setFocus()
         else:
             self.login_button.setFocus()
+
+    def _install_grow(self) -> None:
+        """A longer certificate line or message never gets clipped: the window grows with its labels."""
+        from app.ui.fit import GrowToContent, grow_to_content
+
+        if self._grow is None:
+            self._grow = GrowToContent(self)
+            grow_to_content(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._busy:
