@@ -100,6 +100,7 @@ class LoginWindow(QWidget):
         self._build_remember_rows(grid, row)
         grid.setColumnStretch(1, 1)
         root.addLayout(grid)
+        root.addStretch(1)  # a window taller than its form keeps the form together at the top
         self._build_progress(root)
         self._build_buttons(root)
         self._connect_and_order()
@@ -469,6 +470,9 @@ class LoginWindow(QWidget):
         self.remember_secret_check.setEnabled(not busy and self.remember_check.isChecked())
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
+        # Cancel takes the set-up button's place while logging in: the row keeps its width (at 800x600
+        # and in French the set-up button's text was cut otherwise)
+        self.mfa_button.setVisible(not busy)
         self.status.setText(status)
         self.login_button.setText(self.tr("Logging in...") if busy else self.tr("Log i&n"))
 

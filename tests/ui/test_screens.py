@@ -34,6 +34,10 @@ def _shot(qtbot: Any, widget: Any, lang: str, name: str) -> Path:
     qtbot.addWidget(widget)
     widget.show()
     qtbot.waitExposed(widget)
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(3):  # the layout's queued growth (GrowToContent) before the picture
+        QApplication.processEvents()
     path = SHOTS / lang / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     assert widget.grab().save(str(path))
@@ -53,7 +57,8 @@ def _info() -> SessionInfo:
         certificate_fingerprint="ab" * 32,
         card_label="OTL Demo Card",
         temporary_key_id="AKTEMP0123456789ABCD",
-        temporary_key_expires="2026-11-28T13:00:00Z",
+        # 3 h 12 min from now: the window shows it in local time and words, no warning yet
+        temporary_key_expires=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 11530)),
         trusted_env=False,
         grace_seconds=300.0,
         tls_summary="TLS 1.3, TLS_AES_128_GCM_SHA256, ecdsa_secp256r1_sha256",
