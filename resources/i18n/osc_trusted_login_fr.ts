@@ -432,7 +432,7 @@
     <message>
         <location filename="../../app/ui/login.py" line="280" />
         <source>Set up certificate l&amp;ogin for this account...</source>
-        <translation>C&amp;onfigurer la connexion par certificat pour ce compte...</translation>
+        <translation>C&amp;onfigurer la connexion par certificat...</translation>
     </message>
     <message>
         <location filename="../../app/ui/login.py" line="346" />
