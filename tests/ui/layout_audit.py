@@ -132,6 +132,7 @@ def _dark_palette() -> Any:
                          (QPalette.ColorRole.HighlightedText, "#ffffff")):
         p.setColor(role, QColor(colour))
     p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#7a7a7a"))
+    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#9a9a9a"))  # as dark desktop themes set it
     return p
 
 
