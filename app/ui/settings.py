@@ -175,6 +175,17 @@ class SettingsDialog(QDialog):
         self.close_to_tray.setObjectName("closeToTray")
         self.close_to_tray.setChecked(self.settings.extras.get("close_to_tray", True) is not False)
         form.addRow(self.close_to_tray)
+        # The local API agent (issue 14): on by default; the profile in ~/.osc/config.json is opt-in.
+        self.local_agent = QCheckBox(self.tr("Let my OUTSCALE tools use the session (local API &agent)"))
+        self.local_agent.setObjectName("localAgent")
+        self.local_agent.setChecked(self.settings.extras.get("local_agent", True) is not False)
+        form.addRow(self.local_agent)
+        name = self.settings.extras.get("publish_profile")
+        self.publish_profile = QLineEdit(name if isinstance(name, str) else "")
+        self.publish_profile.setObjectName("publishProfile")
+        self.publish_profile.setPlaceholderText(self.tr("none (osc-trusted-login env / exec)"))
+        label = self._label(self.tr("Publish as osc &profile:"), self.publish_profile)
+        form.addRow(label, self.publish_profile)
         return form
 
     def _label(self, text: str, buddy: QWidget) -> QLabel:
@@ -267,7 +278,9 @@ class SettingsDialog(QDialog):
             store_folders=(folder,) if folder else (),
             extra_ca_bundle=ca,
             language=lang,
-            extras={**self.settings.extras, "close_to_tray": self.close_to_tray.isChecked()},
+            extras={**self.settings.extras, "close_to_tray": self.close_to_tray.isChecked(),
+                    "local_agent": self.local_agent.isChecked(),
+                    "publish_profile": self.publish_profile.text().strip() or None},
         )
         try:
             self.store.save(new)

@@ -61,3 +61,21 @@ def test_the_session_window_shows_the_agent_and_counts_its_calls(qtbot: Any, ui_
     qtbot.waitUntil(lambda: not (runtime_dir() / RUNTIME_NAME).exists(), timeout=TIMEOUT)
     after = requests.post(f"{flow.agent.endpoint}/ReadVms", data=body, headers=headers, timeout=30)
     assert after.status_code == 401 and after.json()["Errors"][0]["Type"] == "TrustedSessionEnded"
+
+
+def test_the_settings_turn_the_agent_off_and_name_the_profile(qtbot: Any, tmp_path: Any) -> None:
+    from app.ui.agent_panel import agent_options_from
+    from app.ui.app import ensure_qapplication
+    from app.ui.settings import SettingsDialog, SettingsStore
+
+    ensure_qapplication()
+    store = SettingsStore(tmp_path / "settings.json")
+    assert agent_options_from(store).enabled and agent_options_from(store).publish_profile is None
+    dlg = SettingsDialog(store)
+    qtbot.addWidget(dlg)
+    assert dlg.local_agent.isChecked() and dlg.publish_profile.text() == ""
+    dlg.local_agent.setChecked(False)
+    qtbot.keyClicks(dlg.publish_profile, "tl")
+    dlg._save()
+    options = agent_options_from(store)
+    assert not options.enabled and options.publish_profile == "tl"
