@@ -163,8 +163,10 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
         cert_ref = entry.uri
     elif not cert_ref.startswith("pkcs11:"):
         cert_ref = os.path.expanduser(cert_ref)
-        if not os.path.isfile(cert_ref):
+        if not os.path.exists(cert_ref):
             raise UsageError(f"the certificate file {cert_ref} does not exist")
+        if not os.path.isfile(cert_ref):  # a FIFO or a device is never read (it would block or never end)
+            raise UsageError(f"the certificate file {cert_ref} is not a regular file, so it was not read")
     file_password = None
     if entry is None and not cert_ref.startswith("pkcs11:") and _file_needs_password(cert_ref):
         # the file's password plays the PIN's part: asked the same way (terminal, or a stdin line)

@@ -24,6 +24,8 @@ import platformdirs
 from app.session.errors import ConfigError
 from app.session.model import Secret
 from app.session.regions import DEFAULT_REGION
+from app.tokens.errors import FileRefused
+from app.tokens.safefile import MAX_CONFIG_BYTES, check_private, make_private_dir, read_bounded
 from app.tokens.uri import certificate_uri
 
 APP_NAME = "osc-trusted-login"
@@ -96,12 +98,20 @@ def default_osc_config_path(home: Path | str | None = None) -> Path:
     return Path(home if home is not None else Path.home()) / ".osc" / "config.json"
 
 
-def _read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`; None when the file does not exist; ConfigError when unusable."""
+def _read_json_object(path: Path, what: str = "configuration file") -> dict[str, Any] | None:
+    """The JSON object in `path`; None when the file does not exist; ConfigError when unusable.
+
+    A file that can point the session elsewhere is refused when another user could have written it
+    (OpenSSH's rule), and it is read only if it is a regular file of a bounded size.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_bounded(path, MAX_CONFIG_BYTES, what=what)  # first: a device or FIFO is said to be one
+        check_private(path, what=what)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return None
+    except FileRefused as e:
+        raise ConfigError(str(e), path=str(path)) from e
     except OSError as e:
         raise ConfigError(f"Cannot read {path}: {e.strerror or e}.", path=str(path)) from e
     except UnicodeDecodeError as e:
@@ -114,6 +124,9 @@ def _read_json_object(path: Path) -> dict[str, Any] | None:
         raise ConfigError(
             f"{path} is not valid JSON (line {e.lineno}, column {e.colno}); fix or remove it.", path=str(path)
         ) from e
+    except RecursionError as e:  # thousands of nested brackets: no config is shaped like that
+        raise ConfigError(f"{path} is nested too deeply to be a configuration; fix or remove it.",
+                          path=str(path)) from e
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object.", path=str(path))
     return data
@@ -196,8 +209,7 @@ def resolve_profile(
 def write_json_atomic(path: Path | str, data: Any) -> None:
     """Write JSON to `path` atomically (temp file + fsync + rename), mode 0600; folder made 0700 if new."""
     p = Path(path)
-    if not p.parent.exists():
-        p.parent.mkdir(parents=True, mode=0o700)
+    make_private_dir(p.parent)  # a new folder (and its new parents) 0700; an existing one is left as is
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)
@@ -304,7 +316,7 @@ def _settings_from(data: Mapping[str, Any], path: Path) -> AppSettings:
 def load_settings(path: Path | str | None = None) -> AppSettings:
     """Read the app settings (defaults when the file does not exist; ConfigError when corrupt)."""
     p = Path(path) if path is not None else default_settings_path()
-    data = _read_json_object(p)
+    data = _read_json_object(p, "settings file")
     return AppSettings() if data is None else _settings_from(data, p)
 
 
@@ -329,7 +341,7 @@ def save_settings(
     """
     p = Path(path) if path is not None else default_settings_path()
     try:
-        _read_json_object(p)
+        _read_json_object(p, "settings file")
     except ConfigError:
         if not replace_corrupt:
             raise

@@ -20,6 +20,10 @@ class ModuleLoadFailed(TokenError):
         self.reason = reason
 
 
+class ModuleNotAllowed(ModuleLoadFailed):
+    """A card URI (or a remembered choice) names a PKCS#11 module that is not a known one: not loaded."""
+
+
 class TokenNotPresent(TokenError):
     """The card is not in the reader (or the slot is gone)."""
 
@@ -72,6 +76,22 @@ class CertificateUnusable(TokenError):
 
 class FileStoreError(TokenError):
     """A local PKCS#12 / PEM file could not be read."""
+
+
+class FileRefused(FileStoreError):
+    """A local file was refused before use: not a regular file, too large, or writable by another user.
+
+    The message is one plain sentence; `fix` is the command that fixes the permissions, when one does.
+    """
+
+    def __init__(self, path: str, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.fix = fix
+
+
+class FileDamaged(FileStoreError):
+    """A credential file is truncated or damaged: no password can open it."""
 
 
 class StorePasswordIncorrect(FileStoreError):

@@ -21,15 +21,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from app.tokens.errors import FileStoreError, KeyNotFound, StorePasswordIncorrect
+from app.tokens.der import pkcs12_damage
+from app.tokens.errors import FileDamaged, FileStoreError, KeyNotFound, StorePasswordIncorrect
 from app.tokens.model import CertificateEntry, CertificateSource, Problem, parse_certificate
+from app.tokens.safefile import MAX_CREDENTIAL_BYTES, read_bounded
 from app.tokens.signer import SoftwareSigner
 
 log = logging.getLogger(__name__)
 
 PKCS12_SUFFIXES = (".p12", ".pfx")
 PEM_SUFFIXES = (".pem", ".crt", ".cer")
-MAX_FILE_SIZE = 1 << 20  # a credential file is small; anything bigger is not one of ours
+MAX_FILE_SIZE = MAX_CREDENTIAL_BYTES  # a credential file is small; anything bigger is not one of ours
 
 
 class _Revealable(Protocol):
@@ -50,10 +52,9 @@ def _password_bytes(password: Password) -> bytes | None:
 
 
 def _read(path: Path) -> bytes:
+    # regular files only, opened without blocking, bounded: a FIFO or /dev/zero is refused in one sentence
     try:
-        if path.stat().st_size > MAX_FILE_SIZE:
-            raise FileStoreError(f"{path} is too large to be a certificate file")
-        return path.read_bytes()
+        return read_bounded(path, MAX_FILE_SIZE, what="certificate file")
     except OSError as e:
         raise FileStoreError(f"Cannot read {path}: {e.strerror or e}") from e
 
@@ -180,14 +181,16 @@ def _pkcs12_entry(path: Path, data: bytes, now: _dt.datetime | None) -> Certific
     except ValueError:
         # Either a password is needed or the file is corrupt: tell them apart with an empty password
         # being refused the same way; we cannot read the certificate without the password.
-        if not _looks_like_pkcs12(data):
+        damage = "not a PKCS#12 file" if not _looks_like_pkcs12(data) else _damage_sentence(path, data)
+        if damage:
+            # damaged, not locked: no password can open it, so none is asked
             return CertificateEntry(
                 source=CertificateSource.FILE,
                 uri=str(path),
                 label=path.name,
                 der=b"",
                 problems=(Problem.UNPARSABLE,),
-                details=("not a PKCS#12 file",),
+                details=(damage,),
                 file_path=str(path),
                 fingerprint_sha256=hashlib.sha256(data).hexdigest(),
             )
@@ -214,6 +217,13 @@ def _pkcs12_entry(path: Path, data: bytes, now: _dt.datetime | None) -> Certific
     der = p12.cert.certificate.public_bytes(serialization.Encoding.DER)
     label = (p12.cert.friendly_name or b"").decode("utf-8", "replace") or path.name
     return _file_entry(path, der, has_key=p12.key is not None, needs_password=False, label=label, now=now)
+
+
+def _damage_sentence(path: Path, data: bytes) -> str | None:
+    reason = pkcs12_damage(data)
+    if reason is None:
+        return None
+    return f"{path.name} is damaged ({reason}): no password can open it; export it again"
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -278,6 +288,8 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
     if is_pkcs12(path):
         if not _looks_like_pkcs12(data):
             raise FileStoreError(f"{path.name} is not a PKCS#12 file")
+        if (damage := _damage_sentence(path, data)) is not None:
+            raise FileDamaged(damage + ".")
         try:
             p12 = pkcs12.load_pkcs12(data, pw)
         except ValueError as e:
