@@ -1,6 +1,41 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="fr_FR">
 <context>
+    <name>AgentPanel</name>
+    <message>
+        <source>Your OUTSCALE tools (local API agent)</source>
+        <translation>Vos outils OUTSCALE (agent d'API local)</translation>
+    </message>
+    <message>
+        <source>Copy the environment lines</source>
+        <translation>Copier les lignes d'environnement</translation>
+    </message>
+    <message>
+        <source>For a shell: OSC_ENDPOINT_API, OSC_ACCESS_KEY, OSC_SECRET_KEY, OSC_REGION, OSC_CONFIG_FILE, OSC_PROFILE (`osc-trusted-login env`)</source>
+        <translation>Pour un shell : OSC_ENDPOINT_API, OSC_ACCESS_KEY, OSC_SECRET_KEY, OSC_REGION, OSC_CONFIG_FILE, OSC_PROFILE (`osc-trusted-login env`)</translation>
+    </message>
+    <message>
+        <source>Endpoint:</source>
+        <translation>Point d'accès :</translation>
+    </message>
+    <message>
+        <source>Access key:</source>
+        <translation>Clé d'accès :</translation>
+    </message>
+    <message>
+        <source>Calls forwarded:</source>
+        <translation>Appels transmis :</translation>
+    </message>
+    <message>
+        <source>Profile:</source>
+        <translation>Profil :</translation>
+    </message>
+    <message>
+        <source>(ended)</source>
+        <translation>(terminée)</translation>
+    </message>
+</context>
+<context>
     <name>CertificatePicker</name>
     <message>
         <location filename="../../app/ui/picker.py" line="80" />
@@ -591,6 +626,10 @@
 <context>
     <name>SessionViewFlow</name>
     <message>
+        <source>The local API agent did not start: %1</source>
+        <translation>L'agent d'API local n'a pas démarré : %1</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/flows/session_view.py" line="105" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
@@ -959,6 +998,18 @@
 </context>
 <context>
     <name>SettingsDialog</name>
+    <message>
+        <source>Let my OUTSCALE tools use the session (local API &amp;agent)</source>
+        <translation>Permettre à mes outils OUTSCALE d'utiliser la session (&amp;agent d'API local)</translation>
+    </message>
+    <message>
+        <source>none (osc-trusted-login env / exec)</source>
+        <translation>aucun (osc-trusted-login env / exec)</translation>
+    </message>
+    <message>
+        <source>Publish as osc &amp;profile:</source>
+        <translation>Publier comme &amp;profil osc :</translation>
+    </message>
     <message>
         <location filename="../../app/ui/settings.py" line="89" />
         <source>Settings</source>
