@@ -50,6 +50,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments and run the chosen command; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["__probe-pkcs11"]:  # the frozen app's PKCS#11 module probe child (app.tokens.p11.probe)
+        from app.tokens.p11.probe import child_main
+
+        return child_main(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "gui")
     # Top-level --help/--version and unknown commands need no command module at all.

@@ -174,7 +174,8 @@ def build_request(args: argparse.Namespace, env: dict[str, str], *, prompt: Call
             f"Password of {os.path.basename(cert_ref)}: ")
         file_password = Secret(value) if value else None
     choice = CertificateChoice(ref=cert_ref, module_path=(entry.module_path if entry else None) or args.module
-                               or None, file_password=file_password, entry=entry)
+                               or None, file_password=file_password, entry=entry,
+                               module_from_user=entry is None and bool(args.module))
 
     region = args.region or env.get("OSC_REGION") or prof.get("region")
     endpoint = args.endpoint or env.get("OSC_ENDPOINT_API") or prof.get("endpoint")

@@ -44,6 +44,21 @@ def _fingerprint(cert: Any) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
+def _known_modules() -> list[str]:
+    """The modules a card URI may name: Settings, the environment, p11-kit, OpenSC's defaults, and
+    those already loaded (they came from one of these, or from the user's --module)."""
+    from app.session.config import load_settings
+    from app.session.errors import ConfigError
+    from app.tokens.modules import known_modules
+    from app.tokens.p11.registry import loaded_paths
+
+    try:
+        settings = load_settings().pkcs11_modules
+    except ConfigError:  # a refused or broken settings file adds nothing to the known set
+        settings = ()
+    return [c.path for c in known_modules(settings)] + loaded_paths()
+
+
 def _candidate_modules() -> list[str]:
     """PKCS#11 modules to look for the card in when neither the request nor the URI names one."""
     from app.tokens.modules import module_paths
@@ -133,6 +148,7 @@ class RealBackend:
                                      _fingerprint(signer.certificate), None, None)
         from app.tokens.card import Pkcs11Signer, open_card_signer
         from app.tokens.errors import ModuleLoadFailed
+        from app.tokens.modules import allowed_module
         from app.tokens.uri import Pkcs11Uri
 
         card: Pkcs11Signer | None = None
@@ -141,6 +157,14 @@ class RealBackend:
             card = open_card_signer(choice.entry.module_path, choice.entry, pin_callback)
         else:
             named = choice.module_path or Pkcs11Uri.parse(choice.ref).module_path
+            if named and choice.module_from_user:
+                from app.tokens.module_gate import note_user_module
+
+                note_user_module(named)  # --module: the policy's user_may_add decides
+            elif named:
+                # a URI or a remembered choice only names a module: a known one, checked before any dlopen
+                by = "The saved choice" if choice.module_path else "The card URI"
+                named = allowed_module(named, _known_modules(), named_by=by)
             candidates = [named] if named else _candidate_modules()
             if not candidates:
                 raise SessionError("No PKCS#11 module is known for this card: give its path (--module).")

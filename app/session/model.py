@@ -40,6 +40,9 @@ class CertificateChoice:
 
     ref: str  # "pkcs11:..." or a path
     module_path: str | None = None  # the PKCS#11 module for a card certificate
+    # True when the user gave module_path themselves (--module): only then may it be a module that is
+    # not already known (app.tokens.modules.allowed_module); a remembered or profile path is checked
+    module_from_user: bool = False
     file_password: Secret | None = field(default=None, repr=False)  # PKCS#12 / encrypted PEM key
     # the picker's inventory entry of a card certificate: the card opens it without scanning again
     entry: CertificateEntry | None = field(default=None, repr=False, compare=False)

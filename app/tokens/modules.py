@@ -2,6 +2,10 @@
 
 Discovery only lists candidate paths; loading happens in `app.tokens.p11.registry.load_module`, one module
 at a time, so that a module failing to load gives its own ModuleLoadFailed and hides no other.
+
+A card URI (`pkcs11:...?module-path=...`) may only *name* a module that is already known: loading a
+library runs its code in the process that is about to hold the PIN, and a URI can come from a file
+someone else wrote. `allowed_module` is the one place that decides; `known_modules` lists the known set.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.tokens.errors import ModuleLoadFailed, TokenError
+from app.tokens.errors import ModuleLoadFailed, ModuleNotAllowed, TokenError
 
 ENV_MODULE = "OTL_PKCS11_MODULE"  # one path
 ENV_MODULES = "OTL_PKCS11_MODULES"  # several, separated by os.pathsep
@@ -70,10 +74,12 @@ def env_modules(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def _parse_p11kit_file(path: Path) -> dict[str, str]:
+    from app.tokens.safefile import MAX_SMALL_TEXT_BYTES, read_bounded
+
     conf: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_bounded(path, MAX_SMALL_TEXT_BYTES, what="p11-kit module file").decode("utf-8", "replace")
+    except (OSError, TokenError):  # unreadable, a FIFO, huge: not a module registration
         return conf
     for line in text.splitlines():
         line = line.strip()
@@ -166,6 +172,50 @@ def discover(
         for c in platform_defaults(plat):
             add(c)
     return out
+
+
+def known_modules(
+    explicit: Iterable[str] = (),
+    *,
+    environ: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    registry_dirs: Sequence[str] = P11KIT_REGISTRY_DIRS,
+) -> list[ModuleCandidate]:
+    """Every module the user or the system made known: `explicit` (Settings, --module), the
+    OTL_PKCS11_MODULE(S) environment, the p11-kit registry (Linux) and every OpenSC default that exists.
+
+    Unlike `discover` (which picks what to scan), nothing here hides anything else: it is the allow-list.
+    """
+    plat = platform or sys.platform
+    found = [ModuleCandidate(os.path.expanduser(p), "explicit") for p in explicit]
+    found += [ModuleCandidate(os.path.expanduser(p), "environment") for p in env_modules(environ)]
+    if plat.startswith("linux"):
+        found += p11kit_registry(registry_dirs)
+    paths = OPENSC_WINDOWS if plat.startswith("win") else OPENSC_MACOS if plat == "darwin" else OPENSC_LINUX
+    found += [ModuleCandidate(p, "default") for p in paths]
+    return found
+
+
+def allowed_module(requested: str, known: Iterable[str], *, named_by: str = "The card URI") -> str:
+    """The path to load for a module that a URI or a remembered choice names: the known module that is
+    the same file (compared after resolving links), else ModuleNotAllowed, raised before any dlopen.
+
+    The one decision point for "may this library be loaded": a managed policy narrows `known`.
+    The known path is returned (not `requested`), so a link swapped after this check loads nothing new.
+    """
+    from app.tokens.module_gate import check_module_policy
+
+    check_module_policy(requested)  # the organisation's list first: no known-module rule can widen it
+    want = os.path.realpath(os.path.expanduser(requested))
+    for path in known:
+        if os.path.realpath(os.path.expanduser(path)) == want:
+            return path
+    raise ModuleNotAllowed(
+        requested,
+        f"{named_by} names this PKCS#11 module, which is not a known one, so it was not loaded (loading a "
+        "library runs its code). If you trust it, add it in Settings (PKCS#11 modules) or give it with "
+        "--module.",
+    )
 
 
 def module_paths(explicit: Iterable[str] = (), **kwargs: object) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from app.tokens.errors import ModuleLoadFailed, TokenError
 from app.tokens.module_gate import check_module_policy
 from app.tokens.p11.module import Pkcs11Module
+from app.tokens.p11.probe import ensure_probed
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ def load_module(path: str, *, init_env: Mapping[str, str] | None = None) -> Pkcs
         if mod is not None and not mod.closed:
             if init_env:
                 mod.init_env = dict(init_env)
+            return mod
+    # A child tries the module first (outside the lock: a slow module holds up no other): one that
+    # crashes or hangs is never loaded here, and it is remembered with its reason.
+    ensure_probed(path, init_env)
+    with _REGISTRY_LOCK:
+        mod = _REGISTRY.get(key)
+        if mod is not None and not mod.closed:
             return mod
         try:
             mod = Pkcs11Module(path, init_env)
@@ -62,6 +70,12 @@ def loaded_module(path: str) -> Pkcs11Module | None:
     with _REGISTRY_LOCK:
         mod = _REGISTRY.get(_key(path))
         return mod if mod is not None and not mod.closed else None
+
+
+def loaded_paths() -> list[str]:
+    """Paths of the modules loaded in this process (each was loaded from a known source)."""
+    with _REGISTRY_LOCK:
+        return [m.path for m in _REGISTRY.values() if not m.closed]
 
 
 def rescan_module(path: str) -> Pkcs11Module | None:
