@@ -31,6 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the window; returns the exit code."""
+    from app.session.hardening import no_core_dumps
+
+    no_core_dumps()  # the window's process holds the PIN, the password and the temporary key
     if importlib.util.find_spec("PySide6") is None:  # Qt itself is imported in app/ui only
         print(
             "The desktop interface needs PySide6 (pip install 'osc-trusted-login[ui]'); "

@@ -343,6 +343,9 @@ def _exit_code(reason: EndReason | None) -> int:
 def run(args: argparse.Namespace, *, env: dict[str, str] | None = None, stdin: TextIO | None = None,
         out: TextIO | None = None, err: TextIO | None = None, session_factory: Any = None) -> int:
     """Run a headless trusted session; returns the exit code."""
+    from app.session.hardening import no_core_dumps
+
+    no_core_dumps()  # first: this process will hold the PIN, the password and the temporary key
     env = dict(os.environ if env is None else env)
     stdin = stdin or sys.stdin
     out = out or sys.stdout
