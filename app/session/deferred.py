@@ -96,7 +96,10 @@ class PinRetry:
         error, self.last_error = self.last_error, None
         if error is not None and request.purpose is not PinPurpose.SIGNATURE and not request.last_error:
             request = dataclasses.replace(request, last_error=error)
-        return self._inner(request)
+        if request.purpose is PinPurpose.SIGNATURE:
+            return self._inner(request)  # a key's own PIN, asked at each signature: not re-asked here
+        ask: PinCallback = getattr(self._inner, "ask_in_place", self._inner)  # the UI keeps its dialog open
+        return ask(request)
 
 
 def with_pin_retries(attempt: Callable[[PinCallback], T], callback: PinCallback,
@@ -111,14 +114,18 @@ def with_pin_retries(attempt: Callable[[PinCallback], T], callback: PinCallback,
     if not getattr(callback, "asks_the_user", False):
         return attempt(callback)
     prompt = PinRetry(callback)
-    while True:
-        try:
-            return attempt(prompt)
-        except PinIncorrect as e:
-            if e.tries_left == 0:
-                raise  # the card is locked now: a new prompt could not help
-            check()
-            prompt.last_error = describe(e)
+    settled: Callable[[], None] = getattr(callback, "pin_settled", lambda: None)
+    try:
+        while True:
+            try:
+                return attempt(prompt)
+            except PinIncorrect as e:
+                if e.tries_left == 0:
+                    raise  # the card is locked now: a new prompt could not help
+                check()
+                prompt.last_error = describe(e)
+    finally:
+        settled()  # the card answered: the prompt kept open for its answer may close
 
 
 def through_first_handshake(call: Callable[[], T], deferred: DeferredCardSigner | None) -> T:

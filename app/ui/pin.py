@@ -27,6 +27,7 @@ def __getattr__(name: str) -> object:
 @dataclass
 class _Pending:
     request: PinRequest
+    in_place: bool = False  # the dialog stays open for the card's answer (asked again if it is wrong)
     answered: threading.Event = field(default_factory=threading.Event)
     pin: Pin | None = None
 
@@ -38,6 +39,7 @@ class PinBridge(QObject):
     keypad_cancelled = Signal()  # the user cancelled a PIN-pad prompt
     asked = Signal(object)  # PinRequest: emitted on the UI thread when a dialog opens (tests, tray)
     _ask = Signal(object)
+    _settle = Signal()
     # Each answer is typed by a person: the core may ask again after a wrong PIN (app.session.deferred).
     asks_the_user = True
 
@@ -53,6 +55,7 @@ class PinBridge(QObject):
         self._current: _Pending | None = None  # the request the open dialog answers
         # Emitted on a worker thread, received by this UI-thread object: Qt queues it (AutoConnection).
         self._ask.connect(self._show)
+        self._settle.connect(self.settle)
 
     def set_parent_widget(self, widget: QWidget | None) -> None:
         """The window the dialog is centred on."""
@@ -60,9 +63,21 @@ class PinBridge(QObject):
 
     def __call__(self, request: PinRequest) -> Pin | None:
         """The PinCallback: blocks the calling (worker) thread until the dialog is answered."""
+        return self._ask_pin(request, in_place=False)
+
+    def ask_in_place(self, request: PinRequest) -> Pin | None:
+        """As a PinCallback, but the dialog stays open until `pin_settled()`: a wrong PIN is asked again
+        in it (app.session.deferred.with_pin_retries calls this and then pin_settled)."""
+        return self._ask_pin(request, in_place=True)
+
+    def pin_settled(self) -> None:
+        """The card answered the last PIN (any thread): close a dialog that waits for it."""
+        self._settle.emit()
+
+    def _ask_pin(self, request: PinRequest, *, in_place: bool) -> Pin | None:
         if QThread.currentThread() is self.thread():
             raise RuntimeError("the PIN callback must not be called on the UI thread")
-        pending = _Pending(request)
+        pending = _Pending(request, in_place)
         with self._lock:
             if self._closed:
                 return None
@@ -82,7 +97,7 @@ class PinBridge(QObject):
             return
         dlg = self.dialog
         self._current = pending
-        if dlg is not None and dlg.checking and not pending.request.protected_path:
+        if dlg is not None and dlg.checking and pending.in_place and not pending.request.protected_path:
             # The card refused the PIN just typed (or asks it to sign): the same dialog asks again,
             # with the error and the tries left.
             dlg.show_request(pending.request)
@@ -91,6 +106,7 @@ class PinBridge(QObject):
         from app.ui.pin_dialog import PinDialog
 
         dlg = PinDialog(pending.request, self._parent_widget)
+        dlg.stay_open = pending.in_place
         self.dialog = dlg
 
         def submitted() -> None:

@@ -29,6 +29,7 @@ class PinDialog(QDialog):
         super().__init__(parent)
         self.request = request
         self.checking = False  # a PIN was handed to the card and its answer is awaited
+        self.stay_open = False  # True: Unlock keeps the dialog open for the card's answer (PinBridge)
         self.setObjectName("PinDialog")
         self.setModal(True)
         self.setMinimumWidth(380)
@@ -121,7 +122,7 @@ class PinDialog(QDialog):
 
     def accept(self) -> None:
         """Hand the PIN over but stay open (a wrong PIN comes back here); a PIN pad closes as before."""
-        if self.request.protected_path:
+        if self.request.protected_path or not self.stay_open:
             super().accept()
             return
         if self.checking or not self.pin_edit.text():

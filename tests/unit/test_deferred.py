@@ -28,6 +28,10 @@ class _Person:
     def __init__(self, *pins: str) -> None:
         self.pins = list(pins)
         self.requests: list[PinRequest] = []
+        self.settled = 0
+
+    def pin_settled(self) -> None:
+        self.settled += 1
 
     def __call__(self, request: PinRequest) -> Pin | None:
         self.requests.append(request)
@@ -49,6 +53,7 @@ def test_a_wrong_pin_is_asked_again_with_its_error_and_each_try_is_typed() -> No
     assert with_pin_retries(_card("1234", tries), person, lambda: None, str) == "opened"
     assert tries == ["0000", "1234"]  # one wrong try spent, then the right one: nothing re-sent
     assert person.requests[0].last_error is None and person.requests[1].last_error == "The PIN is incorrect."
+    assert person.settled == 1  # told once the card answered, so the prompt kept open can close
 
 
 def test_a_pin_given_once_is_never_sent_twice() -> None:
