@@ -51,7 +51,7 @@ def test_uri_parser_raises_only_uri_error(text: str) -> None:
         return
     again = Pkcs11Uri.parse(str(uri))  # what we build, we read back the same
     assert again == uri
-    assert not str(uri).count("pin-value")  # a PIN in a URI is never kept
+    assert "pin-value" not in [name for name, _ in uri.vendor_query]  # a PIN in a URI is never kept
     certificate_uri(str(uri))
 
 
