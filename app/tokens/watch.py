@@ -11,6 +11,13 @@ its own thread:
 
 While the card is away the watch re-scans the module (C_Finalize + C_Initialize) on a back-off, because
 p11-kit remoting and many modules only show a re-inserted token after a re-initialisation.
+
+With an event source (a module whose C_WaitForSlotEvent works: OpenSC; see app.tokens.p11.events) the
+watch does not poll at all: it sleeps until a slot event, then confirms with C_GetSlotInfo (PC/SC reader
+state, no card traffic). A logged-in session that sits still then costs the card zero APDUs, where a
+C_GetTokenInfo poll costs OpenSC's PIV driver ~4 APDUs a second. Only an event on our slot (or a
+"look again" after the module re-initialised) checks our login on the card, and only a card seen back
+re-scans the module (which also drops the login OpenSC may keep from before the removal).
 """
 
 from __future__ import annotations
@@ -99,6 +106,15 @@ class WatchEvent:
 WatchCallback = Callable[[WatchEvent], None]
 
 
+class EventSource(Protocol):
+    """Slot events of one module (app.tokens.p11.events.EventPump): a listener gets a slot id, or None
+    for "look again" (events may have been missed); it must only note the event and return."""
+
+    def subscribe(self, listener: Callable[[int | None], None]) -> Callable[[], None]:
+        """Start telling `listener`; returns the call that stops it (never blocks)."""
+        ...
+
+
 class TokenWatch:
     """Polls one token's presence on a daemon thread and reports removals and re-insertions."""
 
@@ -112,6 +128,7 @@ class TokenWatch:
         rescan_backoff: Sequence[float] = DEFAULT_RESCAN_BACKOFF,
         monotonic: Callable[[], float] = time.monotonic,
         login_check_every: int = 4,  # with a login-aware probe: every Nth poll also checks our login
+        events: EventSource | None = None,  # slot events: no polling (see the module docstring)
     ) -> None:
         if interval <= 0 or not rescan_backoff or min(rescan_backoff) <= 0:
             raise ValueError("poll interval and re-scan delays must be positive")
@@ -133,6 +150,14 @@ class TokenWatch:
         self._login_check_every = max(1, login_check_every)
         self._present_polls = 0
         self.polls = 0  # how many probes ran (for the benchmark and tests)
+        self._events = events
+        self._event_slots: set[int | None] = set()  # slots with events since the last check
+        self._event_lock = threading.Lock()
+
+    @property
+    def event_driven(self) -> bool:
+        """True when the watch sleeps on slot events instead of polling."""
+        return self._events is not None
 
     @property
     def present(self) -> bool:
@@ -162,6 +187,9 @@ class TokenWatch:
     # -- the polling thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        if self._events is not None:
+            self._run_on_events(self._events)
+            return
         # A probe that has a worker (the token layer's serial executor for the module) gets each
         # poll handed over without waiting for it: one thread wake-up per poll instead of two, which
         # is most of the watch's idle CPU (see docs/BENCHMARKS.md). The poll itself then runs on the
@@ -184,6 +212,80 @@ class TokenWatch:
                 break
             self._wake.wait(self._next_delay)
             self._wake.clear()
+
+    # -- the event-driven watch -----------------------------------------------------------------
+
+    def _on_slot_event(self, slot: int | None) -> None:
+        with self._event_lock:
+            self._event_slots.add(slot)
+        self._wake.set()
+
+    def _run_on_events(self, events: EventSource) -> None:
+        unsubscribe = events.subscribe(self._on_slot_event)
+        try:
+            self._prime()
+            while not self._stop.is_set():
+                self._wake.wait()
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                with self._event_lock:
+                    slots, self._event_slots = self._event_slots, set()
+                try:
+                    self._check_after_event(slots)
+                except Exception:  # a module's bug must not kill the watch silently
+                    log.exception("card watch check failed")
+        finally:
+            unsubscribe()
+
+    def _prime(self) -> None:
+        """Once at start: find our slot (for C_GetSlotInfo) and see our login alive (so that a lost
+        login later reads as "pulled and put back")."""
+        self.polls += 1
+        self._event_check(login=True)
+
+    def _check_after_event(self, slots: set[int | None]) -> None:
+        self.polls += 1
+        if not self._present:
+            self._check_absent()
+            return
+        ours = getattr(self._probe, "cached_slot_id", lambda _s: None)(self.identity.serial)
+        # an event on our slot (or "look again"): the card may have been swapped between two events
+        self._event_check(login=None in slots or ours is None or ours in slots)
+
+    def _event_check(self, *, login: bool) -> None:
+        slot_present = getattr(self._probe, "slot_present", None)
+        try:
+            present = slot_present(self.identity.serial) if callable(slot_present) else None
+            if present is None:  # no slot known for this generation: find it (one C_GetTokenInfo)
+                cheap = getattr(self._probe, "still_present", self._probe.is_present)
+                present = bool(cheap(self.identity.serial))
+            logged_in: bool | None = None
+            presence = getattr(self._probe, "probe", None)
+            if present and login and callable(presence):
+                logged_in = getattr(presence(self.identity.serial), "value", None) == "present_logged_in"
+        except TokenError as e:
+            self._removed(_describe(e))
+            return
+        if not present:
+            self._removed("the card is no longer in the reader", self._others_now())
+        elif logged_in:
+            self._seen_logged_in = True
+        elif logged_in is False and self._seen_logged_in:
+            self._removed("the card's login was lost (it was removed and inserted again)", self._others_now())
+
+    def _check_absent(self) -> None:
+        try:
+            serials = self._probe.present_serials()  # OpenSC sees a new card without a re-scan
+            if self.identity.serial in serials:
+                # ours may be back: re-scan once (drops the stale login OpenSC keeps from before the
+                # removal), then check it holds our certificate
+                self._probe.rescan()
+                serials = self._probe.present_serials()
+        except TokenError as e:
+            log.debug("card still away: %s", type(e).__name__)
+            return
+        self._absent_found(serials)
 
     def _step_on_worker(self) -> None:
         if self._stop.is_set():
@@ -258,22 +360,28 @@ class TokenWatch:
         except Exception:
             log.exception("re-scan failed unexpectedly")
             return delay
+        return self._interval if self._absent_found(serials) else delay
+
+    def _absent_found(self, serials: frozenset[str]) -> bool:
+        """While ours is away: report what the slots hold now; True when ours is back."""
         if self.identity.serial in serials:
             try:
                 ours = self._probe.holds_certificate(self.identity.serial, self.identity.cert_fingerprint)
             except TokenError as e:
                 log.debug("card reappeared but could not be read yet: %s", type(e).__name__)
-                return delay
+                return False
             if ours:
                 self._present = True
                 self._rescans = 0
                 self._others_reported.clear()
+                if self._events is not None:
+                    self._event_check(login=False)  # remember its slot for C_GetSlotInfo
                 self._emit(WatchEventKind.INSERTED, "the card is back")
-                return self._interval
+                return True
             self._report_other(self.identity.serial, "a card with the same serial but another certificate")
         for serial in sorted(serials - self._others_at_removal - {self.identity.serial}):
             self._report_other(serial, "another card was inserted")
-        return delay
+        return False
 
     def _removed(self, detail: str, serials: frozenset[str] = frozenset()) -> None:
         self._present = False
@@ -308,6 +416,7 @@ def watch_card(identity: TokenIdentity, on_event: WatchCallback, *, interval: fl
                rescan_backoff: Sequence[float] = DEFAULT_RESCAN_BACKOFF) -> TokenWatch:
     """A (not yet started) watch of a card whose module is already loaded by the token layer."""
     module = loaded_module(identity.module_path) or load_module(identity.module_path)
-    # Pkcs11Module implements TokenProbe; its calls run on the module's serial worker thread.
+    # Pkcs11Module implements TokenProbe; its calls run on the module's serial worker thread. A module
+    # with slot events (OpenSC) is watched on them instead of polled.
     return TokenWatch(identity, module, on_event, interval=interval,
-                      rescan_backoff=rescan_backoff)
+                      rescan_backoff=rescan_backoff, events=module.pump)

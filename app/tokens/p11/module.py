@@ -31,9 +31,11 @@ from app.tokens.errors import (
 )
 from app.tokens.flags import SlotFlags, TokenFlags, pin_state_from_flags
 from app.tokens.p11.ckr import NOT_PRESENT, REMOVED, ckr_name, map_error
+from app.tokens.p11.events import EventPump, SlotEvents
 from app.tokens.p11.executor import SerialExecutor
 from app.tokens.p11.login import CardLogin, LoginState
 from app.tokens.p11.objects import find_objects, mech_name, read_class, text
+from app.tokens.p11.pcsc import ReaderStates
 from app.tokens.p11.readings import (
     MechanismReading,
     Presence,
@@ -103,6 +105,8 @@ class Pkcs11Module:
         self._logins: dict[str, LoginState] = {}
         self._closed = False
         self._slot_cache: dict[str, tuple[int, Any]] = {}  # serial -> (generation, slot) for still_present
+        self._events: SlotEvents | None = None
+        self.pump: EventPump | None = None  # set when the module has working slot events (OpenSC)
         self.executor.call(self._load)
 
     def __repr__(self) -> str:
@@ -128,6 +132,17 @@ class Pkcs11Module:
             raise
         except Exception as e:
             raise ModuleLoadFailed(self.path, ckr_name(e) or f"{type(e).__name__}: {e}") from e
+        if self._opener is None:  # an opener initialises its own way (NSS): leave it alone
+            self._open_events()
+
+    def _open_events(self) -> None:
+        # A module with C_WaitForSlotEvent (OpenSC) on a machine with pcscd gets an event pump: the card
+        # watch then sleeps on PC/SC reader state instead of polling the card (see events.py).
+        events = SlotEvents.open(self.path)
+        if events is None or not ReaderStates.available():
+            return
+        self._events = events
+        self.pump = EventPump(events, self.call, os.path.basename(self.path))
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run `fn` on this module's worker thread (binding objects must only be touched there)."""
@@ -162,6 +177,8 @@ class Pkcs11Module:
                 lib.initialize()
         except Exception as e:
             raise map_error(e, during="C_Initialize") from e
+        if self.pump is not None:
+            self.pump.drain()  # the cards present now are no news to the watch
 
     def _ensure_initialized(self) -> None:
         if not self._lib.initialized:
@@ -188,6 +205,8 @@ class Pkcs11Module:
             # C_Finalize but never dlclose: some modules (opencryptoki) register pthread_atfork
             # handlers, and the next fork() would jump into the unmapped library. python-pkcs11
             # keeps the library object; a later load_module() C_Initialize's it again.
+            if self.pump is not None:
+                self.pump.close()  # cancels its PC/SC wait
             try:
                 self._lib.finalize()
             except Exception:
@@ -198,6 +217,8 @@ class Pkcs11Module:
         finally:
             self._closed = True
             self.executor.shutdown(wait=True)
+            if self.pump is not None:
+                self.pump.join(2.0)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -416,6 +437,22 @@ class Pkcs11Module:
                 raise map_error(e, during="presence probe") from e
         self._slot_cache.pop(serial, None)
         return False
+
+    def slot_present(self, serial: str) -> bool | None:
+        """C_GetSlotInfo's token-present flag of the slot where this token was last found (no card
+        traffic with OpenSC). None when unknown: no slot known yet for this generation, or no slot events."""
+        return self.call(self._slot_present, serial)
+
+    def cached_slot_id(self, serial: str) -> int | None:
+        """The slot where this token was last found in this generation (None when not known); no call."""
+        cached = self._slot_cache.get(serial)
+        return int(cached[1].slot_id) if cached is not None and cached[0] == self.generation else None
+
+    def _slot_present(self, serial: str) -> bool | None:
+        cached = self._slot_cache.get(serial)
+        if self._events is None or cached is None or cached[0] != self.generation:
+            return None
+        return self._events.token_present(int(cached[1].slot_id))
 
     # The TokenProbe protocol of app.tokens.watch (the card watch polls through these).
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.sandbox.pki import CertificateAuthority
-from tests.rigs.pcsc.rig import PcscRig, RigCard, unavailable_reason
+from tests.rigs.pcsc.rig import PcscRig, RigCard, claim_socket_name, unavailable_reason
+
+claim_socket_name()  # now, before any test loads libpcsclite (OpenSC in a default module scan)
 
 
 @pytest.fixture(scope="session")

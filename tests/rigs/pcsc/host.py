@@ -13,6 +13,8 @@ The tests drive it through WORKDIR/control.sock (a Unix socket, one JSON object 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -34,10 +36,8 @@ BASE_PORT = 0x8C7B  # vpcd's default; each reader.conf entry serves two readers 
 def _quickack(sock: socket.socket) -> None:
     # Without it every APDU waits for the delayed ACK (~40-48 ms): vpcd writes the length and the body
     # in two send()s.
-    try:
+    with contextlib.suppress(OSError):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-    except OSError:
-        pass
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
@@ -85,10 +85,8 @@ class Slot:
     def remove(self) -> None:
         sock, self.sock = self.sock, None
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
         if self.card is not None:
             self.card.power_reset()
@@ -140,7 +138,8 @@ class Host:
     def start_pcscd(self) -> None:
         self.write_conf()
         log = open(self.workdir / "pcscd.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.pcscd = subprocess.Popen(["pcscd", "-f", "-c", str(self.confdir)], stdout=log, stderr=log)
+        self.pcscd = subprocess.Popen(["pcscd", "-f", "-c", str(self.confdir)], stdout=log, stderr=log,
+                                      preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 10
         while not os.path.exists("/run/pcscd/pcscd.comm"):
             if self.pcscd.poll() is not None or time.monotonic() > deadline:
@@ -155,10 +154,8 @@ class Host:
             except subprocess.TimeoutExpired:
                 self.pcscd.kill()
                 self.pcscd.wait()
-        try:
+        with contextlib.suppress(OSError):
             os.unlink("/run/pcscd/pcscd.comm")
-        except OSError:
-            pass
 
     def set_entries(self, entries: int) -> None:
         """'Plug' or 'unplug' readers: pcsc-lite 1.9.9 has no hotplug for serial (vpcd) readers, so
@@ -208,6 +205,12 @@ class Host:
         raise ValueError(f"unknown op {op!r}")
 
 
+def _die_with_parent() -> None:
+    # The rig must never outlive the test process that started it (a killed pytest, a crash).
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _setup_namespace() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     target = "/run/pcscd"
@@ -219,6 +222,10 @@ def _setup_namespace() -> None:
 
 def main() -> int:
     workdir = Path(sys.argv[1])
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 1
     _setup_namespace()
     host = Host(workdir)
     host.start_pcscd()

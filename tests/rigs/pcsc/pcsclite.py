@@ -20,7 +20,7 @@ SCARD_E_TIMEOUT = 0x8010000A
 INFINITE = 0xFFFFFFFF
 
 
-class SCARD_READERSTATE(ctypes.Structure):  # noqa: N801 - the C name
+class SCARD_READERSTATE(ctypes.Structure):
     _fields_ = [("szReader", ctypes.c_char_p), ("pvUserData", ctypes.c_void_p),
                 ("dwCurrentState", ctypes.c_ulong), ("dwEventState", ctypes.c_ulong),
                 ("cbAtr", ctypes.c_ulong), ("rgbAtr", ctypes.c_ubyte * 33)]

@@ -278,7 +278,8 @@ def _sign(key: Any, challenge: bytes) -> bytes | None:
             return None
         return pow(m, key.private_numbers().d, n).to_bytes(key.key_size // 8, "big")
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        algo = {32: hashes.SHA256(), 48: hashes.SHA384(), 64: hashes.SHA512(), 20: hashes.SHA1()}.get(len(challenge))
+        by_len = {32: hashes.SHA256(), 48: hashes.SHA384(), 64: hashes.SHA512(), 20: hashes.SHA1()}
+        algo = by_len.get(len(challenge))
         if algo is None:
             return None
         return key.sign(challenge, ec.ECDSA(utils.Prehashed(algo)))

@@ -7,8 +7,10 @@
     rig.set_readers(2)                           # 2 reader.conf entries = 4 readers (pcscd restarts)
 
 The test process (and every child, e.g. pkcs11-tool) reaches the private pcscd through
-PCSCLITE_CSOCK_NAME=/proc/HOSTPID/root/run/pcscd/pcscd.comm, which `start()` sets in os.environ. The
-client library reads it once per process, so one rig serves a whole test session.
+PCSCLITE_CSOCK_NAME: the client library reads it ONCE per process (at its first SCardEstablishContext,
+which any test scanning the default modules may trigger through OpenSC), so `claim_socket_name()` sets
+it as early as possible to a path of ours, and `start()` makes that path a symlink to
+/proc/HOSTPID/root/run/pcscd/pcscd.comm. Before the rig starts, PC/SC clients see no service.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +42,15 @@ VPCD_LIB = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
 SLOT_KINDS = {"9A": "rsa2048", "9C": "p256", "9D": "p384", "9E": "p256"}
 
 
+def claim_socket_name() -> str:
+    """Point this process's PC/SC clients at the rig (before anything loads libpcsclite)."""
+    name = os.environ.get("PCSCLITE_CSOCK_NAME", "")
+    if not name.endswith("/otl-pcsc.comm"):
+        name = os.path.join(tempfile.mkdtemp(prefix="otl-pcsc-"), "otl-pcsc.comm")
+        os.environ["PCSCLITE_CSOCK_NAME"] = name
+    return name
+
+
 def find_opensc() -> str | None:
     """Path of opensc-pkcs11.so, or None."""
     return next((p for p in OPENSC_CANDIDATES if os.path.exists(p)), None)
@@ -48,7 +60,8 @@ def unavailable_reason() -> str | None:
     """Why this machine cannot run the rig (None when it can)."""
     missing = [name for name, ok in (
         ("pcscd", shutil.which("pcscd")), ("vsmartcard-vpcd", os.path.exists(VPCD_LIB)),
-        ("opensc-pkcs11", find_opensc()), ("unshare", shutil.which("unshare")), ("iproute2", shutil.which("ip")),
+        ("opensc-pkcs11", find_opensc()), ("unshare", shutil.which("unshare")),
+        ("iproute2", shutil.which("ip")),
     ) if not ok]
     if missing:
         return f"the PC/SC rig needs {', '.join(missing)} (scripts/setup.sh installs them)"
@@ -88,18 +101,22 @@ class PcscRig:
         prefix = ["unshare", "-m", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-m", "-n"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         log = open(self.workdir / "host.log", "ab")  # noqa: SIM115 - the child keeps it
-        self.proc = subprocess.Popen([*prefix, sys.executable, "-m", "tests.rigs.pcsc.host", str(self.workdir)],
-                                     env=env, stdout=log, stderr=log, cwd=ROOT)
+        cmd = [*prefix, sys.executable, "-m", "tests.rigs.pcsc.host", str(self.workdir)]
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log, cwd=ROOT)
         ready = self.workdir / "ready"
         deadline = time.monotonic() + timeout
         while not ready.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the PC/SC rig did not start: {(self.workdir / 'host.log').read_text()[-2000:]}")
+                tail = (self.workdir / "host.log").read_text()[-2000:]
+                raise RuntimeError(f"the PC/SC rig did not start: {tail}")
             time.sleep(0.05)
         self._sock = socket.socket(socket.AF_UNIX)
         self._sock.connect(str(self.workdir / "control.sock"))
         self._file = self._sock.makefile("rwb")
-        os.environ["PCSCLITE_CSOCK_NAME"] = self.socket_name
+        link = claim_socket_name()
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(self.socket_name, link)
 
     @property
     def socket_name(self) -> str:
@@ -150,7 +167,8 @@ class PcscRig:
             cert = ca.issue_client(f"{name} {slot}", public_key=key.public_key()).certificate
             material[slot] = (key, cert)
             card.certs[slot] = cert
-            card.fingerprints[slot] = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+            der = cert.public_bytes(serialization.Encoding.DER)
+            card.fingerprints[slot] = hashlib.sha256(der).hexdigest()
         spec = self.workdir / f"card-{name}.json"
         spec.write_text(json.dumps(make_spec(guid, pin, material, tries=tries)))
         spec.chmod(0o600)
