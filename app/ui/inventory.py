@@ -146,6 +146,7 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
     from app.ui.picker import InventorySnapshot
 
     inv = Inventory()
+    readers: int | None = None
     for path in module_paths_of(cfg):
         env = cfg.init_envs.get(path)
         part = scan_module(path, init_env=env)
@@ -154,6 +155,7 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
             # re-initialised: try once before reporting the module empty or failing.
             part = rescan(path) or part
         inv = inv.merged(part)
+        readers = _slots(path, readers)
     if cfg.store_paths:
         try:
             from app.tokens.filestore import scan_store
@@ -166,7 +168,21 @@ def read_snapshot(cfg: InventoryConfig) -> InventorySnapshot:
         from app.tokens.stores.computer import merge_duplicates, platform_stores, scan_stores
 
         inv = merge_duplicates(inv.merged(scan_stores(platform_stores())))
-    return InventorySnapshot(rows_from_inventory(inv, cfg.account_ca_subjects), _problems(inv.errors))
+    return InventorySnapshot(rows_from_inventory(inv, cfg.account_ca_subjects), _problems(inv.errors),
+                             readers=readers)
+
+
+def _slots(path: str, counted: int | None) -> int | None:
+    """`counted` plus the module's slots, empty readers included (None while no module could say):
+    so that the picker tells "no reader" from "no card"."""
+    from app.tokens.errors import TokenError
+    from app.tokens.p11.registry import load_module
+
+    try:
+        n = len(load_module(path).slots())
+    except (TokenError, OSError):
+        return counted
+    return n + (counted or 0)
 
 
 def read_file(

@@ -55,6 +55,7 @@ class InventorySnapshot:
 
     rows: tuple[CertRow, ...] = ()
     problems: tuple[str, ...] = ()  # modules that could not be loaded etc., in plain words
+    readers: int | None = None  # slots (readers) the card modules report; None: none could say
 
     def key(self) -> tuple[object, ...]:
         """What identifies this snapshot's content (rows compare without their secrets)."""
@@ -87,6 +88,7 @@ class CertificatePicker(QDialog):
         self._groups: dict[tuple[str, str], QTreeWidgetItem] = {}
         self._rendered: tuple[object, ...] = ()
         self._rendered_problems: tuple[str, ...] = ()
+        self._rendered_readers: int | None = None
         self.password_dialog: QInputDialog | None = None
         self.details_box: QMessageBox | None = None
         self.preferred_fingerprint: str | None = None  # the last certificate used: selected when listed
@@ -222,7 +224,8 @@ class CertificatePicker(QDialog):
         # Account-CA matches first, then usable ones, then by name; groups ordered by their best row.
         rows.sort(key=lambda r: (not r.matches_account, not r.usable, r.title.lower()))
         layout = tuple((_row_key(r), _looks(r)) for r in rows)
-        if layout == self._rendered and self._snapshot.problems == self._rendered_problems:
+        if (layout == self._rendered and self._snapshot.problems == self._rendered_problems
+                and self._snapshot.readers == self._rendered_readers):
             return
         keep = self._selected_fingerprint()
         self._place_rows(rows)
@@ -233,12 +236,8 @@ class CertificatePicker(QDialog):
                                        .replace("%1", "\n".join(self._snapshot.problems)))
             self.problem_label.setVisible(bool(self._snapshot.problems))
             self.settings_button.setVisible(bool(self._snapshot.problems))
-        if not rows and self._snapshot.problems:
-            self.empty.setText(self.tr("No certificate found: the card software could not be loaded (see "
-                                       "below). Fix it in Settings, or add a certificate file."))
-        elif not rows:
-            self.empty.setText(self.tr("No card found. Insert a card in its reader (is the reader "
-                                       "connected?), or add a certificate file."))
+        self._rendered_readers = self._snapshot.readers
+        self._say_why_empty(rows)
         self.stack.setCurrentWidget(self.tree if rows else self.empty)
         if self.status.text() == self.tr("Looking for certificates..."):
             self.status.setText("")
@@ -250,6 +249,20 @@ class CertificatePicker(QDialog):
             if first is not None:
                 self.select_fingerprint(first.fingerprint)
         self._selection_changed()
+
+    def _say_why_empty(self, rows: list[CertRow]) -> None:
+        """No certificate: because the card software failed to load, there is no reader, or no card."""
+        if rows:
+            return
+        if self._snapshot.problems:
+            self.empty.setText(self.tr("No certificate found: the card software could not be loaded (see "
+                                       "below). Fix it in Settings, or add a certificate file."))
+        elif self._snapshot.readers == 0:
+            self.empty.setText(self.tr("No card reader found. Connect the reader, insert the card, or "
+                                       "add a certificate file."))
+        else:
+            self.empty.setText(self.tr("No card found. Insert a card in its reader, or add a certificate "
+                                       "file."))
 
     def _place_rows(self, rows: list[CertRow]) -> None:
         """Add, update, move or drop items so that the tree lists `rows` in order, under their groups."""

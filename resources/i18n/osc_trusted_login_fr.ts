@@ -3,34 +3,42 @@
 <context>
     <name>AgentPanel</name>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="33" />
         <source>Your OUTSCALE tools (local API agent)</source>
         <translation>Vos outils OUTSCALE (agent d'API local)</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="40" />
         <source>Copy the environment lines</source>
         <translation>Copier les lignes d'environnement</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="44" />
         <source>For a shell: OSC_ENDPOINT_API, OSC_ACCESS_KEY, OSC_SECRET_KEY, OSC_REGION, OSC_CONFIG_FILE, OSC_PROFILE (`osc-trusted-login env`)</source>
         <translation>Pour un shell : OSC_ENDPOINT_API, OSC_ACCESS_KEY, OSC_SECRET_KEY, OSC_REGION, OSC_CONFIG_FILE, OSC_PROFILE (`osc-trusted-login env`)</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="46" />
         <source>Endpoint:</source>
         <translation>Point d'accès :</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="47" />
         <source>Access key:</source>
         <translation>Clé d'accès :</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="48" />
         <source>Calls forwarded:</source>
         <translation>Appels transmis :</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="50" />
         <source>Profile:</source>
         <translation>Profil :</translation>
     </message>
     <message>
+        <location filename="../../app/ui/agent_panel.py" line="77" />
         <source>(ended)</source>
         <translation>(terminée)</translation>
     </message>
@@ -38,194 +46,199 @@
 <context>
     <name>CertificatePicker</name>
     <message>
-        <location filename="../../app/ui/picker.py" line="80" />
+        <location filename="../../app/ui/picker.py" line="81" />
         <source>Choose a certificate</source>
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="100" />
+        <location filename="../../app/ui/picker.py" line="102" />
         <source>Certificates on your cards and in your files. Insert a card and it appears here. Greyed certificates cannot be used; the reason is shown.</source>
         <translation>Les certificats de vos cartes et de vos fichiers. Insérez une carte et elle apparaît ici. Les certificats grisés ne sont pas utilisables ; la raison est indiquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="107" />
+        <location filename="../../app/ui/picker.py" line="109" />
         <source>Certificate</source>
         <translation>Certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="107" />
+        <location filename="../../app/ui/picker.py" line="109" />
         <source>Issuer</source>
         <translation>Émetteur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="107" />
+        <location filename="../../app/ui/picker.py" line="109" />
         <source>Expires</source>
         <translation>Expire le</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="107" />
-        <location filename="../../app/ui/picker.py" line="360" />
+        <location filename="../../app/ui/picker.py" line="109" />
+        <location filename="../../app/ui/picker.py" line="373" />
         <source>Key</source>
         <translation>Clé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="108" />
+        <location filename="../../app/ui/picker.py" line="110" />
         <source>Status</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="115" />
+        <location filename="../../app/ui/picker.py" line="117" />
         <source>No certificate found. Insert a card, or add a certificate file.</source>
         <translation>Aucun certificat trouvé. Insérez une carte ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="127" />
+        <location filename="../../app/ui/picker.py" line="129" />
         <source>Card software problems</source>
         <translation>Problèmes de logiciel de carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="128" />
+        <location filename="../../app/ui/picker.py" line="130" />
         <source>&amp;Settings...</source>
         <translation>&amp;Paramètres...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="147" />
+        <location filename="../../app/ui/picker.py" line="149" />
         <source>&amp;Add file...</source>
         <translation>Ajouter un &amp;fichier...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="150" />
+        <location filename="../../app/ui/picker.py" line="152" />
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="153" />
+        <location filename="../../app/ui/picker.py" line="155" />
         <source>&amp;Use this certificate</source>
         <translation>&amp;Utiliser ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="157" />
+        <location filename="../../app/ui/picker.py" line="159" />
         <source>&amp;Details...</source>
         <translation>&amp;Détails...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="164" />
+        <location filename="../../app/ui/picker.py" line="166" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="139" />
-        <location filename="../../app/ui/picker.py" line="244" />
+        <location filename="../../app/ui/picker.py" line="141" />
+        <location filename="../../app/ui/picker.py" line="243" />
         <source>Looking for certificates...</source>
         <translation>Recherche des certificats...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="233" />
+        <location filename="../../app/ui/picker.py" line="236" />
         <source>%1 Check the card software in Settings.</source>
         <translation>%1 Vérifiez le logiciel de carte dans les paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="238" />
+        <location filename="../../app/ui/picker.py" line="259" />
         <source>No certificate found: the card software could not be loaded (see below). Fix it in Settings, or add a certificate file.</source>
         <translation>Aucun certificat trouvé : le logiciel de carte n’a pas pu être chargé (voir ci-dessous). Corrigez-le dans les paramètres, ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="241" />
-        <source>No card found. Insert a card in its reader (is the reader connected?), or add a certificate file.</source>
-        <translation>Aucune carte trouvée. Insérez une carte dans son lecteur (le lecteur est-il branché ?), ou ajoutez un fichier de certificat.</translation>
+        <location filename="../../app/ui/picker.py" line="262" />
+        <source>No card reader found. Connect the reader, insert the card, or add a certificate file.</source>
+        <translation>Aucun lecteur de carte trouvé. Branchez le lecteur, insérez la carte, ou ajoutez un fichier de certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="301" />
+        <location filename="../../app/ui/picker.py" line="265" />
+        <source>No card found. Insert a card in its reader, or add a certificate file.</source>
+        <translation>Aucune carte trouvée. Insérez une carte dans son lecteur, ou ajoutez un fichier de certificat.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/picker.py" line="314" />
         <source>Card: %1</source>
         <translation>Carte : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="301" />
+        <location filename="../../app/ui/picker.py" line="314" />
         <source>This computer: %1</source>
         <translation>Cet ordinateur : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="302" />
+        <location filename="../../app/ui/picker.py" line="315" />
         <source>File: %1</source>
         <translation>Fichier : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="315" />
+        <location filename="../../app/ui/picker.py" line="328" />
         <source>Matches this account</source>
         <translation>Correspond à ce compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="316" />
+        <location filename="../../app/ui/picker.py" line="329" />
         <source>Usable</source>
         <translation>Utilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="318" />
+        <location filename="../../app/ui/picker.py" line="331" />
         <source>Not usable</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="335" />
+        <location filename="../../app/ui/picker.py" line="348" />
         <source>%1, not usable: %2</source>
         <translation>%1, inutilisable : %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="359" />
+        <location filename="../../app/ui/picker.py" line="372" />
         <source>Issued to</source>
         <translation>Délivré à</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="359" />
+        <location filename="../../app/ui/picker.py" line="372" />
         <source>Issued by</source>
         <translation>Délivré par</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="360" />
+        <location filename="../../app/ui/picker.py" line="373" />
         <source>Valid until</source>
         <translation>Valide jusqu’au</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="361" />
+        <location filename="../../app/ui/picker.py" line="374" />
         <source>Stored in</source>
         <translation>Stocké dans</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="361" />
+        <location filename="../../app/ui/picker.py" line="374" />
         <source>SHA-256 fingerprint</source>
         <translation>Empreinte SHA-256</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="363" />
+        <location filename="../../app/ui/picker.py" line="376" />
         <source>Cannot be used</source>
         <translation>Inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="365" />
+        <location filename="../../app/ui/picker.py" line="378" />
         <source>Certificate details</source>
         <translation>Détails du certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="384" />
+        <location filename="../../app/ui/picker.py" line="397" />
         <source>Add a certificate file</source>
         <translation>Ajouter un fichier de certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="386" />
+        <location filename="../../app/ui/picker.py" line="399" />
         <source>Certificates (*.p12 *.pfx *.pem *.crt *.key);;All files (*)</source>
         <translation>Certificats (*.p12 *.pfx *.pem *.crt *.key);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="397" />
+        <location filename="../../app/ui/picker.py" line="410" />
         <source>Password of %1 (leave empty if it has none):</source>
         <translation>Mot de passe de %1 (laisser vide s’il n’en a pas) :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="402" />
+        <location filename="../../app/ui/picker.py" line="415" />
         <source>File password</source>
         <translation>Mot de passe du fichier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/picker.py" line="414" />
+        <location filename="../../app/ui/picker.py" line="427" />
         <source>Reading %1...</source>
         <translation>Lecture de %1...</translation>
     </message>
@@ -327,100 +340,100 @@
 <context>
     <name>LoginWindow</name>
     <message>
-        <location filename="../../app/ui/login.py" line="112" />
+        <location filename="../../app/ui/login.py" line="111" />
         <source>Log in to OUTSCALE with your certificate</source>
         <translation>Connexion à OUTSCALE avec votre certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="136" />
+        <location filename="../../app/ui/login.py" line="135" />
         <source>(none)</source>
         <translation>(aucun)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="139" />
+        <location filename="../../app/ui/login.py" line="138" />
         <source>osc pro&amp;file:</source>
         <translation>Pro&amp;fil osc :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="151" />
+        <location filename="../../app/ui/login.py" line="150" />
         <source>Login and pass&amp;word</source>
         <translation>Identifiant et mot &amp;de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="153" />
+        <location filename="../../app/ui/login.py" line="152" />
         <source>Access &amp;key and secret key</source>
         <translation>Clé d’a&amp;ccès et clé secrète</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="163" />
+        <location filename="../../app/ui/login.py" line="162" />
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="195" />
+        <location filename="../../app/ui/login.py" line="194" />
         <source>Tokyo (ap-northeast-1)</source>
         <translation>Tokyo (ap-northeast-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="196" />
+        <location filename="../../app/ui/login.py" line="195" />
         <source>France, SecNumCloud (cloudgouv-eu-west-1)</source>
         <translation>France, SecNumCloud (cloudgouv-eu-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="197" />
+        <location filename="../../app/ui/login.py" line="196" />
         <source>France (eu-west-2)</source>
         <translation>France (eu-west-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="198" />
+        <location filename="../../app/ui/login.py" line="197" />
         <source>United States East (us-east-2)</source>
         <translation>États-Unis Est (us-east-2)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="199" />
+        <location filename="../../app/ui/login.py" line="198" />
         <source>United States West (us-west-1)</source>
         <translation>États-Unis Ouest (us-west-1)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="203" />
+        <location filename="../../app/ui/login.py" line="202" />
         <source>Custom endpoint...</source>
         <translation>Point d’accès personnalisé...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="206" />
+        <location filename="../../app/ui/login.py" line="205" />
         <source>&amp;Region:</source>
         <translation>&amp;Région :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="216" />
+        <location filename="../../app/ui/login.py" line="215" />
         <source>Endpoin&amp;t:</source>
         <translation>Poin&amp;t d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="245" />
-        <location filename="../../app/ui/login.py" line="349" />
+        <location filename="../../app/ui/login.py" line="244" />
+        <location filename="../../app/ui/login.py" line="360" />
         <source>Also remember the password (in the system ke&amp;yring)</source>
         <translation>Retenir aussi le mot de passe (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="275" />
-        <location filename="../../app/ui/login.py" line="463" />
+        <location filename="../../app/ui/login.py" line="274" />
+        <location filename="../../app/ui/login.py" line="477" />
         <source>Log i&amp;n</source>
         <translation>Se co&amp;nnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="356" />
+        <location filename="../../app/ui/login.py" line="367" />
         <source>Also remember the secret key (in the system ke&amp;yring)</source>
         <translation>Retenir aussi la clé secrète (dans le tro&amp;usseau du système)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="491" />
+        <location filename="../../app/ui/login.py" line="505" />
         <source>An access key is 20 capital letters and digits (e.g. 3FJ6KQ0TW2DN8XSP5R7B).</source>
         <translation>Une clé d’accès compte 20 lettres majuscules et chiffres (par ex. 3FJ6KQ0TW2DN8XSP5R7B).</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="225" />
-        <location filename="../../app/ui/login.py" line="388" />
+        <location filename="../../app/ui/login.py" line="224" />
+        <location filename="../../app/ui/login.py" line="399" />
         <source>No certificate chosen</source>
         <translation>Aucun certificat choisi</translation>
     </message>
@@ -430,107 +443,107 @@
         <translation>Connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="119" />
+        <location filename="../../app/ui/login.py" line="118" />
         <source>Note</source>
         <translation>Note</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="126" />
+        <location filename="../../app/ui/login.py" line="125" />
         <source>Message</source>
         <translation>Message</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="228" />
+        <location filename="../../app/ui/login.py" line="227" />
         <source>C&amp;hoose...</source>
         <translation>C&amp;hoisir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="234" />
+        <location filename="../../app/ui/login.py" line="233" />
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="243" />
+        <location filename="../../app/ui/login.py" line="242" />
         <source>Re&amp;member my login on this computer</source>
         <translation>Se souvenir de &amp;mon identifiant sur cet ordinateur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="266" />
+        <location filename="../../app/ui/login.py" line="265" />
         <source>&amp;Settings...</source>
         <translation>Paramètre&amp;s...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="270" />
+        <location filename="../../app/ui/login.py" line="269" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="280" />
+        <location filename="../../app/ui/login.py" line="279" />
         <source>Set up certificate l&amp;ogin for this account...</source>
         <translation>C&amp;onfigurer la connexion par certificat...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="346" />
+        <location filename="../../app/ui/login.py" line="357" />
         <source>&amp;Login:</source>
         <translation>&amp;Identifiant :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="347" />
+        <location filename="../../app/ui/login.py" line="358" />
         <source>email, or AccountId/user for EIM users</source>
         <translation>e-mail, ou AccountId/utilisateur pour les utilisateurs EIM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="348" />
+        <location filename="../../app/ui/login.py" line="359" />
         <source>&amp;Password:</source>
         <translation>Mot de &amp;passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="351" />
+        <location filename="../../app/ui/login.py" line="362" />
         <source>&amp;Access key:</source>
         <translation>Clé d’&amp;accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="353" />
+        <location filename="../../app/ui/login.py" line="364" />
         <source>S&amp;ecret key:</source>
         <translation>Clé s&amp;ecrète :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="463" />
+        <location filename="../../app/ui/login.py" line="477" />
         <source>Logging in...</source>
         <translation>Connexion...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="484" />
+        <location filename="../../app/ui/login.py" line="498" />
         <source>Type your login.</source>
         <translation>Saisissez votre identifiant.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="485" />
+        <location filename="../../app/ui/login.py" line="499" />
         <source>Type your access key.</source>
         <translation>Saisissez votre clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="497" />
+        <location filename="../../app/ui/login.py" line="511" />
         <source>Type your password.</source>
         <translation>Saisissez votre mot de passe.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="498" />
+        <location filename="../../app/ui/login.py" line="512" />
         <source>Type your secret key.</source>
         <translation>Saisissez votre clé secrète.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="508" />
+        <location filename="../../app/ui/login.py" line="522" />
         <source>Type an https:// address, e.g. https://api.example.com/api/v1.</source>
         <translation>Saisissez une adresse https://, par ex. https://api.example.com/api/v1.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="541" />
+        <location filename="../../app/ui/login.py" line="555" />
         <source>Choose a certificate</source>
         <translation>Choisir un certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/login.py" line="542" />
+        <location filename="../../app/ui/login.py" line="556" />
         <source>Choose the certificate (card or file) to set up login with first.</source>
         <translation>Choisissez d’abord le certificat (carte ou fichier) avec lequel configurer la connexion.</translation>
     </message>
@@ -538,87 +551,87 @@
 <context>
     <name>PinDialog</name>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="85" />
+        <location filename="../../app/ui/pin_dialog.py" line="86" />
         <source>Type the PIN of the card &lt;b&gt;%1&lt;/b&gt; to log in.</source>
         <translation>Saisissez le code PIN de la carte &lt;b&gt;%1&lt;/b&gt; pour vous connecter.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="86" />
+        <location filename="../../app/ui/pin_dialog.py" line="87" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; asks for its PIN again to sign.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; redemande son code PIN pour signer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="87" />
+        <location filename="../../app/ui/pin_dialog.py" line="88" />
         <source>The card &lt;b&gt;%1&lt;/b&gt; is back. Type its PIN to resume the session.</source>
         <translation>La carte &lt;b&gt;%1&lt;/b&gt; est de retour. Saisissez son code PIN pour reprendre la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="138" />
+        <location filename="../../app/ui/pin_dialog.py" line="139" />
         <source>&lt;b&gt;Last try:&lt;/b&gt; one more wrong PIN locks the card. If you are not sure of the PIN, cancel and check it first.</source>
         <translation>&lt;b&gt;Dernier essai :&lt;/b&gt; un code PIN erroné de plus bloque la carte. Si vous n’êtes pas sûr du code, annulez et vérifiez-le d’abord.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="139" />
+        <location filename="../../app/ui/pin_dialog.py" line="140" />
         <source>Tries left: %1</source>
         <translation>Essais restants : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="142" />
+        <location filename="../../app/ui/pin_dialog.py" line="143" />
         <source>A wrong PIN was typed recently; the card may lock after a few more.</source>
         <translation>Un code PIN erroné a été saisi récemment ; la carte peut se bloquer après quelques autres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="89" />
+        <location filename="../../app/ui/pin_dialog.py" line="90" />
         <source>&amp;PIN:</source>
         <translation>Code &amp;PIN :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="44" />
+        <location filename="../../app/ui/pin_dialog.py" line="45" />
         <source>PIN error</source>
         <translation>Erreur de code PIN</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="50" />
+        <location filename="../../app/ui/pin_dialog.py" line="51" />
         <source>PIN tries</source>
         <translation>Essais du code PIN</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="65" />
+        <location filename="../../app/ui/pin_dialog.py" line="66" />
         <source>Checking the PIN with the card...</source>
         <translation>Vérification du code PIN par la carte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="83" />
+        <location filename="../../app/ui/pin_dialog.py" line="84" />
         <source>Password</source>
         <translation>Mot de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="83" />
+        <location filename="../../app/ui/pin_dialog.py" line="84" />
         <source>PIN</source>
         <translation>Code PIN</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="97" />
+        <location filename="../../app/ui/pin_dialog.py" line="98" />
         <source>Type the password of the certificate database &lt;b&gt;%1&lt;/b&gt;.</source>
         <translation>Saisissez le mot de passe de la base de certificats &lt;b&gt;%1&lt;/b&gt;.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="97" />
+        <location filename="../../app/ui/pin_dialog.py" line="98" />
         <source>&amp;Password:</source>
         <translation>&amp;Mot de passe :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="149" />
+        <location filename="../../app/ui/pin_dialog.py" line="150" />
         <source>&amp;Unlock</source>
         <translation>&amp;Déverrouiller</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="151" />
+        <location filename="../../app/ui/pin_dialog.py" line="152" />
         <source>&amp;Cancel</source>
         <translation>&amp;Annuler</translation>
     </message>
     <message>
-        <location filename="../../app/ui/pin_dialog.py" line="93" />
+        <location filename="../../app/ui/pin_dialog.py" line="94" />
         <source>Enter the PIN of &lt;b&gt;%1&lt;/b&gt; on the card reader's keypad.</source>
         <translation>Saisissez le code PIN de &lt;b&gt;%1&lt;/b&gt; sur le clavier du lecteur de carte.</translation>
     </message>
@@ -626,6 +639,7 @@
 <context>
     <name>SessionViewFlow</name>
     <message>
+        <location filename="../../app/ui/flows/session_view.py" line="125" />
         <source>The local API agent did not start: %1</source>
         <translation>L'agent d'API local n'a pas démarré : %1</translation>
     </message>
@@ -633,11 +647,6 @@
         <location filename="../../app/ui/flows/session_view.py" line="105" />
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
-    </message>
-    <message>
-        <location filename="../../app/ui/flows/session_view.py" line="125" />
-        <source>The local API agent did not start: %1</source>
-        <translation>L’agent API local n’a pas démarré : %1</translation>
     </message>
     <message>
         <location filename="../../app/ui/flows/session_view.py" line="172" />
@@ -999,14 +1008,17 @@
 <context>
     <name>SettingsDialog</name>
     <message>
+        <location filename="../../app/ui/settings.py" line="179" />
         <source>Let my OUTSCALE tools use the session (local API &amp;agent)</source>
         <translation>Permettre à mes outils OUTSCALE d'utiliser la session (&amp;agent d'API local)</translation>
     </message>
     <message>
+        <location filename="../../app/ui/settings.py" line="186" />
         <source>none (osc-trusted-login env / exec)</source>
         <translation>aucun (osc-trusted-login env / exec)</translation>
     </message>
     <message>
+        <location filename="../../app/ui/settings.py" line="187" />
         <source>Publish as osc &amp;profile:</source>
         <translation>Publier comme &amp;profil osc :</translation>
     </message>
@@ -1081,52 +1093,52 @@
         <translation>Fermer la fenêtre de session garde la session dans la zone de no&amp;tification</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="190" />
+        <location filename="../../app/ui/settings.py" line="201" />
         <source>Browse...</source>
         <translation>Parcourir...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="200" />
+        <location filename="../../app/ui/settings.py" line="211" />
         <source>Choose a folder</source>
         <translation>Choisir un dossier</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="207" />
+        <location filename="../../app/ui/settings.py" line="218" />
         <source>Choose a CA bundle</source>
         <translation>Choisir un fichier de CA</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="209" />
+        <location filename="../../app/ui/settings.py" line="220" />
         <source>Certificates (*.pem *.crt);;All files (*)</source>
         <translation>Certificats (*.pem *.crt);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="218" />
+        <location filename="../../app/ui/settings.py" line="229" />
         <source>%1 (found)</source>
         <translation>%1 (trouvé)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="227" />
+        <location filename="../../app/ui/settings.py" line="238" />
         <source>%n module(s) found on this system.</source>
         <translation>%n module(s) trouvé(s) sur ce système.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="232" />
+        <location filename="../../app/ui/settings.py" line="243" />
         <source>Choose a PKCS#11 module</source>
         <translation>Choisir un module PKCS#11</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="234" />
+        <location filename="../../app/ui/settings.py" line="245" />
         <source>Libraries (*.so *.dylib *.dll);;All files (*)</source>
         <translation>Bibliothèques (*.so *.dylib *.dll);;Tous les fichiers (*)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="256" />
+        <location filename="../../app/ui/settings.py" line="267" />
         <source>The CA bundle %1 does not exist.</source>
         <translation>Le fichier de CA %1 n’existe pas.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/settings.py" line="260" />
+        <location filename="../../app/ui/settings.py" line="271" />
         <source>The folder %1 does not exist.</source>
         <translation>Le dossier %1 n’existe pas.</translation>
     </message>

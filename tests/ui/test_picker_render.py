@@ -135,3 +135,5 @@ def test_picker_preselects_the_last_certificate_and_shows_details(qtbot: Any) ->
     picker.set_snapshot(InventorySnapshot(()))  # the list empties: the text takes its place
     assert picker.stack.currentWidget() is picker.empty and picker.stack.height() == height
     assert "No card found" in picker.empty.text()
+    picker.set_snapshot(InventorySnapshot((), readers=0))  # the modules report no slot at all
+    assert "No card reader found" in picker.empty.text()
