@@ -74,6 +74,8 @@ install -m 0644 packaging/linux/$NAME.desktop "$STAGE/usr/share/applications/$NA
 install -m 0644 resources/icons/$NAME.png "$STAGE/usr/share/icons/hicolor/256x256/apps/$NAME.png"
 install -m 0644 resources/icons/$NAME.svg "$STAGE/usr/share/icons/hicolor/scalable/apps/$NAME.svg"
 install -m 0644 packaging/licenses/THIRD-PARTY-NOTICES.md "$STAGE/usr/share/doc/$NAME/copyright"
+# An example managed policy (docs/POLICY.md), NOT active: an administrator copies it to /etc/$NAME/.
+install -m 0644 packaging/linux/policy.example.json "$STAGE/usr/share/doc/$NAME/policy.example.json"
 
 # The oldest glibc the bundle's binaries accept (what dpkg-shlibdeps would compute for libc6).
 GLIBC=$(find "$STAGE/opt/$NAME" -type f \( -name '*.so*' -o -name "$NAME" \) -print0 \

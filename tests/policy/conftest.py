@@ -29,18 +29,34 @@ def cli_env(home: Path, policy_root: Path | None, **extra: str) -> dict[str, str
     """os.environ without OSC_*/OTL_*, a private HOME, and the policy root."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OSC_", "OTL_", "XDG_"))}
     home.mkdir(parents=True, exist_ok=True)
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_STATE_HOME=str(home / ".state"),
-               XDG_CACHE_HOME=str(home / ".cache"), PYTHONPATH=str(ROOT),
-               OSC_TRUSTED_LOGIN_RUNTIME_DIR=str(home / "run"), **extra)
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".state"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        PYTHONPATH=str(ROOT),
+        OSC_TRUSTED_LOGIN_RUNTIME_DIR=str(home / "run"),
+        **extra,
+    )
     if policy_root is not None:
         env["OTL_POLICY_ROOT"] = str(policy_root)
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], stdin: str = "", timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], stdin: str = "", timeout: float = 90
+) -> subprocess.CompletedProcess[str]:
     """The real `python -m app ARGS`."""
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=env["HOME"], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=env["HOME"],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 @pytest.fixture()

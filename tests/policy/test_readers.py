@@ -17,21 +17,32 @@ from tests.policy.conftest import write_policy
 EXAMPLE = Path(__file__).resolve().parents[2] / "packaging" / "linux" / "policy.example.json"
 
 
-def _load(root: Path):  # noqa: ANN202 - a Policy
+def _load(root: Path):
     return load(platform="linux", environ={ENV_ROOT: str(root)})
 
 
 def test_no_policy_is_no_restriction(policy_root: Path) -> None:
     p = _load(policy_root)
     assert not p.present and p.login_blocked() is None
-    assert p.file_keys_allowed and p.module_allowed("/any/module.so") and p.endpoint_allowed("https://x/api/v1")
+    assert (
+        p.file_keys_allowed and p.module_allowed("/any/module.so") and p.endpoint_allowed("https://x/api/v1")
+    )
     assert p.capped_grace(300) == 300 and p.allows_local_agent and p.allows_remember_me
 
 
 def test_policy_d_overrides_policy_json_in_name_order_key_by_key(policy_root: Path) -> None:
-    main = write_policy(policy_root, {"version": 1, "max_grace_seconds": 200, "remember_me": False,
-                                      "support": {"text": "Call 4242", "url": "https://help.example"}})
-    write_policy(policy_root, {"max_grace_seconds": 100, "support": {"text": "Call 5555"}}, "policy.d/20-b.json")
+    main = write_policy(
+        policy_root,
+        {
+            "version": 1,
+            "max_grace_seconds": 200,
+            "remember_me": False,
+            "support": {"text": "Call 4242", "url": "https://help.example"},
+        },
+    )
+    write_policy(
+        policy_root, {"max_grace_seconds": 100, "support": {"text": "Call 5555"}}, "policy.d/20-b.json"
+    )
     last = write_policy(policy_root, {"max_grace_seconds": 60}, "policy.d/30-c.json")
     write_policy(policy_root, {"max_grace_seconds": 999}, "policy.d/10-a.json")  # earlier name: overridden
     write_policy(policy_root, {"max_grace_seconds": 1}, "policy.d/99-z.json~")  # an editor's backup: ignored
@@ -54,8 +65,16 @@ def test_a_broken_file_blocks_login_and_says_why(policy_root: Path) -> None:
 
 
 def test_wrong_values_take_the_strictest_reading_and_unknown_keys_are_reported(policy_root: Path) -> None:
-    write_policy(policy_root, {"certificate_sources": ["usb-stick"], "max_grace_seconds": "ten",
-                               "local_agent": "no", "colour": "blue", "pkcs11_modules": {"allowed": 3, "x": 1}})
+    write_policy(
+        policy_root,
+        {
+            "certificate_sources": ["usb-stick"],
+            "max_grace_seconds": "ten",
+            "local_agent": "no",
+            "colour": "blue",
+            "pkcs11_modules": {"allowed": 3, "x": 1},
+        },
+    )
     p = _load(policy_root)
     assert not p.file_keys_allowed and p.capped_grace(300) == 0 and not p.allows_local_agent
     assert not p.module_allowed("/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so")
@@ -89,7 +108,9 @@ def test_a_folder_users_can_write_is_refused(policy_root: Path) -> None:
     assert "policy.d" in (p.login_blocked() or "") and "written by other users" in (p.login_blocked() or "")
 
 
-def test_the_override_is_ignored_in_a_frozen_build(policy_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_override_is_ignored_in_a_frozen_build(
+    policy_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_policy(policy_root, {"remember_me": False})
     monkeypatch.setattr("sys.frozen", True, raising=False)
     p = _load(policy_root)
@@ -99,14 +120,20 @@ def test_the_override_is_ignored_in_a_frozen_build(policy_root: Path, monkeypatc
 def test_the_documented_example_is_valid() -> None:
     import json
 
-    p = merge([__import__("app.policy", fromlist=["SourceDoc"]).SourceDoc("example", json.loads(EXAMPLE.read_text()))])
+    p = merge(
+        [
+            __import__("app.policy", fromlist=["SourceDoc"]).SourceDoc(
+                "example", json.loads(EXAMPLE.read_text())
+            )
+        ]
+    )
     assert p.problems == () and p.unknown == () and p.login_blocked() is None
     assert not p.file_keys_allowed and p.capped_grace(300) == 120
 
 
 # -- Windows: a regedit export ------------------------------------------------------------------------
 
-REG = r'''Windows Registry Editor Version 5.00
+REG = r"""Windows Registry Editor Version 5.00
 
 [HKEY_LOCAL_MACHINE\SOFTWARE\Policies\OUTSCALE\TrustedLogin]
 "version"=dword:00000001
@@ -133,7 +160,7 @@ REG = r'''Windows Registry Editor Version 5.00
 
 [HKEY_CURRENT_USER\SOFTWARE\Policies\OUTSCALE\TrustedLogin\support]
 "text"="Call the service desk, ext. 4242"
-'''
+"""
 
 
 def test_a_reg_export_in_utf16_as_regedit_writes_it() -> None:
@@ -143,10 +170,15 @@ def test_a_reg_export_in_utf16_as_regedit_writes_it() -> None:
     assert p.get("max_grace_seconds") == 120 and p.origin("max_grace_seconds").startswith("HKLM")  # HKLM wins
     assert p.get("remember_me") is False and p.origin("remember_me").startswith("HKCU")  # HKCU fills in
     assert p.get("certificate_sources") == ["card"]
-    assert p.get("pkcs11_modules.allowed") == [r"C:\Windows\System32\opensc-pkcs11.dll", r"C:\Program Files\Vendor\*.dll"]
+    assert p.get("pkcs11_modules.allowed") == [
+        r"C:\Windows\System32\opensc-pkcs11.dll",
+        r"C:\Program Files\Vendor\*.dll",
+    ]
     assert p.get("pkcs11_modules.user_may_add") is False and p.get("end_on_removal") is False
     assert p.fixed_endpoints == [{"region": "eu-west-2", "api": "https://api.eu-west-2.outscale.com/api/v1"}]
-    assert p.get("allowed_issuers_sha256") == ["aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899"]
+    assert p.get("allowed_issuers_sha256") == [
+        "aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899"
+    ]
     assert p.get("extra_ca_file") == r"C:\ProgramData\Corp\proxy-ca.pem"
     assert p.support_line() == "Call the service desk, ext. 4242"
 
@@ -157,13 +189,25 @@ def test_a_file_that_is_no_reg_export_is_refused() -> None:
 
 
 def test_the_admx_template_names_every_key() -> None:
-    admx = (Path(__file__).resolve().parents[2] / "packaging" / "windows" / "osc-trusted-login.admx").read_text()
-    for name in ("max_grace_seconds", "end_on_removal", "remember_me", "local_agent", "publish_profile",
-                 "extra_ca_file", "certificate_sources", "allowed_issuers_sha256", "user_may_add"):
+    admx = (
+        Path(__file__).resolve().parents[2] / "packaging" / "windows" / "osc-trusted-login.admx"
+    ).read_text()
+    for name in (
+        "max_grace_seconds",
+        "end_on_removal",
+        "remember_me",
+        "local_agent",
+        "publish_profile",
+        "extra_ca_file",
+        "certificate_sources",
+        "allowed_issuers_sha256",
+        "user_may_add",
+    ):
         assert f'"{name}"' in admx, name
 
 
 # -- macOS: managed preferences and a configuration profile -------------------------------------------
+
 
 def test_managed_preferences_plist_computer_wins_over_user(policy_root: Path) -> None:
     base = policy_root / "Library" / "Managed Preferences"
@@ -172,15 +216,20 @@ def test_managed_preferences_plist_computer_wins_over_user(policy_root: Path) ->
         d.chmod(0o755)
     (base / f"{BUNDLE_ID}.plist").write_bytes(plistlib.dumps({"max_grace_seconds": 60, "local_agent": False}))
     (base / "alice" / f"{BUNDLE_ID}.plist").write_bytes(
-        plistlib.dumps({"max_grace_seconds": 600, "remember_me": False}, fmt=plistlib.FMT_BINARY))
+        plistlib.dumps({"max_grace_seconds": 600, "remember_me": False}, fmt=plistlib.FMT_BINARY)
+    )
     p = merge(read_macos(policy_root, frozenset({os.geteuid()}), user="alice"))
     assert p.get("max_grace_seconds") == 60 and p.get("remember_me") is False and not p.allows_local_agent
     assert p.login_blocked() is None
 
 
 def test_the_mobileconfig_example_gives_the_policy() -> None:
-    data = (Path(__file__).resolve().parents[2] / "packaging" / "macos" / "osc-trusted-login.mobileconfig").read_bytes()
-    p = merge([__import__("app.policy", fromlist=["SourceDoc"]).SourceDoc("profile", parse_mobileconfig(data))])
+    data = (
+        Path(__file__).resolve().parents[2] / "packaging" / "macos" / "osc-trusted-login.mobileconfig"
+    ).read_bytes()
+    p = merge(
+        [__import__("app.policy", fromlist=["SourceDoc"]).SourceDoc("profile", parse_mobileconfig(data))]
+    )
     assert p.problems == () and p.unknown == ()
     assert p.get("certificate_sources") == ["card"] and p.get("max_grace_seconds") == 120
     assert p.fixed_endpoints and p.get("pkcs11_modules.allowed")
