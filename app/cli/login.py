@@ -197,7 +197,8 @@ def _policy_endpoint(region: str | None, endpoint: str | None) -> tuple[str, str
     policy = current()
     fixed = policy.fixed_endpoints or []
     if endpoint is None:
-        chosen = next((e for e in fixed if e["region"] == region), None) if region else policy.default_endpoint
+        by_region = next((e for e in fixed if e["region"] == region), None)
+        chosen = by_region if region else policy.default_endpoint
         if chosen is not None:
             return chosen["region"], chosen["api"]
     return region or "eu-west-2", endpoint

@@ -231,6 +231,23 @@ def check_keyring() -> str:
     return f"OS keyring: {name}"
 
 
+def check_policy() -> str:
+    """The organisation's managed policy (issue 16): where it was read, and whether it can be used."""
+    from app.policy import current
+
+    policy = current()
+    blocked = policy.login_blocked()
+    if blocked:
+        raise CheckFailed(blocked)
+    if not policy.present:
+        return "no managed policy: every setting is the user's"
+    notes = [*policy.problems, *(f"unknown key (ignored): {k}" for k in policy.unknown)]
+    where = f"managed policy from {', '.join(policy.sources)}: {len(policy.values)} setting(s)"
+    if notes:
+        raise CheckWarning("\n".join([where, *notes]))
+    return where
+
+
 # --- running ---------------------------------------------------------------------------------------------
 
 
@@ -273,7 +290,7 @@ def _run_one(name: str, fn: Callable[[], object], *, threaded: bool) -> CheckRes
 
 # (id for --check, name shown, function, needs Qt started first, run off the main thread)
 CHECK_IDS = ("runtime", "qt", "qt-binding", "login-window", "app-icon", "x11", "pkcs11-binding",
-             "pkcs11-modules", "trust-store", "tls", "keyring")
+             "pkcs11-modules", "trust-store", "tls", "keyring", "policy")
 
 
 def run_checks(offscreen: bool = False, only: Sequence[str] = ()) -> list[CheckResult]:
@@ -294,6 +311,7 @@ def run_checks(offscreen: bool = False, only: Sequence[str] = ()) -> list[CheckR
         ("trust-store", "trust store", check_trust_store, False, False),
         ("tls", "mutual TLS", check_tls_handshake, False, True),
         ("keyring", "OS keyring", check_keyring, False, False),
+        ("policy", "managed policy", check_policy, False, False),
     ]
     if only:
         wanted = set(only)

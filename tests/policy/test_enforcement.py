@@ -351,3 +351,16 @@ def test_the_local_agent_is_off_when_forbidden(
     err = _until_active(args, _env(tmp_path, policy_root, api), wait_for="local API agent")["_stderr"]
     assert ("local API agent on" in err) is allowed, err
     assert (f"the local API agent is off: it is {NOT_ALLOWED}" in err) is not allowed, err
+
+
+# -- selftest --------------------------------------------------------------------------------------------
+
+
+def test_selftest_checks_the_policy(tmp_path: Path, policy_root: Path, api: Sandbox) -> None:
+    env = _env(tmp_path, policy_root, api)
+    write_policy(policy_root, {"remember_me": False})
+    ok = run_cli("selftest", "--check", "policy", "--json", env=env)
+    assert ok.returncode == 0 and "1 setting(s)" in ok.stdout, ok.stdout + ok.stderr
+    write_policy(policy_root, "[1, 2", "policy.d/10.json")
+    bad = run_cli("selftest", "--check", "policy", env=env)
+    assert bad.returncode == 1 and "10.json cannot be parsed" in bad.stdout + bad.stderr
