@@ -102,6 +102,9 @@ class TrustedLoginApp(QObject):
         self.login_window.mfa_setup_requested.connect(self.open_mfa_setup)
         if self.options.prefill is not None:
             self.login_window.prefill(self.options.prefill)
+        from app.ui.policy_marks import mark_login_window
+
+        mark_login_window(self.login_window)  # after the prefill: the organisation's values win
 
     def _wire_flows(self) -> None:
         o, w = self.options, self.login_window
@@ -264,6 +267,9 @@ class TrustedLoginApp(QObject):
         from app.ui.settings import SettingsDialog
 
         dlg = SettingsDialog(self.options.settings_store, self.login_window, worker=self.cards)
+        from app.ui.policy_marks import mark_settings
+
+        mark_settings(dlg)
         dlg.finished.connect(lambda result: self._settings_closed(dlg, result))
         dlg.open()
         self.settings_dialog = dlg

@@ -9,7 +9,9 @@ from PySide6.QtCore import QCoreApplication
 
 from app.session import errors as se
 from app.session.model import EndReason
+from app.session.policy_gate import PolicyError
 from app.tokens import errors as te
+from app.tokens.module_gate import ModuleForbidden
 
 # Module-level code has no QObject.tr(): translate() with the literal context "describe" is what
 # lupdate extracts (keep the context a literal at every call).
@@ -31,7 +33,7 @@ def describe(error: BaseException) -> tuple[str, str]:
     for cls in type(error).__mro__:
         words = _DESCRIBERS.get(cls)
         if words is not None:
-            return words(error)
+            return _with_support(*words(error))
     # Anything else is a bug in our code: say so rather than pretend it is the user's fault.
     return translate("describe", "Unexpected error"), translate(
         "describe", "Something unexpected happened (%1). Please report it."
@@ -267,6 +269,21 @@ def _session_ended(e: se.SessionEnded) -> tuple[str, str]:
     )
 
 
+def _with_support(title: str, text: str) -> tuple[str, str]:
+    """The organisation's support line (managed policy `support`) under every error."""
+    from app.policy import current
+
+    line = current().support_line()
+    if not line or line in text:
+        return title, text
+    return title, text + "\n\n" + translate("describe", "Help: %1").replace("%1", line)
+
+
+def _policy_refused(e: BaseException) -> tuple[str, str]:
+    # the core's message already names the rule, the policy file and the support line
+    return translate("describe", "Not allowed by your organisation"), str(e)
+
+
 def _session_error(e: se.SessionError) -> tuple[str, str]:
     return translate("describe", "Session error"), str(e) or translate(
         "describe", "The session could not go on."
@@ -283,6 +300,7 @@ _DESCRIBERS: dict[type[BaseException], Callable[[Any], tuple[str, str]]] = {
     te.PinCancelled: _pin_cancelled,
     te.TokenRemoved: _token_removed,
     te.TokenNotPresent: _token_not_present,
+    ModuleForbidden: _policy_refused,
     te.ModuleLoadFailed: _module_load_failed,
     te.MechanismUnsupported: _mechanism_unsupported,
     te.KeyNotFound: _key_not_found,
@@ -308,6 +326,7 @@ _DESCRIBERS: dict[type[BaseException], Callable[[Any], tuple[str, str]]] = {
     se.ApiError: _api_error,
     se.ConfigError: _config_error,
     se.SessionEnded: _session_ended,
+    PolicyError: _policy_refused,
     se.SessionError: _session_error,
 }
 

@@ -60,7 +60,11 @@ def _keyring() -> tuple[ModuleType, type[Exception]]:
 
 
 def load() -> RememberedLogin | None:
-    """The remembered login, or None (nothing stored, or no usable keyring)."""
+    """The remembered login, or None (nothing stored, no usable keyring, or the policy forbids it)."""
+    from app.policy import current
+
+    if not current().allows_remember_me:
+        return None
     try:
         keyring, keyring_error = _keyring()
     except ImportError:
@@ -97,6 +101,10 @@ def save(
     certificate: tuple[str, str | None, str, str] | None = None,
 ) -> str | None:
     """Remember the login (and the password only if given); returns a problem in plain words, or None."""
+    from app.policy import NOT_ALLOWED, current
+
+    if not current().allows_remember_me:  # the managed policy's remember_me: false stores nothing
+        return f"remembering the login is {NOT_ALLOWED}"
     try:
         keyring, keyring_error = _keyring()
     except ImportError:
