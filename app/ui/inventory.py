@@ -82,6 +82,9 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
         tr = QCoreApplication.translate
         software = str(e.factor) == "knowledge"
         key += ", " + (tr("picker", "software key") if software else tr("picker", "card key"))
+    from app.ui.policy_marks import refusal_for
+
+    refused = refusal_for(e)  # the organisation's policy: shown greyed, refused by the core too
     return CertRow(
         group=group,
         group_kind=kind,
@@ -90,8 +93,8 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
         issuer=e.issuer,
         expires=e.not_after.date().isoformat() if e.not_after else "-",
         key=key,
-        usable=e.usable,
-        problems=problem_words(e),
+        usable=e.usable and refused is None,
+        problems=problem_words(e) + ((refused,) if refused else ()),
         choice=choice,
         fingerprint=e.fingerprint_sha256,
         matches_account=e.usable and e.issuer in ca_subjects,

@@ -109,3 +109,30 @@ def test_remember_me_stores_nothing_under_the_policy(policy: Any) -> None:
     problem = remember.save("password", "ops@example.com", "eu-west-2", None, "pw")
     assert problem == "remembering the login is not allowed by your organisation"
     assert remember.load() is None
+
+
+@pytest.mark.parametrize(
+    ("doc", "usable", "words"),
+    [
+        ({"certificate_sources": ["card"]}, False, "not allowed by your organisation (smart cards only)"),
+        ({"allowed_issuers_sha256": ["00" * 32]}, False, "not allowed by your organisation (issuer)"),
+        ({"certificate_sources": ["card", "file"]}, True, None),
+    ],
+)
+def test_the_picker_greys_what_the_organisation_refuses(
+    qapp: Any, tmp_path: Path, doc: dict[str, Any], usable: bool, words: str | None
+) -> None:
+    from app.sandbox.pki import CertificateAuthority
+    from app.ui.inventory import read_file
+
+    issued = CertificateAuthority("Picker test CA").issue_client("alice", key_kind="p256")
+    issued.write(tmp_path / "alice.pem", tmp_path / "alice.key")
+    both = tmp_path / "alice-both.pem"
+    both.write_bytes((tmp_path / "alice.pem").read_bytes() + (tmp_path / "alice.key").read_bytes())
+    app.policy.install(merge([SourceDoc("policy.json", doc)]))
+    try:
+        (row,) = read_file(str(both), None)
+    finally:
+        app.policy.install(None)
+    assert row.usable is usable
+    assert (words in row.problems) if words else row.problems == ()
