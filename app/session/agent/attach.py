@@ -118,7 +118,7 @@ def attach_agent(session: _Ends, *, region: str, account_id: str | None = None,
     if not options.enabled or not policy.allows_local_agent:
         return None  # turned off, or the organisation's policy says local_agent: false
     if options.publish_profile and not policy.allows_publish_profile:
-        log.warning("agent: publishing a profile is not allowed by your organisation (publish_profile: false)")
+        log.warning("agent: no profile published: not allowed by your organisation (publish_profile: false)")
         options = replace(options, publish_profile=None)
     try:
         profiles.clean_stale(env=env)
