@@ -35,6 +35,12 @@ class FaultInjector:
         with self._lock:
             self._armed.append(_Armed(call, count, fault or default))
 
+    def fail_next(self, *, count: int = 1, fault: ApiFault | None = None) -> None:
+        """Answer the next `count` requests with `fault`, whatever they are."""
+        self.fail_after("", count=count, fault=fault)
+        with self._lock:
+            self._armed[-1].triggered = True
+
     def clear(self) -> None:
         """Forget every armed fault."""
         with self._lock:

@@ -552,6 +552,11 @@ class Sandbox:
         """Once `call` has succeeded, answer the next `count` requests with this OUTSCALE error."""
         self.state.faults.fail_after(call, count=count, fault=ApiFault(status, code, type_, details))
 
+    def fail_next(self, *, count: int = 1, status: int = 503, code: str = "2000",
+                  type_: str = "ServiceUnavailable", details: str = "Injected failure.") -> None:
+        """Answer the next `count` requests, whatever they are, with this OUTSCALE error."""
+        self.state.faults.fail_next(count=count, fault=ApiFault(status, code, type_, details))
+
     def lock_state(self) -> tuple[int, float, bool]:
         """(failed authentications, seconds left locked, permanently locked) of the demo account."""
         return self.state.lockout.state(self.account_id)

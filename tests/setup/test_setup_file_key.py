@@ -131,3 +131,37 @@ def test_keep_ip_rules_says_the_certificate_is_not_required(
     report = runner.apply(plan)
     assert report.ok and report.certificate_required is False
     assert plain_client(sandbox_info).read_vms()
+
+
+def test_a_refused_create_ca_is_said_in_plain_words(
+    sandbox: Sandbox, sandbox_info: SandboxInfo, client_pki: ClientPki
+) -> None:
+    signer = _signer(client_pki)
+    runner = Runner(connector(sandbox_info, signer))
+    plan = runner.plan(signer, SetupOptions(), [client_pki.ca.certificate])
+    before = _state(sandbox)
+    # the next call, CreateCa, is refused as OUTSCALE refuses a bad CA
+    sandbox.fail_next(status=400, code="4047", type_="InvalidParameterValue",
+                      details="The CA certificate is not valid.")
+    report = runner.apply(plan)
+    assert not report.ok and report.error is not None
+    assert report.error.startswith("OUTSCALE refused the CA certificate.")
+    assert "OUTSCALE said: The CA certificate is not valid." in report.error
+    assert report.undone == [] and report.not_undone == [] and _state(sandbox) == before
+    assert [s.name for s in report.steps] == ["Upload the CA"] and not report.steps[0].ok
+
+
+def test_explain_names_each_outscale_error() -> None:
+    from app.session.api import error_from_response
+    from app.session.setup import explain
+
+    def err(status: int, code: str, type_: str, call: str = "CreateApiAccessRule") -> str:
+        body = {"Errors": [{"Code": code, "Type": type_, "Details": "said by the API"}],
+                "ResponseContext": {"RequestId": "r"}}
+        return explain(error_from_response(status, body, call=call))
+
+    assert "Code 14" in err(401, "14", "AccessDenied") and "not allowed by any rule" in err(401, "14", "x")
+    quota = err(400, "10022", "TooManyResources (QuotaExceded)")
+    assert quota.startswith("A quota of the account is reached")
+    assert err(429, "25", "TooManyRequests").startswith("OUTSCALE asked to slow down")
+    assert "OUTSCALE said: said by the API" in err(409, "9002", "ResourceConflict")
