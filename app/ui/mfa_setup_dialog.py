@@ -48,6 +48,7 @@ class MfaSetupDialog(QDialog):
 
     planned = Signal(object)  # SetupPlan, or None when the check failed
     run_finished = Signal(object)  # SetupReport, or None when the run could not start
+    step_done = Signal(object)  # Step, emitted from the worker while a run goes on (shown as it comes)
 
     def __init__(self, request: LoginRequest, pin_callback: PinCallback, parent: QWidget | None = None,
                  *, open_certificate: Callable[[LoginRequest, PinCallback], OpenedCertificate] | None = None,
@@ -61,7 +62,10 @@ class MfaSetupDialog(QDialog):
         self._open_certificate = open_certificate
         self._opened: OpenedCertificate | None = None
         self._plan: SetupPlan | None = None
+        self._busy = False
+        self.released = False  # the certificate was let go and the worker stopped (after closing)
         self.worker = Worker("mfa-setup", self)
+        self.step_done.connect(self._show_step)  # queued: emitted on the worker thread
         self._build()
 
     # -- layout -----------------------------------------------------------------------------------------
@@ -144,6 +148,7 @@ class MfaSetupDialog(QDialog):
     # -- state ------------------------------------------------------------------------------------------
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
+        self._busy = busy
         for b in (self.check_button, self.remove_button, self.close_button):
             b.setEnabled(not busy)
         self.apply_button.setEnabled(not busy and self._plan is not None and self._plan.ok
@@ -229,8 +234,8 @@ class MfaSetupDialog(QDialog):
             return
         self._set_busy(True, self.tr("Applying: proving each step with your certificate..."))
         self.apply_button.setEnabled(False)
-        self.worker.submit(lambda: Runner(self._connector(request)).apply(plan), self._finished,
-                           self._run_failed, name="mfa-apply")
+        self.worker.submit(lambda: Runner(self._connector(request), on_step=self.step_done.emit).apply(plan),
+                           self._finished, self._run_failed, name="mfa-apply")
 
     def remove(self) -> None:
         """Undo what previous set-ups created (a certificate-free way in is restored and proved first)."""
@@ -239,8 +244,11 @@ class MfaSetupDialog(QDialog):
         request = self._request_now()
         self._plan = None
         self._set_busy(True, self.tr("Removing the previous set-up..."))
-        self.worker.submit(lambda: Remover(self._connector(request)).remove(), self._finished,
-                           self._run_failed, name="mfa-remove")
+        self.worker.submit(lambda: Remover(self._connector(request), on_step=self.step_done.emit).remove(),
+                           self._finished, self._run_failed, name="mfa-remove")
+
+    def _show_step(self, step: Any) -> None:
+        self.text.appendPlainText(("ok     " if step.ok else "FAILED ") + step.name)
 
     def _finished(self, report: SetupReport) -> None:
         self._plan = None
@@ -252,15 +260,31 @@ class MfaSetupDialog(QDialog):
         self._set_busy(False, self.tr("Nothing was changed. %1").replace("%1", _words(e)))
         self.run_finished.emit(None)
 
+    def reject(self) -> None:
+        """Close, unless a run is going on (leaving then could hide a half-done change)."""
+        if self._busy:
+            self.text.appendPlainText(self.tr("Still working: wait for the end (the account is changing)."))
+            return
+        super().reject()
+
     def done(self, result: int) -> None:
-        """Close: release the certificate on the worker, then stop it."""
+        """Close: release the certificate on the worker, then stop it (the UI never waits on the card)."""
         opened, self._opened = self._opened, None
-        if opened is not None:
+        if opened is None:
+            self._stop_worker()
+        else:
             from app.session.backend import RealBackend
 
-            self.worker.submit(lambda: RealBackend().release_certificate(opened), name="mfa-release")
-        self.worker.stop()
+            def release() -> None:
+                RealBackend().release_certificate(opened)
+
+            self.worker.submit(release, lambda _: self._stop_worker(), lambda _e: self._stop_worker(),
+                               name="mfa-release")
         super().done(result)
+
+    def _stop_worker(self) -> None:
+        self.worker.stop()
+        self.released = True
 
 
 def _words(e: BaseException) -> str:

@@ -64,8 +64,15 @@ def test_dialog_sets_up_and_removes(qtbot: Any, sandbox: Sandbox, sandbox_info: 
     assert "The account now:" in text and "Upload the CA that issued your certificate" in text
     assert "lets in any request from 0.0.0.0/0, with or without a certificate" in text
     assert dialog.apply_button.isEnabled() and len(dialog.pins_asked) == 1
-    report = _click(qtbot, dialog.run_finished, dialog.apply_button)
+    steps: list[Any] = []
+    dialog.step_done.connect(steps.append)
+    with qtbot.waitSignal(dialog.run_finished, timeout=60000) as finished:
+        dialog.apply()  # what the Apply button does; the run's end comes through the event loop
+        dialog.reject()  # refused while the account is changing
+        assert dialog.isVisible() and "Still working" in dialog.text.toPlainText()
+    report = finished.args[0]
     assert report is not None and report.ok, report.lines() if report else None
+    assert [s.name for s in steps] == [s.name for s in report.steps]  # shown as they came
     assert "Done." in dialog.text.toPlainText() and "refused (Code 14)" in dialog.text.toPlainText()
     with pytest.raises(E.UnmatchedApiAccessRules):
         plain_client(sandbox_info).read_vms()
@@ -76,6 +83,7 @@ def test_dialog_sets_up_and_removes(qtbot: Any, sandbox: Sandbox, sandbox_info: 
     assert len(dialog.pins_asked) == 1  # the card was opened once for the whole dialog
     dialog.reject()
     assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.released, timeout=20000)  # the card let go, the worker stopped
 
 
 def test_dialog_refuses_a_wrong_ca_and_asks_the_password(
