@@ -25,6 +25,7 @@ from app.tokens.errors import (
     MechanismUnsupported,
     PinCancelled,
     TokenError,
+    TokenNotPresent,
 )
 from app.tokens.flags import TokenFlags
 from app.tokens.inventory import find_certificate
@@ -280,6 +281,16 @@ class Pkcs11Signer(SignerBase):
         self._login.close()
 
 
+def _resolve(module: Pkcs11Module, uri_or_entry: str | CertificateEntry) -> CertificateEntry:
+    if isinstance(uri_or_entry, CertificateEntry):
+        if uri_or_entry.token is None:
+            raise CertificateUnusable("this certificate is not on a card")
+        return uri_or_entry
+    if is_pkcs11_uri(uri_or_entry):
+        return find_certificate(module, Pkcs11Uri.parse(uri_or_entry))
+    raise ValueError("expected a pkcs11: URI or a CertificateEntry")
+
+
 def open_card_signer(
     module_path: str,
     uri_or_entry: str | CertificateEntry,
@@ -300,14 +311,16 @@ def open_card_signer(
     PinIncorrect / PinLocked / PinCancelled (never retried here), KeyNotFound, ModuleLoadFailed.
     """
     module = load_module(module_path, init_env=init_env)
-    if isinstance(uri_or_entry, CertificateEntry):
-        entry = uri_or_entry
-        if entry.token is None:
-            raise CertificateUnusable("this certificate is not on a card")
-    elif is_pkcs11_uri(uri_or_entry):
-        entry = find_certificate(module, Pkcs11Uri.parse(uri_or_entry))
-    else:
-        raise ValueError("expected a pkcs11: URI or a CertificateEntry")
+    try:
+        entry = _resolve(module, uri_or_entry)
+        assert entry.token is not None
+        module.token(entry.token.serial)  # the card is in now (checked before any PIN prompt)
+    except TokenNotPresent:
+        # A card inserted since the module was initialised may not show yet (p11-kit, SoftHSM2), and
+        # OpenSC may still show the card that left (it tells same-ATR cards apart only when it saw the
+        # removal): re-scan once and look again, so that "Log in" works at once after an insertion.
+        module.reinitialize()
+        entry = _resolve(module, uri_or_entry)
     token = entry.token
     assert token is not None
     if entry.problems and not allow_unusable:

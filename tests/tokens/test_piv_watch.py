@@ -6,13 +6,11 @@ card answers no APDU while a logged-in session sits still (a C_GetTokenInfo poll
 
 from __future__ import annotations
 
-import threading
-
 from app.tokens.p11.registry import load_module
 from app.tokens.pin import Pin
 from app.tokens.watch import TokenIdentity, TokenWatch, WatchEventKind, watch_card
 from tests.rigs.events import WatchEvents
-from tests.rigs.pcsc.rig import PcscRig, RigCard, wait_until
+from tests.rigs.pcsc.rig import PcscRig, RigCard, idle_apdus, wait_until
 
 
 def _identity(rig: PcscRig, card: RigCard, slot: str = "9A") -> TokenIdentity:
@@ -33,9 +31,7 @@ def _started(rig: PcscRig, card: RigCard, rec: WatchEvents) -> TokenWatch:
 
 
 def _idle_apdus(rig: PcscRig, card: RigCard, seconds: float) -> int:
-    before = rig.apdu_count(card)
-    threading.Event().wait(seconds)  # the idle period being measured (not a wait for a result)
-    return rig.apdu_count(card) - before
+    return idle_apdus(rig, card, seconds)
 
 
 def test_a_logged_in_idle_session_costs_the_card_no_apdu(pcsc_rig: PcscRig, piv: RigCard) -> None:

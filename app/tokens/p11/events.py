@@ -127,9 +127,11 @@ class EventPump:
     and return (they run on the pump thread).
     """
 
-    def __init__(self, events: SlotEvents, run_on_worker: Callable[..., Any], name: str) -> None:
+    def __init__(self, events: SlotEvents, run_on_worker: Callable[..., Any], name: str,
+                 rescan: Callable[[], None] | None = None) -> None:
         self.events = events
         self._run_on_worker = run_on_worker
+        self._rescan = rescan
         self._name = name
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -209,10 +211,20 @@ class EventPump:
                     continue
                 delay = 0.1
                 self.wakeups += 1
+                swapped, self._states.swapped = self._states.swapped, False
                 try:
+                    if swapped and self._rescan is not None:
+                        # a card went out and (another?) came in while the worker was busy: OpenSC
+                        # compares ATRs only and would keep the first card's objects; re-scan
+                        self._run_on_worker(self._rescan)
+                        self._tell(None)
+                        continue
                     slots = self._run_on_worker(self.drain)
-                except Exception:  # the module was unloaded
-                    return
+                except Exception:  # the module was unloaded, or the re-scan failed: look again
+                    if self._closed.is_set():
+                        return
+                    self._tell(None)
+                    continue
                 for slot in slots:
                     self._tell(slot)
         finally:

@@ -142,7 +142,7 @@ class Pkcs11Module:
         if events is None or not ReaderStates.available():
             return
         self._events = events
-        self.pump = EventPump(events, self.call, os.path.basename(self.path))
+        self.pump = EventPump(events, self.call, os.path.basename(self.path), rescan=self._reinitialize)
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run `fn` on this module's worker thread (binding objects must only be touched there)."""

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 SCARD_SCOPE_USER = 0
 SCARD_STATE_UNAWARE = 0x0000
 SCARD_STATE_CHANGED = 0x0002
+SCARD_STATE_PRESENT = 0x0020
 SCARD_STATE_INUSE = 0x0100
 SCARD_STATE_EXCLUSIVE = 0x0080
 SCARD_E_CANCELLED = 0x80100002
@@ -75,6 +76,7 @@ class ReaderStates:
             raise OSError(f"SCardEstablishContext: 0x{rv:08X}")
         self._open = True
         self._primed = False
+        self.swapped = False  # a reader's card was replaced between two waits (see EventPump)
         self._known.clear()
 
     def close(self) -> None:
@@ -128,6 +130,8 @@ class ReaderStates:
                 old = self._known.get(n)
                 if old is not None and (old & ~_USE_BITS) != (new & ~_USE_BITS):
                     changed = True
+                    if n != PNP and old & new & SCARD_STATE_PRESENT and (new >> 16) - (old >> 16) >= 2:
+                        self.swapped = True  # out and in again since we last looked: maybe another card
                 self._known[n] = new
             gone = set(self._known) - set(names)
             for n in gone:

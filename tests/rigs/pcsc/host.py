@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import socketserver
@@ -131,9 +132,14 @@ class Host:
             f.unlink()
         for e in range(self.entries):
             port = BASE_PORT + 2 * e
+            # vpcd keeps its readers in static variables: a second entry needs its own copy of the
+            # library (another path, another instance), or both entries drive the same two readers
+            lib = VPCD_LIB if e == 0 else str(self.workdir / f"libifdvpcd{e}.so")
+            if e and not os.path.exists(lib):
+                shutil.copy2(VPCD_LIB, lib)
             (self.confdir / f"vpcd{e}").write_text(
-                f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x{port:04X}\n'
-                f"LIBPATH {VPCD_LIB}\nCHANNELID 0x{port:04X}\n")
+                f'FRIENDLYNAME "Virtual PCD {e}"\nDEVICENAME /dev/null:0x{port:04X}\n'
+                f"LIBPATH {lib}\nCHANNELID 0x{port:04X}\n")
 
     def start_pcscd(self) -> None:
         self.write_conf()
@@ -194,6 +200,9 @@ class Host:
             with card.lock:
                 log = list(card.apdus)
             return {"log": log}
+        if op == "state":
+            card = self.cards[req["card"]]
+            return {"tries": card.tries}
         if op == "tries":
             self.cards[req["card"]].set_tries(req["n"])
             return {}

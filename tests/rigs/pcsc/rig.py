@@ -213,6 +213,10 @@ class PcscRig:
         """How many APDUs the card answered so far."""
         return len(self.apdu_log(card))
 
+    def tries(self, card: RigCard) -> int:
+        """The PIN tries left on the card now."""
+        return int(self._call(op="state", card=card.name)["tries"])
+
     def set_tries(self, card: RigCard, n: int) -> None:
         """Set the PIN tries left (0 = blocked)."""
         self._call(op="tries", card=card.name, n=n)
@@ -238,3 +242,18 @@ def wait_until(predicate: Any, timeout: float = 15.0, what: str = "the condition
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.05)
+
+
+def idle_apdus(rig: PcscRig, card: RigCard, seconds: float) -> int:
+    """APDUs the card answers over `seconds` of idleness, counted once the traffic of what came before
+    (a login, an insertion seen by the watch) has died down: at most 10 s for 0.5 s of silence."""
+    deadline = time.monotonic() + 10
+    last = rig.apdu_count(card)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = rig.apdu_count(card)
+        if now == last:
+            break
+        last = now
+    time.sleep(seconds)  # the idle period being counted (not a wait for a result)
+    return rig.apdu_count(card) - last
