@@ -165,3 +165,11 @@ def test_explain_names_each_outscale_error() -> None:
     assert quota.startswith("A quota of the account is reached")
     assert err(429, "25", "TooManyRequests").startswith("OUTSCALE asked to slow down")
     assert "OUTSCALE said: said by the API" in err(409, "9002", "ResourceConflict")
+
+
+def test_remove_with_nothing_to_remove_changes_nothing(
+    sandbox: Sandbox, sandbox_info: SandboxInfo, client_pki: ClientPki
+) -> None:
+    before = _state(sandbox)
+    report = Remover(connector(sandbox_info, _signer(client_pki))).remove()
+    assert report.ok and [s.name for s in report.steps] == ["Nothing to remove"] and _state(sandbox) == before

@@ -53,7 +53,9 @@ class Remover(Runner):
             snapshot = read_snapshot(admin)
             rules, cas = snapshot.ours()
             if not rules and not cas:
-                raise SetupRefused("Nothing created by this tool was found on the account.")
+                self._record(report, Step("Nothing to remove", True, "no rule or CA of this tool is there"))
+                report.ok = True
+                return report
             self._restore_way_in(admin, snapshot, report)
             for r in rules:
                 delete = partial(admin.delete_api_access_rule, r.rule_id)
