@@ -38,6 +38,6 @@ def test_the_database_password_dialog_names_the_database_and_counts_no_tries(qtb
 
     dialog = PinDialog(PinRequest("Firefox profile work", PinPurpose.LOGIN, database_password=True))
     qtbot.addWidget(dialog)
-    assert dialog.windowTitle() == "Password of Firefox profile work"
+    assert dialog.windowTitle() == "Password"  # short (issue 15): the database is named in the prompt
     assert "certificate database <b>Firefox profile work</b>" in dialog.prompt.text()
     assert "PIN" not in dialog.prompt.text() and dialog.warning.text() == ""
