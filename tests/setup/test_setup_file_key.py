@@ -173,3 +173,20 @@ def test_remove_with_nothing_to_remove_changes_nothing(
     before = _state(sandbox)
     report = Remover(connector(sandbox_info, _signer(client_pki))).remove()
     assert report.ok and [s.name for s in report.steps] == ["Nothing to remove"] and _state(sandbox) == before
+
+
+def test_remove_refuses_when_no_certificate_free_way_in_can_be_proved(
+    sandbox: Sandbox, sandbox_info: SandboxInfo, client_pki: ClientPki
+) -> None:
+    signer = _signer(client_pki)
+    runner = Runner(connector(sandbox_info, signer))
+    assert runner.apply(runner.plan(signer, SetupOptions(), [client_pki.ca.certificate])).ok
+    # as if the set-up had replaced no IP-only rule: removing would leave the account without a way in
+    for r in sandbox.state.access.rules.values():
+        r.description = (r.description or "").replace("retired=1", "retired=0")
+    before = _state(sandbox)
+    report = Remover(connector(sandbox_info, signer)).remove()
+    assert not report.ok and report.error and "nothing was changed" in report.error
+    assert _state(sandbox) == before
+    with pytest.raises(E.UnmatchedApiAccessRules):
+        plain_client(sandbox_info).read_vms()
