@@ -176,7 +176,7 @@ class SettingsDialog(QDialog):
         self.close_to_tray.setChecked(self.settings.extras.get("close_to_tray", True) is not False)
         form.addRow(self.close_to_tray)
         # The local API agent (issue 14): on by default; the profile in ~/.osc/config.json is opt-in.
-        self.local_agent = QCheckBox(self.tr("Let my OUTSCALE tools use the session (local API &agent)"))
+        self.local_agent = QCheckBox(self.tr("Let my OUTSCALE tools use the session (local API a&gent)"))
         self.local_agent.setObjectName("localAgent")
         self.local_agent.setChecked(self.settings.extras.get("local_agent", True) is not False)
         form.addRow(self.local_agent)

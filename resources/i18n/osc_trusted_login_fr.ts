@@ -1009,8 +1009,8 @@
     <name>SettingsDialog</name>
     <message>
         <location filename="../../app/ui/settings.py" line="179" />
-        <source>Let my OUTSCALE tools use the session (local API &amp;agent)</source>
-        <translation>Permettre à mes outils OUTSCALE d'utiliser la session (&amp;agent d'API local)</translation>
+        <source>Let my OUTSCALE tools use the session (local API a&amp;gent)</source>
+        <translation>Permettre à mes outils OUTSCALE d'utiliser la session (a&amp;gent d'API local)</translation>
     </message>
     <message>
         <location filename="../../app/ui/settings.py" line="186" />
@@ -1146,32 +1146,32 @@
 <context>
     <name>TrustedLoginApp</name>
     <message>
-        <location filename="../../app/ui/app.py" line="209" />
+        <location filename="../../app/ui/app.py" line="212" />
         <source>Some configuration could not be read</source>
         <translation>Une partie de la configuration n'a pas pu être lue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="236" />
+        <location filename="../../app/ui/app.py" line="239" />
         <source>Your login could not be remembered: %1</source>
         <translation>Votre identifiant n’a pas pu être retenu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="322" />
+        <location filename="../../app/ui/app.py" line="328" />
         <source>Quitting: revoking the temporary key...</source>
         <translation>Fermeture : révocation de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="352" />
+        <location filename="../../app/ui/app.py" line="358" />
         <source>its expiry date</source>
         <translation>sa date d’expiration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="363" />
+        <location filename="../../app/ui/app.py" line="369" />
         <source>Key not revoked</source>
         <translation>Clé non révoquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/app.py" line="368" />
+        <location filename="../../app/ui/app.py" line="374" />
         <source>The temporary access key %1 could not be revoked. It stays valid until %2. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire %1 n’a pas pu être révoquée. Elle reste valide jusqu’au %2. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
@@ -1179,473 +1179,483 @@
 <context>
     <name>describe</name>
     <message>
-        <location filename="../../app/ui/errors.py" line="23" />
+        <location filename="../../app/ui/errors.py" line="25" />
         <source>the card</source>
         <translation>la carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="47" />
+        <location filename="../../app/ui/errors.py" line="49" />
         <source>The PIN of %1 is incorrect. Type it again carefully; it is never retried for you.</source>
         <translation>Le code PIN de %1 est incorrect. Saisissez-le à nouveau avec soin ; il n’est jamais réessayé à votre place.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="50" />
+        <location filename="../../app/ui/errors.py" line="52" />
         <source>Warning: one more wrong PIN will lock the card.</source>
         <translation>Attention : un code PIN erroné de plus bloquera la carte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="51" />
+        <location filename="../../app/ui/errors.py" line="53" />
         <source>Tries left: %1.</source>
         <translation>Essais restants : %1.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="52" />
+        <location filename="../../app/ui/errors.py" line="54" />
         <source>Wrong PIN</source>
         <translation>Code PIN erroné</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="56" />
+        <location filename="../../app/ui/errors.py" line="58" />
         <source>Card locked</source>
         <translation>Carte bloquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="60" />
+        <location filename="../../app/ui/errors.py" line="62" />
         <source>The PIN of %1 is blocked after too many wrong tries. The card cannot be used until an administrator unblocks it with the PUK or SO PIN. Contact your security officer.</source>
         <translation>Le code PIN de %1 est bloqué après trop d’essais erronés. La carte est inutilisable tant qu’un administrateur ne l’a pas débloquée avec le PUK ou le code SO. Contactez votre responsable sécurité.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="64" />
+        <location filename="../../app/ui/errors.py" line="66" />
         <source>PIN not accepted</source>
         <translation>Code PIN refusé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="71" />
+        <location filename="../../app/ui/errors.py" line="73" />
         <source>The card does not accept a PIN of this length or with these characters. This did not count as a try.</source>
         <translation>La carte n’accepte pas un code PIN de cette longueur ou avec ces caractères. Cela n’a pas compté comme un essai.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="72" />
+        <location filename="../../app/ui/errors.py" line="74" />
         <source>Cancelled</source>
         <translation>Annulé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="77" />
+        <location filename="../../app/ui/errors.py" line="79" />
         <source>The PIN was not entered, so the login was cancelled.</source>
         <translation>Le code PIN n’a pas été saisi : la connexion a été annulée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="78" />
+        <location filename="../../app/ui/errors.py" line="80" />
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="80" />
+        <location filename="../../app/ui/errors.py" line="82" />
         <source>%1 was removed while it was in use. Insert it again.</source>
         <translation>%1 a été retirée pendant son utilisation. Insérez-la à nouveau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="84" />
+        <location filename="../../app/ui/errors.py" line="86" />
         <source>Card not found</source>
         <translation>Carte introuvable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="86" />
+        <location filename="../../app/ui/errors.py" line="88" />
         <source>%1 is not in the reader. Insert the card and try again.</source>
         <translation>%1 n’est pas dans le lecteur. Insérez la carte et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="90" />
+        <location filename="../../app/ui/errors.py" line="92" />
         <source>Card software not loaded</source>
         <translation>Logiciel de carte non chargé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="92" />
+        <location filename="../../app/ui/errors.py" line="94" />
         <source>The PKCS#11 module %1 could not be loaded: %2. Check the module path in Settings.</source>
         <translation>Le module PKCS#11 %1 n’a pas pu être chargé : %2. Vérifiez le chemin du module dans les Paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="96" />
+        <location filename="../../app/ui/errors.py" line="98" />
         <source>Card not compatible</source>
         <translation>Carte non compatible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="102" />
+        <location filename="../../app/ui/errors.py" line="104" />
         <source>The card cannot make the kind of signature the server asks for. Try another certificate.</source>
         <translation>La carte ne sait pas faire le type de signature demandé par le serveur. Essayez un autre certificat.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="103" />
+        <location filename="../../app/ui/errors.py" line="105" />
         <source>Key not found</source>
         <translation>Clé introuvable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="109" />
+        <location filename="../../app/ui/errors.py" line="111" />
         <source>The card has this certificate but not its private key, so it cannot be used to log in.</source>
         <translation>La carte a ce certificat mais pas sa clé privée : il ne peut pas servir à se connecter.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="110" />
+        <location filename="../../app/ui/errors.py" line="112" />
         <source>Certificate not usable</source>
         <translation>Certificat inutilisable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="112" />
+        <location filename="../../app/ui/errors.py" line="114" />
         <source>This certificate cannot be used to log in: %1</source>
         <translation>Ce certificat ne peut pas servir à se connecter : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="116" />
+        <location filename="../../app/ui/errors.py" line="118" />
         <source>Wrong file password</source>
         <translation>Mot de passe du fichier erroné</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="121" />
+        <location filename="../../app/ui/errors.py" line="123" />
         <source>The password of the certificate file is wrong. Type it again.</source>
         <translation>Le mot de passe du fichier de certificat est erroné. Saisissez-le à nouveau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="122" />
+        <location filename="../../app/ui/errors.py" line="124" />
         <source>Certificate file unreadable</source>
         <translation>Fichier de certificat illisible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="124" />
+        <location filename="../../app/ui/errors.py" line="126" />
         <source>The certificate file could not be read: %1</source>
         <translation>Le fichier de certificat n’a pas pu être lu : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="128" />
-        <location filename="../../app/ui/errors.py" line="134" />
+        <location filename="../../app/ui/errors.py" line="130" />
+        <location filename="../../app/ui/errors.py" line="136" />
         <source>Card error</source>
         <translation>Erreur de carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="130" />
+        <location filename="../../app/ui/errors.py" line="132" />
         <source>The card reported an error (%1). Remove and insert it, then try again.</source>
         <translation>La carte a signalé une erreur (%1). Retirez-la et réinsérez-la, puis réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="130" />
+        <location filename="../../app/ui/errors.py" line="132" />
         <source>unknown</source>
         <translation>inconnue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="136" />
+        <location filename="../../app/ui/errors.py" line="138" />
         <source>The card could not be used: %1</source>
         <translation>La carte n’a pas pu être utilisée : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="143" />
+        <location filename="../../app/ui/errors.py" line="145" />
         <source>Server not trusted</source>
         <translation>Serveur non fiable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="147" />
+        <location filename="../../app/ui/errors.py" line="149" />
         <source>The server %1 could not prove its identity (%2). The connection was stopped to protect you. If your company inspects TLS traffic, add its CA bundle in Settings.</source>
         <translation>Le serveur %1 n’a pas pu prouver son identité (%2). La connexion a été arrêtée pour vous protéger. Si votre entreprise inspecte le trafic TLS, ajoutez son fichier de CA dans les Paramètres.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="147" />
-        <location filename="../../app/ui/errors.py" line="163" />
-        <location filename="../../app/ui/errors.py" line="169" />
+        <location filename="../../app/ui/errors.py" line="149" />
+        <location filename="../../app/ui/errors.py" line="165" />
+        <location filename="../../app/ui/errors.py" line="171" />
         <source>the server</source>
         <translation>le serveur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="149" />
+        <location filename="../../app/ui/errors.py" line="151" />
         <source>certificate not trusted</source>
         <translation>certificat non reconnu</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="153" />
+        <location filename="../../app/ui/errors.py" line="155" />
         <source>Certificate refused</source>
         <translation>Certificat refusé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="160" />
+        <location filename="../../app/ui/errors.py" line="162" />
         <source>The server refused your certificate during the secure connection. Check that it is the certificate registered for this account and that it has not expired.</source>
         <translation>Le serveur a refusé votre certificat pendant la connexion sécurisée. Vérifiez que c’est le certificat enregistré pour ce compte et qu’il n’a pas expiré.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="161" />
+        <location filename="../../app/ui/errors.py" line="163" />
         <source>No answer</source>
         <translation>Pas de réponse</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="163" />
+        <location filename="../../app/ui/errors.py" line="165" />
         <source>The server %1 did not answer in time. Check your network and try again.</source>
         <translation>Le serveur %1 n’a pas répondu à temps. Vérifiez votre réseau et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="167" />
+        <location filename="../../app/ui/errors.py" line="169" />
         <source>Server unreachable</source>
         <translation>Serveur injoignable</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="169" />
+        <location filename="../../app/ui/errors.py" line="171" />
         <source>The server %1 could not be reached. Check the Region or endpoint and your network.</source>
         <translation>Le serveur %1 est injoignable. Vérifiez la Région ou le point d’accès et votre réseau.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="173" />
+        <location filename="../../app/ui/errors.py" line="175" />
         <source>Secure connection failed</source>
         <translation>Échec de la connexion sécurisée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="175" />
+        <location filename="../../app/ui/errors.py" line="177" />
         <source>The secure connection to the server failed: %1</source>
         <translation>La connexion sécurisée au serveur a échoué : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="182" />
+        <location filename="../../app/ui/errors.py" line="184" />
         <source>Certificate not allowed</source>
         <translation>Certificat non autorisé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="190" />
+        <location filename="../../app/ui/errors.py" line="192" />
         <source>The account's API access rules do not allow this certificate (its issuer or name) or your network address. Pick the certificate registered for this account, or ask the account administrator to add its CA.</source>
         <translation>Les règles d’accès à l’API du compte n’autorisent pas ce certificat (son émetteur ou son nom) ou votre adresse réseau. Choisissez le certificat enregistré pour ce compte, ou demandez à l’administrateur du compte d’ajouter sa CA.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="192" />
-        <location filename="../../app/ui/errors.py" line="197" />
+        <location filename="../../app/ui/errors.py" line="194" />
+        <location filename="../../app/ui/errors.py" line="199" />
         <source>Login locked</source>
         <translation>Connexion bloquée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="197" />
+        <location filename="../../app/ui/errors.py" line="199" />
         <source>Too many failed logins: authentication is locked for this account. Contact support to unlock it.</source>
         <translation>Trop d’échecs de connexion : l’authentification est bloquée pour ce compte. Contactez le support pour la débloquer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="200" />
+        <location filename="../../app/ui/errors.py" line="202" />
         <source>Too many failed logins: authentication is locked for %1 (min:s). Wait, then try again.</source>
         <translation>Trop d’échecs de connexion : l’authentification est bloquée pendant %1 (min:s). Patientez, puis réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="204" />
+        <location filename="../../app/ui/errors.py" line="206" />
         <source>Login refused</source>
         <translation>Connexion refusée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="211" />
+        <location filename="../../app/ui/errors.py" line="213" />
         <source>The login and password (or access key and secret key) were refused. Check them; after four failures the account is locked for a minute.</source>
         <translation>L’identifiant et le mot de passe (ou la clé d’accès et la clé secrète) ont été refusés. Vérifiez-les ; après quatre échecs le compte est bloqué une minute.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="212" />
+        <location filename="../../app/ui/errors.py" line="214" />
         <source>Password expired</source>
         <translation>Mot de passe expiré</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="217" />
+        <location filename="../../app/ui/errors.py" line="219" />
         <source>Your password has expired. Change it in Cockpit, then log in again.</source>
         <translation>Votre mot de passe a expiré. Changez-le dans Cockpit, puis reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="218" />
+        <location filename="../../app/ui/errors.py" line="220" />
         <source>Not allowed</source>
         <translation>Non autorisé</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="223" />
+        <location filename="../../app/ui/errors.py" line="225" />
         <source>Your user is not allowed to do this. Ask the account administrator.</source>
         <translation>Votre utilisateur n’est pas autorisé à faire cela. Demandez à l’administrateur du compte.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="224" />
+        <location filename="../../app/ui/errors.py" line="226" />
         <source>Wrong kind of login</source>
         <translation>Mauvais type de connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="229" />
+        <location filename="../../app/ui/errors.py" line="231" />
         <source>This operation does not accept this kind of login. Try with an access key instead.</source>
         <translation>Cette opération n’accepte pas ce type de connexion. Essayez plutôt avec une clé d’accès.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="230" />
+        <location filename="../../app/ui/errors.py" line="232" />
         <source>Too many requests</source>
         <translation>Trop de requêtes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="235" />
+        <location filename="../../app/ui/errors.py" line="237" />
         <source>The API asks to slow down. Wait a few seconds and try again.</source>
         <translation>L’API demande de ralentir. Patientez quelques secondes et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="236" />
+        <location filename="../../app/ui/errors.py" line="238" />
         <source>Quota reached</source>
         <translation>Quota atteint</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="243" />
+        <location filename="../../app/ui/errors.py" line="245" />
         <source>A quota was reached (a user can have at most 10 access keys). Delete an unused access key in Cockpit and try again.</source>
         <translation>Un quota a été atteint (un utilisateur peut avoir au plus 10 clés d’accès). Supprimez une clé d’accès inutilisée dans Cockpit et réessayez.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="244" />
+        <location filename="../../app/ui/errors.py" line="246" />
         <source>Service unavailable</source>
         <translation>Service indisponible</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="249" />
+        <location filename="../../app/ui/errors.py" line="251" />
         <source>The API is unavailable or answered something unexpected. Try again later.</source>
         <translation>L’API est indisponible ou a répondu quelque chose d’inattendu. Réessayez plus tard.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="250" />
+        <location filename="../../app/ui/errors.py" line="252" />
         <source>Request refused</source>
         <translation>Requête refusée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="252" />
+        <location filename="../../app/ui/errors.py" line="254" />
         <source>The API refused the request: %1</source>
         <translation>L’API a refusé la requête : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="259" />
+        <location filename="../../app/ui/errors.py" line="261" />
         <source>Configuration problem</source>
         <translation>Problème de configuration</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="261" />
+        <location filename="../../app/ui/errors.py" line="263" />
         <source>A configuration file could not be used: %1</source>
         <translation>Un fichier de configuration n’a pas pu être utilisé : %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="265" />
-        <location filename="../../app/ui/errors.py" line="334" />
+        <location filename="../../app/ui/errors.py" line="267" />
+        <location filename="../../app/ui/errors.py" line="353" />
         <source>Session ended</source>
         <translation>Session terminée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="270" />
+        <location filename="../../app/ui/errors.py" line="272" />
         <source>The session has ended. Log in again.</source>
         <translation>La session est terminée. Reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="271" />
+        <location filename="../../app/ui/errors.py" line="279" />
+        <source>Help: %1</source>
+        <translation>Aide : %1</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="284" />
+        <source>Not allowed by your organisation</source>
+        <translation>Interdit par votre organisation</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="288" />
         <source>Session error</source>
         <translation>Erreur de session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="36" />
+        <location filename="../../app/ui/errors.py" line="38" />
         <source>Unexpected error</source>
         <translation>Erreur inattendue</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="38" />
+        <location filename="../../app/ui/errors.py" line="40" />
         <source>Something unexpected happened (%1). Please report it.</source>
         <translation>Un événement inattendu s’est produit (%1). Merci de le signaler.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="329" />
+        <location filename="../../app/ui/errors.py" line="348" />
         <source>Session ended: card removed</source>
         <translation>Session terminée : carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="330" />
+        <location filename="../../app/ui/errors.py" line="349" />
         <source>The card was not inserted again in time, so the session ended.</source>
         <translation>La carte n’a pas été réinsérée à temps : la session s’est terminée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="332" />
+        <location filename="../../app/ui/errors.py" line="351" />
         <source>Logged out</source>
         <translation>Déconnecté</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="332" />
+        <location filename="../../app/ui/errors.py" line="351" />
         <source>You logged out.</source>
         <translation>Vous vous êtes déconnecté.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="335" />
+        <location filename="../../app/ui/errors.py" line="354" />
         <source>The application quit, so the session ended.</source>
         <translation>L’application a été fermée : la session s’est terminée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="338" />
+        <location filename="../../app/ui/errors.py" line="357" />
         <source>Session ended: key expired</source>
         <translation>Session terminée : clé expirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="341" />
+        <location filename="../../app/ui/errors.py" line="360" />
         <source>The session's temporary access key reached its expiry date. Log in again.</source>
         <translation>La clé d’accès temporaire de la session a atteint sa date d’expiration. Reconnectez-vous.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="344" />
+        <location filename="../../app/ui/errors.py" line="363" />
         <source>Session ended after an error</source>
         <translation>Session terminée après une erreur</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="279" />
-        <location filename="../../app/ui/errors.py" line="345" />
+        <location filename="../../app/ui/errors.py" line="296" />
+        <location filename="../../app/ui/errors.py" line="364" />
         <source>The session could not go on.</source>
         <translation>La session n’a pas pu continuer.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="348" />
+        <location filename="../../app/ui/errors.py" line="367" />
         <source>Login failed</source>
         <translation>Échec de la connexion</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="349" />
+        <location filename="../../app/ui/errors.py" line="368" />
         <source>The login failed.</source>
         <translation>La connexion a échoué.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="354" />
+        <location filename="../../app/ui/errors.py" line="373" />
         <source>The temporary access key was revoked.</source>
         <translation>La clé d’accès temporaire a été révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/errors.py" line="360" />
+        <location filename="../../app/ui/errors.py" line="379" />
         <source>The temporary access key could not be revoked; it stays valid until its expiry date. Delete it in Cockpit if this computer is not trusted.</source>
         <translation>La clé d’accès temporaire n’a pas pu être révoquée ; elle reste valide jusqu’à sa date d’expiration. Supprimez-la dans Cockpit si cet ordinateur n’est pas de confiance.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="109" />
+        <location filename="../../app/ui/inventory.py" line="112" />
         <source>the certificate data cannot be parsed</source>
         <translation>les données du certificat sont illisibles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="110" />
+        <location filename="../../app/ui/inventory.py" line="113" />
         <source>the certificate cannot be read from the card</source>
         <translation>le certificat ne peut pas être lu sur la carte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="111" />
+        <location filename="../../app/ui/inventory.py" line="114" />
         <source>no private key for this certificate</source>
         <translation>pas de clé privée pour ce certificat</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="112" />
+        <location filename="../../app/ui/inventory.py" line="115" />
         <source>the private key is not allowed to sign</source>
         <translation>la clé privée n’a pas le droit de signer</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="113" />
+        <location filename="../../app/ui/inventory.py" line="116" />
         <source>the certificate has expired</source>
         <translation>le certificat a expiré</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="114" />
+        <location filename="../../app/ui/inventory.py" line="117" />
         <source>the certificate is not valid yet</source>
         <translation>le certificat n’est pas encore valide</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="117" />
+        <location filename="../../app/ui/inventory.py" line="120" />
         <source>not for client authentication (extended key usage)</source>
         <translation>pas prévu pour l’authentification client (usage étendu de la clé)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="120" />
+        <location filename="../../app/ui/inventory.py" line="123" />
         <source>its key usage does not allow digital signatures</source>
         <translation>son usage de clé n’autorise pas les signatures numériques</translation>
     </message>
     <message>
-        <location filename="../../app/ui/inventory.py" line="121" />
+        <location filename="../../app/ui/inventory.py" line="124" />
         <source>unsupported key type (RSA and EC only)</source>
         <translation>type de clé non pris en charge (RSA et EC seulement)</translation>
     </message>
