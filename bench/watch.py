@@ -1,6 +1,7 @@
 """Card watch benchmark: removal-to-GRACE latency and the watcher's idle CPU, on the p11-kit rig.
 
     .venv/bin/python bench/watch.py [--removals 20] [--idle-seconds 60] [--json]
+    .venv/bin/python bench/watch.py --piv [--removals 15] [--idle-seconds 30] [--json]   (the PIV rig)
 
 1. Latency: a SoftHSM2 card behind `p11-kit server` is pulled out (the server's process group killed)
    `--removals` times while a TokenWatch polls it at the product's settings (250 ms, re-scan back-off);
@@ -87,6 +88,10 @@ def _pct(values: list[float], p: float) -> float:
 
 
 def main() -> int:
+    if "--piv" in sys.argv[1:]:  # the PIV rig's section: bench/watch_piv.py
+        from bench.watch_piv import main as piv_main
+
+        return piv_main([a for a in sys.argv[1:] if a != "--piv"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--removals", type=int, default=20)
     ap.add_argument("--idle-seconds", type=float, default=60.0)
