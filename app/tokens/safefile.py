@@ -99,8 +99,8 @@ def check_private(path: Path | str, *, what: str, home: Path | str | None = None
     if os.name != "posix":
         return
     uid = os.geteuid()
-    p = Path(os.path.abspath(os.fspath(path)))
-    stop = Path(os.path.abspath(os.fspath(home))) if home is not None else Path.home()
+    p = Path(os.path.realpath(os.fspath(path)))  # a link is judged by where it leads, as OpenSSH does
+    stop = Path(os.path.realpath(os.fspath(home if home is not None else Path.home())))
     current = p
     while True:
         try:

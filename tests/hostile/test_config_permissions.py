@@ -85,3 +85,17 @@ def test_own_files_are_created_private_whatever_the_umask(tmp_path: Path) -> Non
         assert stat.S_IMODE(f.stat().st_mode) == 0o600
     for d in (settings.parent, settings.parent.parent, settings.parent.parent.parent, osc.parent):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+
+
+def test_a_link_is_judged_by_where_it_leads(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone may replace what is in here
+    real = shared / "config.json"
+    real.write_text('{"default": {"region": "eu-west-2"}}')
+    real.chmod(0o600)
+    own = tmp_path / "home" / ".osc"
+    own.mkdir(parents=True, mode=0o700)
+    (own / "config.json").symlink_to(real)
+    with pytest.raises(ConfigError, match=f"chmod go-w {shared}"):
+        load_osc_config(own / "config.json")
