@@ -13,5 +13,6 @@ os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 os.environ["OSC_TRUSTED_LOGIN_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="otl-test-run-")
 
 # Shared rigs (fixtures usable from every test package): SoftHSM2 cards, p11-kit removable card,
-# opencryptoki lockout token. See tests/rigs/*.py.
-pytest_plugins = ["tests.rigs.softhsm", "tests.rigs.p11kit", "tests.rigs.opencryptoki", "tests.rigs.pcsc.fixtures"]
+# opencryptoki lockout token, the PC/SC + OpenSC + PIV rig. See tests/rigs/*.py.
+pytest_plugins = ["tests.rigs.softhsm", "tests.rigs.p11kit", "tests.rigs.opencryptoki",
+                  "tests.rigs.pcsc.fixtures"]
