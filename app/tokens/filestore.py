@@ -336,11 +336,12 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
         cert, chain = certs[0], tuple(certs[1:])
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise KeyNotFound(f"{path.name}: only RSA and EC keys are supported")
-    if key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) != cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ):
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        cert_spki = cert.public_key().public_bytes(*spki)
+    except (ValueError, TypeError):  # a damaged key inside a certificate that otherwise parses
+        raise FileStoreError(f"{path.name}: the certificate's public key cannot be read") from None
+    if key.public_key().public_bytes(*spki) != cert_spki:
         raise KeyNotFound(f"{path.name}: the private key does not match the certificate")
     return FileCredential(cert, chain, key)
 
