@@ -306,12 +306,15 @@ def test_each_tree_rule_fails_on_a_violation(tmp_path: Path) -> None:
             "session/api.py": "from app.ui import window\nfrom app.sandbox import server\n",
             "sandbox/__init__.py": "",
             "sandbox/server.py": "import app.session.api\n",  # allowed: the sandbox may use the core
+            "policy/__init__.py": "from app.session import api\n",  # the policy may import no layer
             "tokens/__init__.py": "",
             "tokens/big.py": "x = 1\n" * (MAX_FILE_LINES + 1) + long_function,
         },
     )
     assert qt_outside_ui(app) == ["cli/gui.py"]
     assert upward_arrows(app) == [
+        "app.policy -> app.session",
+        "app.policy -> app.session.api",
         "app.session.api -> app.sandbox",  # `from app.sandbox import server`: the package, then the module
         "app.session.api -> app.sandbox.server",
         "app.session.api -> app.ui",
