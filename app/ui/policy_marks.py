@@ -43,6 +43,7 @@ def _note(text: str, name: str) -> QLabel:
 
 def mark_login_window(window: LoginWindow, policy: Policy | None = None) -> None:
     """Fixed endpoint and "Remember my login" read-only with the organisation's words."""
+    from app.session.regions import DEFAULT_REGION
     from app.ui.login import CUSTOM
 
     policy = policy or current()
@@ -51,7 +52,8 @@ def mark_login_window(window: LoginWindow, policy: Policy | None = None) -> None
     notes: list[str] = []
     fixed = policy.fixed_endpoints
     chosen = policy.default_endpoint
-    if chosen is not None:
+    untouched = window.region_code() == DEFAULT_REGION  # no profile or remembered login chose one
+    if chosen is not None and (fixed or untouched):  # a `default` never replaces the user's choice
         region, api = chosen["region"], chosen["api"]
         regions = window._regions  # the window's own list of choices, read only
         if region in regions and api.rstrip("/") == f"https://api.{region}.outscale.com/api/v1":

@@ -136,3 +136,17 @@ def test_the_picker_greys_what_the_organisation_refuses(
         app.policy.install(None)
     assert row.usable is usable
     assert (words in row.problems) if words else row.problems == ()
+
+
+def test_a_default_endpoint_is_preset_but_stays_the_user_s_choice(qapp: Any) -> None:
+    from app.ui.login import CUSTOM, LoginPrefill, LoginWindow
+    from app.ui.policy_marks import mark_login_window
+
+    p = merge([SourceDoc("policy.json", {"endpoints": {"default": {"region": "us-east-2"}}})])
+    fresh = LoginWindow()
+    mark_login_window(fresh, p)
+    assert fresh.region_code() == "us-east-2" and fresh.region_combo.isEnabled()
+    chosen = LoginWindow()
+    chosen.prefill(LoginPrefill(endpoint="https://api.private.example/api/v1"))
+    mark_login_window(chosen, p)
+    assert chosen.region_code() == CUSTOM and chosen.endpoint_edit.text() == "https://api.private.example/api/v1"
