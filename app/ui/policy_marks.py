@@ -56,14 +56,23 @@ def mark_login_window(window: LoginWindow, policy: Policy | None = None) -> None
     if chosen is not None and (fixed or untouched):  # a `default` never replaces the user's choice
         region, api = chosen["region"], chosen["api"]
         regions = window._regions  # the window's own list of choices, read only
-        if region in regions and api.rstrip("/") == f"https://api.{region}.outscale.com/api/v1":
-            window.region_combo.setCurrentIndex(regions.index(region))
-        else:
-            window.region_combo.setCurrentIndex(regions.index(CUSTOM))
-            window.endpoint_edit.setText(api)
+        standard = region in regions and api.rstrip("/") == f"https://api.{region}.outscale.com/api/v1"
+        index = regions.index(region) if standard else regions.index(CUSTOM)
+        text = window.endpoint_edit.text() if standard else api
+
+        def put(*_: object) -> None:
+            if window.region_combo.currentIndex() != index:
+                window.region_combo.setCurrentIndex(index)
+            if window.endpoint_edit.text() != text:
+                window.endpoint_edit.setText(text)
+
+        put()
         if fixed is not None and len(fixed) == 1:
             _lock(window.region_combo)
             _lock(window.endpoint_edit)
+            # a profile or remembered login filled in later cannot move a fixed endpoint either
+            window.region_combo.currentIndexChanged.connect(put)
+            window.endpoint_edit.textChanged.connect(put)
             notes.append(_tr("Endpoint: %1 (set by your organisation).").replace("%1", api))
         elif fixed:
             notes.append(_tr("Your organisation allows these endpoints only: %1.").replace(

@@ -150,3 +150,13 @@ def test_a_default_endpoint_is_preset_but_stays_the_user_s_choice(qapp: Any) -> 
     chosen.prefill(LoginPrefill(endpoint="https://api.private.example/api/v1"))
     mark_login_window(chosen, p)
     assert chosen.region_code() == CUSTOM and chosen.endpoint_edit.text() == "https://api.private.example/api/v1"
+
+
+def test_a_profile_filled_in_later_cannot_move_a_fixed_endpoint(qapp: Any, policy: Any) -> None:
+    from app.ui.login import LoginPrefill, LoginWindow
+    from app.ui.policy_marks import mark_login_window
+
+    w = LoginWindow()
+    mark_login_window(w, policy)
+    w.prefill(LoginPrefill(identity="ops", endpoint="https://api.elsewhere.example/api/v1"))
+    assert w.region_code() == "eu-west-2" and w.identity_edit.text() == "ops"
