@@ -58,7 +58,8 @@ class SettingsStore:
         try:
             return load_settings(self.path)
         except Exception as e:  # a corrupt file is reported by the dialog, never overwritten silently
-            log.warning("settings unreadable: %s", type(e).__name__)
+            # the refusal's own sentence (it names the chmod for a file others can write; no secret in it)
+            log.warning("settings not used: %s", e)
             return AppSettings()
 
     def save(self, settings: AppSettings) -> None:
