@@ -208,6 +208,10 @@ class TrustedLoginApp(QObject):
     def start(self) -> None:
         """Show the login window; load a remembered login in the background."""
         self.login_window.show()
+        if sys.platform.startswith("win"):  # a Windows store provider's own PIN dialog sits on our window
+            from app.tokens.stores.windows import set_parent_window
+
+            set_parent_window(int(self.login_window.winId()))
         if self.options.startup_warnings:
             self.login_window.show_message(self.tr("Some configuration could not be read"),
                                            " ".join(self.options.startup_warnings))
