@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from app.tokens.errors import ModuleLoadFailed
 
 PROBE_SECONDS_ENV = "OTL_PKCS11_PROBE_SECONDS"
-DEFAULT_DEADLINE = 10.0  # a reader stack with many slots initialises in well under 5 s; the picker waits for it
+DEFAULT_DEADLINE = 10.0  # a reader stack with many slots initialises in well under 5 s; the picker waits
 FROZEN_COMMAND = "__probe-pkcs11"
 
 _Key = tuple[str, int, int]
