@@ -332,6 +332,13 @@ class Sandbox:
         if self._server is not None:
             self._server.latency = seconds
 
+    def set_log_limit(self, entries: int) -> None:
+        """Keep only the last `entries` TLS connections and calls (the soak tests keep a few, so that the
+        sandbox's own records do not count as the client's growth)."""
+        self.state.served = deque(self.state.served, maxlen=entries)
+        if self._server is not None:
+            self._server.tls_log = deque(self._server.tls_log, maxlen=entries)
+
     def set_handshake_timeout(self, seconds: float) -> None:
         """How long the server waits for a TLS handshake to finish (15 s by default)."""
         self._handshake_timeout = seconds
