@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -326,7 +327,7 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
             raise StorePasswordIncorrect(f"The key of {path.name} is encrypted: a password is needed.")
         try:
             loaded = serialization.load_pem_private_key(key_data, pw if encrypted else None)
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as e:  # a damaged key names an unknown type
             if encrypted:
                 raise StorePasswordIncorrect(f"The password of {path.name} is incorrect.") from None
             raise FileStoreError(
@@ -339,7 +340,7 @@ def load_credential(path: Path | str, password: Password = None) -> FileCredenti
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     try:
         cert_spki = cert.public_key().public_bytes(*spki)
-    except (ValueError, TypeError):  # a damaged key inside a certificate that otherwise parses
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # a damaged key in a certificate that parses
         raise FileStoreError(f"{path.name}: the certificate's public key cannot be read") from None
     if key.public_key().public_bytes(*spki) != cert_spki:
         raise KeyNotFound(f"{path.name}: the private key does not match the certificate")
