@@ -73,3 +73,18 @@ def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path: Path) 
     with pytest.raises(FileRefused, match="grew past"):
         read_bounded("/proc/self/maps", 16, what="file")
     assert read_bounded("/proc/self/maps", 1 << 22, what="file")
+
+
+def test_a_ca_file_that_is_a_device_or_a_fifo_is_refused_at_once(tmp_path) -> None:
+    # --ca-file / Settings' CA bundle / the policy's extra_ca_file: read bounded, regular files only.
+    import os
+
+    from app.session.errors import ConfigError
+    from app.session.tls.trust import TrustConfig
+
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        with pytest.raises(ConfigError) as e:
+            TrustConfig(extra_ca_file=path).store()
+        assert "not a regular file" in str(e.value)

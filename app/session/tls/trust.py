@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from app.session.errors import ConfigError, ServerNotTrusted
+from app.tokens.errors import FileRefused
+from app.tokens.safefile import read_bounded
 
 _PEM_END = b"-----END CERTIFICATE-----"
 
@@ -57,6 +59,8 @@ def _default_anchor_files() -> list[str]:
 
 
 _cache_lock = threading.Lock()
+CA_FILE_LIMIT = 4 << 20  # bytes
+
 _default_anchors: list[x509.Certificate] | None = None
 _store_cache: dict[tuple[str | None, float], Store] = {}
 
@@ -120,7 +124,11 @@ class TrustConfig:
     def _extra_certs(self) -> list[x509.Certificate]:
         assert self.extra_ca_file
         try:
-            data = Path(self.extra_ca_file).read_bytes()
+            # Bounded like every outside input: a CA bundle is a few hundred KiB at most (the whole
+            # Mozilla store is ~220 KiB); /dev/zero or a FIFO named here must not hang or fill memory.
+            data = read_bounded(self.extra_ca_file, CA_FILE_LIMIT, what="CA file")
+        except FileRefused as e:
+            raise ConfigError(str(e), path=self.extra_ca_file) from e
         except OSError as e:
             raise ConfigError(f"Cannot read the CA file {self.extra_ca_file}: {e.strerror}",
                               path=self.extra_ca_file) from e
