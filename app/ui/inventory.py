@@ -79,9 +79,9 @@ def _row(e: CertificateEntry, ca_subjects: frozenset[str], password: Secret | No
     if e.source is CertificateSource.STORE:  # software key (knowledge) or a card the OS reads (possession)
         from PySide6.QtCore import QCoreApplication
 
-        tr = QCoreApplication.translate
+        translate = QCoreApplication.translate  # this name and literal arguments: lupdate extracts them
         software = str(e.factor) == "knowledge"
-        key += ", " + (tr("picker", "software key") if software else tr("picker", "card key"))
+        key += ", " + (translate("picker", "software key") if software else translate("picker", "card key"))
     from app.ui.policy_marks import refusal_for
 
     refused = refusal_for(e)  # the organisation's policy: shown greyed, refused by the core too

@@ -17,13 +17,14 @@ if TYPE_CHECKING:
     from app.ui.settings import SettingsDialog
 
 
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("policy", text)
+# translate() with the literal context "policy" at every call: pyside6-lupdate extracts only literal
+# arguments (a wrapper taking the text as a variable hides it, and the French is never found).
+translate = QCoreApplication.translate
 
 
 def set_by_organisation() -> str:
     """The words every locked field carries."""
-    return _tr("Set by your organisation")
+    return translate("policy", "Set by your organisation")
 
 
 def _lock(widget: QWidget) -> None:
@@ -73,17 +74,18 @@ def mark_login_window(window: LoginWindow, policy: Policy | None = None) -> None
             # a profile or remembered login filled in later cannot move a fixed endpoint either
             window.region_combo.currentIndexChanged.connect(put)
             window.endpoint_edit.textChanged.connect(put)
-            notes.append(_tr("Endpoint: %1 (set by your organisation).").replace("%1", api))
+            notes.append(translate("policy", "Endpoint: %1 (set by your organisation).").replace("%1", api))
         elif fixed:
-            notes.append(_tr("Your organisation allows these endpoints only: %1.").replace(
+            notes.append(translate("policy", "Your organisation allows these endpoints only: %1.").replace(
                 "%1", ", ".join(e["api"] for e in fixed)))
     if not policy.allows_remember_me:
         window.remember_check.setChecked(False)
         _lock(window.remember_check)
         _lock(window.remember_secret_check)
-        notes.append(_tr("Remember my login: off (set by your organisation)."))
+        notes.append(translate("policy", "Remember my login: off (set by your organisation)."))
     if not policy.file_keys_allowed:
-        notes.append(_tr("Smart cards only: keys in files are not allowed by your organisation."))
+        notes.append(translate("policy",
+                               "Smart cards only: keys in files are not allowed by your organisation."))
     if policy.login_blocked():
         notes.append(policy.login_blocked() or "")
     if notes:
@@ -97,14 +99,14 @@ def mark_settings(dialog: SettingsDialog, policy: Policy | None = None) -> None:
     """Settings: where the policy comes from, and the settings it fixes read-only."""
     policy = policy or current()
     if policy.present:
-        text = _tr("Managed by your organisation (%1). Fields it sets are read-only.").replace(
-            "%1", ", ".join(policy.sources))
-        unknown = (_tr("Unknown key (ignored): %1").replace("%1", k) for k in policy.unknown)
+        text = translate("policy", "Managed by your organisation (%1). Fields it sets are read-only.")
+        text = text.replace("%1", ", ".join(policy.sources))
+        unknown = (translate("policy", "Unknown key (ignored): %1").replace("%1", k) for k in policy.unknown)
         problems = [*policy.problems, *unknown]
         if problems:
             text += "\n" + "\n".join(problems)
     else:
-        text = _tr("No policy is set by your organisation on this computer.")
+        text = translate("policy", "No policy is set by your organisation on this computer.")
     label = _note(text, "policySource")
     layout = dialog.layout()
     if isinstance(layout, QBoxLayout):
@@ -129,7 +131,7 @@ def refusal_for(entry: CertificateEntry, policy: Policy | None = None) -> str | 
 
     policy = policy or current()
     if not policy.file_keys_allowed and entry.factor is KeyFactor.KNOWLEDGE:
-        return _tr("not allowed by your organisation (smart cards only)")
+        return translate("policy", "not allowed by your organisation (smart cards only)")
     if policy.get("allowed_issuers_sha256") is None:
         return None
     from cryptography import x509
@@ -142,4 +144,4 @@ def refusal_for(entry: CertificateEntry, policy: Policy | None = None) -> str | 
         return None  # unparsable: its own problem says so
     if policy.issuer_allowed(issuer_fingerprints(cert, certificates_in(policy.extra_ca_file))):
         return None
-    return _tr("not allowed by your organisation (issuer)")
+    return translate("policy", "not allowed by your organisation (issuer)")
