@@ -81,6 +81,13 @@ def module_with(token: FakeToken | None) -> Pkcs11Module:
     mod._lib = FakeLib(token)
     mod._logins = {}
     mod._closed = False
+    # the attributes __init__ sets besides (NSS stores, slot events): none of them in use here
+    mod._opener = None
+    mod.slot_serials = {}
+    mod.password_named = False
+    mod._slot_cache = {}
+    mod._events = None
+    mod.pump = None
     return mod
 
 
