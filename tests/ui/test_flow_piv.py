@@ -96,3 +96,22 @@ def test_piv_flow_login_removal_back_logout(qtbot: Any, piv_ui_app: Any, pcsc_ri
     assert info.temporary_key_id not in {k.access_key_id for k in app.sandbox.access_keys()
                                          if k.state == "ACTIVE"}
     assert pcsc_rig.tries(piv) == 3
+
+
+def test_the_pin_dialog_says_only_what_opensc_reports(qtbot: Any, pcsc_rig: PcscRig, piv: RigCard) -> None:
+    from app.tokens.p11.registry import load_module
+    from app.tokens.pin import PinRequest
+    from app.ui.pin import PinDialog
+    from tests.rigs.pcsc.rig import wait_until
+
+    mod = load_module(pcsc_rig.module_path)
+    wait_until(lambda: piv.serial in mod.present_serials(), what="OpenSC seeing the card")
+    for tries, expect in ((2, ""), (1, "one more wrong PIN locks the card")):
+        pcsc_rig.set_tries(piv, tries)
+        flags = mod.token_flags(piv.serial)  # as OpenSC reports them: FINAL_TRY, never COUNT_LOW
+        req = PinRequest.for_token("alice 9A", PinPurpose.LOGIN, flags)
+        assert not req.count_low
+        d = PinDialog(req)
+        qtbot.addWidget(d)
+        text = d.warning.text()
+        assert (expect in text) if expect else text == ""  # two tries left is not known: nothing said
