@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import pkcs11 as _p11
@@ -81,6 +82,10 @@ class Pkcs11Module:
 
     Get one with `load_module(path)`: a library is loaded (and C_Initialize'd) once per process.
     """
+
+    # Class-level defaults (a card module's): set per instance only for NSS's softokn (see __init__).
+    slot_serials: Mapping[int, str] = MappingProxyType({})
+    password_named: bool = False
 
     def __init__(
         self,
