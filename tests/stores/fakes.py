@@ -48,6 +48,7 @@ class FakeWinItem:
     legacy: bool = False  # a CryptoAPI provider ("Microsoft Enhanced RSA and AES Cryptographic Provider")
     needs_pin: bool = False  # a card's key: the provider would show a PIN dialog
     friendly_name: str = ""
+    cng_handle: bool | None = None  # None: CNG unless legacy (PREFER_NCRYPT may wrap a CryptoAPI key too)
 
     @property
     def thumbprint(self) -> str:
@@ -84,7 +85,8 @@ class FakeCryptApi:
             if item.thumbprint == thumbprint and item.key is not None:
                 if silent and item.needs_pin:
                     raise WinApiError(NTE_SILENT_CONTEXT, "CryptAcquireCertificatePrivateKey")
-                return WinKey(n, not item.legacy, AT_SIGNATURE if item.legacy else CERT_NCRYPT_KEY_SPEC, True)
+                cng = not item.legacy if item.cng_handle is None else item.cng_handle
+                return WinKey(n, cng, CERT_NCRYPT_KEY_SPEC if cng else AT_SIGNATURE, True)
         raise WinApiError(NTE_BAD_KEYSET, "CryptAcquireCertificatePrivateKey")
 
     def ncrypt_sign(self, key: WinKey, digest: bytes, padding_name: str | None, alg: str, salt: int) -> bytes:

@@ -83,6 +83,15 @@ def test_a_legacy_cryptoapi_key_offers_pkcs1_only() -> None:
     assert "capi_sign" in api.calls and "ncrypt_sign" not in api.calls
 
 
+def test_a_cryptoapi_key_behind_a_cng_handle_still_offers_no_pss() -> None:
+    provider = "Microsoft Enhanced RSA and AES Cryptographic Provider"
+    api = FakeCryptApi([FakeWinItem(der_of(RSA_ID), RSA_ID.key, provider, legacy=True, cng_handle=True)])
+    signer = WindowsStore(api).open_signer(WindowsStore(api).list_entries()[0][0], lambda r: None)
+    assert signer.supported_schemes() == RSA_PKCS1_SCHEMES
+    signer.sign_digest(hashlib.sha256(b"x").digest(), SignatureScheme.RSA_PKCS1_SHA256)
+    assert "ncrypt_sign" in api.calls and "capi_sign" not in api.calls
+
+
 def test_a_store_that_cannot_be_read_is_reported_not_raised() -> None:
     store, api = _windows()
     api.fail_next["list_my"] = 0x80070005
