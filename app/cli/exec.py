@@ -108,19 +108,25 @@ def _with_own_session(args: argparse.Namespace, command: list[str], env: dict[st
 
 def run_child(command: list[str], info: AgentInfo, env: Mapping[str, str], err: TextIO) -> int:
     """Run COMMAND with the agent's variables; its exit status (128+N for a signal N)."""
-    try:
-        proc = subprocess.Popen(command, env=child_environment(info, env))
-    except OSError as e:
-        print(f"exec: {command[0]}: {e.strerror or e}", file=err)
-        return EXIT_NOT_FOUND
     in_main = threading.current_thread() is threading.main_thread()
+    children: list[subprocess.Popen[bytes]] = []
     old: dict[int, Any] = {}
     if in_main:
         # Ctrl-C reaches COMMAND from the terminal (same process group): this process waits for it to
         # finish, then logs out. A SIGTERM sent to this process alone is passed on to COMMAND.
-        old[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        old[signal.SIGTERM] = signal.signal(signal.SIGTERM, lambda s, f: proc.send_signal(signal.SIGTERM))
+        # Installed before COMMAND starts (a Ctrl-C in between must not end this process first), as
+        # handlers, not SIG_IGN: a handler is reset to the default in the child, an ignored signal
+        # would stay ignored there (and a shell could not even trap it).
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, lambda s, f: None)
+        old[signal.SIGTERM] = signal.signal(
+            signal.SIGTERM, lambda s, f: [c.send_signal(signal.SIGTERM) for c in children])
     try:
+        try:
+            proc = subprocess.Popen(command, env=child_environment(info, env))
+        except OSError as e:
+            print(f"exec: {command[0]}: {e.strerror or e}", file=err)
+            return EXIT_NOT_FOUND
+        children.append(proc)
         rc = proc.wait()
     finally:
         for sig, handler in old.items():
