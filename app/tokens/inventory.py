@@ -27,7 +27,6 @@ from app.tokens.model import (
 from app.tokens.p11.module import Pkcs11Module
 from app.tokens.p11.readings import ObjectReading, TokenObjects
 from app.tokens.p11.registry import load_module, rescan_module
-from app.tokens.signer import KeyType
 from app.tokens.uri import Pkcs11Uri
 
 __all__ = [
@@ -116,17 +115,7 @@ def _entry(
         uri=uri,
         label=obj.label,
         der=obj.value or b"",
-        subject=p.subject if p else "",
-        issuer=p.issuer if p else "",
-        serial_number=p.serial_number if p else "",
-        not_before=p.not_before if p else None,
-        not_after=p.not_after if p else None,
-        key_type=p.key_type if p else KeyType.OTHER,
-        key_size=p.key_size if p else 0,
-        curve=p.curve if p else None,
-        key_usage=p.key_usage if p else (),
-        extended_key_usage=p.extended_key_usage if p else (),
-        fingerprint_sha256=p.fingerprint_sha256 if p else "",
+        **(p.entry_fields() if p else {}),
         has_private_key=has_key,
         private_key_visible=visible,
         always_authenticate=priv.always_authenticate if priv else None,

@@ -287,6 +287,15 @@ class ParsedCertificate:
     extended_key_usage: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
 
+    def entry_fields(self) -> dict[str, Any]:
+        """The fields of a CertificateEntry that come from the certificate itself (one place for the
+        card, file and OS-store entries)."""
+        return {name: getattr(self, name) for name in _CERTIFICATE_FIELDS}
+
+
+_CERTIFICATE_FIELDS = ("subject", "issuer", "serial_number", "not_before", "not_after", "key_type",
+                       "key_size", "curve", "key_usage", "extended_key_usage", "fingerprint_sha256")
+
 
 def parse_certificate(der: bytes, now: _dt.datetime | None = None) -> ParsedCertificate:
     """Parse a certificate and find the problems that do not depend on where it is (never raises)."""
