@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from app.session.deferred import CertificatePreview
@@ -36,6 +36,7 @@ from app.tokens.watch import WatchEvent
 
 if TYPE_CHECKING:  # the API client loads requests: only when a session logs in
     from app.session.api import OutscaleClient
+    from app.tokens.stores.base import ComputerStore
 
 
 def _fingerprint(cert: Any) -> str:
@@ -114,7 +115,8 @@ class RealBackend:
     """Wires the session to the token layer, the mTLS transport (app.session.tls) and the API client."""
 
     def __init__(self, *, timeout: float = 30.0, deadline: float | None = None,
-                 revoke_deadline: float = 20.0) -> None:
+                 revoke_deadline: float = 20.0, stores: Sequence[ComputerStore] | None = None) -> None:
+        self._stores = stores  # the stores of this computer to open store keys in (None: the OS's own)
         self._timeout = timeout  # one read or the TCP connect
         self._deadline = deadline  # one whole request (None: the transport's DEFAULT_DEADLINE)
         self._revoke_deadline = revoke_deadline  # DeleteAccessKey when the session ends
@@ -135,11 +137,19 @@ class RealBackend:
         entry = choice.entry
         if entry is not None and entry.store_ref is not None and not entry.module_path:
             # the Windows store or the keychain: the OS holds the key (and asks its own PIN, if any)
+            from app.tokens.stores.base import StoreSignerBase
+            from app.tokens.stores.card_watch import card_identity
             from app.tokens.stores.computer import open_store_signer
 
-            held = open_store_signer(entry, pin_callback)
-            return OpenedCertificate(held, held.certificate.subject.rfc4514_string(),
-                                     _fingerprint(held.certificate), None, None)
+            held = open_store_signer(entry, pin_callback, self._stores)
+            fingerprint = _fingerprint(held.certificate)
+            # a key on a card (the Windows store's card providers, a token): watched on its reader's
+            # PC/SC state like a PKCS#11 card; a software key has no card to watch
+            place = held.card_place if isinstance(held, StoreSignerBase) else None
+            label = entry.label or None
+            watched = card_identity(place, fingerprint, label) if place is not None else None
+            return OpenedCertificate(held, held.certificate.subject.rfc4514_string(), fingerprint, watched,
+                                     label if watched is not None else None)
         if not choice.is_card:
             from app.tokens.filestore import open_file_signer
 
@@ -253,5 +263,12 @@ class RealBackend:
 
         if opened.card is None:
             raise SessionError("a file certificate has no card to watch")
+        place = getattr(opened.signer, "card_place", None)
+        if place is not None:  # an OS store's key on a card: its reader's PC/SC state, no module
+            from app.tokens.stores.card_watch import watch_store_card
+
+            return watch_store_card(place, opened.card.cert_fingerprint, on_event, label=opened.card.label,
+                                    interval=settings.watch_interval,
+                                    rescan_backoff=tuple(settings.rescan_backoff))
         return watch_card(opened.card, on_event, interval=settings.watch_interval,
                           rescan_backoff=settings.rescan_backoff)

@@ -49,6 +49,7 @@ class Problem(enum.StrEnum):
     NOT_FOR_CLIENT_AUTH = "not_for_client_auth"
     NO_DIGITAL_SIGNATURE = "no_digital_signature"
     UNSUPPORTED_KEY = "unsupported_key"
+    CARD_NOT_PRESENT = "card_not_present"  # an OS store lists it, but the card holding its key is out
 
 
 PROBLEM_TEXT: dict[Problem, str] = {
@@ -61,6 +62,7 @@ PROBLEM_TEXT: dict[Problem, str] = {
     Problem.NOT_FOR_CLIENT_AUTH: "the certificate is not for client authentication (extended key usage)",
     Problem.NO_DIGITAL_SIGNATURE: "the certificate's key usage does not allow digital signatures",
     Problem.UNSUPPORTED_KEY: "the key type is not supported (RSA and EC only)",
+    Problem.CARD_NOT_PRESENT: "the card holding its key is not in its reader",
 }
 
 

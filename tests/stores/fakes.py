@@ -20,6 +20,7 @@ from app.tokens.stores.windows_api import (
     NTE_BAD_KEYSET,
     NTE_NOT_SUPPORTED,
     NTE_SILENT_CONTEXT,
+    SCARD_E_NO_SMARTCARD,
     SCARD_W_CANCELLED_BY_USER,
     SCARD_W_REMOVED_CARD,
     WinApiError,
@@ -49,6 +50,8 @@ class FakeWinItem:
     needs_pin: bool = False  # a card's key: the provider would show a PIN dialog
     friendly_name: str = ""
     cng_handle: bool | None = None  # None: CNG unless legacy (PREFER_NCRYPT may wrap a CryptoAPI key too)
+    reader: str | None = None  # a card key: the reader its provider names ("SmartCardReader"); None: none
+    card: str = ""  # a card key: which card holds its container (FakeCryptApi.card_in says what is in)
 
     @property
     def thumbprint(self) -> str:
@@ -64,6 +67,7 @@ class FakeCryptApi:
     fail_next: dict[str, int] = field(default_factory=dict)
     released: list[int] = field(default_factory=list)
     hwnds: list[int | None] = field(default_factory=list)
+    card_in: dict[str, str] = field(default_factory=dict)  # reader -> the card in it, as providers read it
 
     def _fail(self, call: str) -> None:
         self.calls.append(call)
@@ -115,6 +119,31 @@ class FakeCryptApi:
         self.calls.append("release")
         self.released.append(key.handle)
 
+    def _by_thumbprint(self, thumbprint: str) -> FakeWinItem:
+        item = next((i for i in self.items if i.thumbprint == thumbprint), None)
+        if item is None:
+            raise WinApiError(NTE_BAD_KEYSET, "NCryptOpenKey")
+        return item
+
+    def key_reader(self, thumbprint: str) -> str | None:
+        """The reader a card key's provider names (silently; a software key has none: None)."""
+        self._fail("key_reader")
+        item = self._by_thumbprint(thumbprint)
+        on_card = WinCertificate(item.thumbprint, item.der, "", item.provider, item.legacy).on_card
+        return item.reader if on_card else None
+
+    def card_certificate(self, thumbprint: str) -> bytes | None:
+        """The certificate the card in the key's reader holds for its container: ours when our card is
+        in, NTE_BAD_KEYSET for another card (no such container), SCARD_E_NO_SMARTCARD when empty."""
+        self._fail("card_certificate")
+        item = self._by_thumbprint(thumbprint)
+        card = self.card_in.get(item.reader or "")
+        if card is None:
+            raise WinApiError(SCARD_E_NO_SMARTCARD, "NCryptOpenKey")
+        if card != item.card:
+            raise WinApiError(NTE_BAD_KEYSET, "NCryptOpenKey")
+        return item.der
+
     @property
     def key_calls(self) -> int:
         """Calls that open or use a key (a listing must make none)."""
@@ -130,6 +159,8 @@ class FakeMacItem:
     label: str = ""
     token_id: str | None = None
     unsupported: tuple[str, ...] = ()  # algorithm names SecKeyIsAlgorithmSupported refuses
+    reader: str | None = None  # a token: the reader CryptoTokenKit's slot manager names (None: cannot tell)
+    present: bool = True  # a token's identities are listed only while its card is in
 
     @property
     def ref(self) -> str:
@@ -151,7 +182,12 @@ class FakeSecurityApi:
 
     def identities(self) -> list[MacIdentity]:
         self._fail("identities")
-        return [MacIdentity(i.ref, i.der, i.label, i.token_id) for i in self.items]
+        return [MacIdentity(i.ref, i.der, i.label, i.token_id) for i in self.items
+                if i.token_id is None or i.present]
+
+    def token_reader(self, token_id: str) -> str | None:
+        self._fail("token_reader")
+        return next((i.reader for i in self.items if i.token_id == token_id), None)
 
     def _find(self, ref: str) -> FakeMacItem:
         item = next((i for i in self.items if i.ref == ref), None)

@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from app.tokens.errors import TokenError
-from app.tokens.model import CertificateEntry, CertificateSource, KeyFactor, parse_certificate
+from app.tokens.model import CertificateEntry, CertificateSource, KeyFactor, Problem, parse_certificate
 from app.tokens.pin import PinCallback
 from app.tokens.signer import CardSigner, SignerBase
+from app.tokens.stores.card_watch import CardPlace
 
 # what a store's listing gives: its identities and the errors met on the way
 Listing = tuple[list[CertificateEntry], list[TokenError]]
@@ -93,9 +94,18 @@ def as_store_entry(entry: CertificateEntry, info: StoreInfo) -> CertificateEntry
     )
 
 
+def not_present(entry: CertificateEntry, reason: str) -> CertificateEntry:
+    """The entry marked unusable because the card holding its key is not in its reader."""
+    return replace(entry, problems=(*entry.problems, Problem.CARD_NOT_PRESENT),
+                   details=(*entry.details, reason))
+
+
 class StoreSignerBase(SignerBase):
     """A key an OS store holds: the OS keeps its own login (and asks its own PIN), so there is no
-    login of ours to lose or redo; `close` gives the key handle back."""
+    login of ours to lose or redo; `close` gives the key handle back. A key on a card has a
+    `card_place` (its reader): the session watches that card (app.tokens.stores.card_watch)."""
+
+    card_place: CardPlace | None = None
 
     @property
     def logged_in(self) -> bool:

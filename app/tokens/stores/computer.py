@@ -123,9 +123,14 @@ def find_fingerprint(inv: Inventory, fingerprint: str) -> CertificateEntry:
     return found
 
 
-def open_store_signer(entry: CertificateEntry, pin_callback: PinCallback) -> CardSigner:
-    """A signer of a store entry, by the store it came from (its `uri` starts with the store's kind)."""
+def open_store_signer(entry: CertificateEntry, pin_callback: PinCallback,
+                      stores: Sequence[ComputerStore] | None = None) -> CardSigner:
+    """A signer of a store entry, by the store it came from (its `uri` starts with the store's kind);
+    `stores` are the ones to use instead of this computer's (the tests' fakes)."""
     kind = entry.uri.partition(":")[0]
+    given = next((s for s in stores or () if s.info.kind == kind), None)
+    if given is not None:
+        return given.open_signer(entry, pin_callback)
     if kind == "windows":
         from app.tokens.stores.windows import WindowsStore
 

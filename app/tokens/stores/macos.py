@@ -23,6 +23,7 @@ from app.tokens.errors import (
     TokenRemoved,
 )
 from app.tokens.model import CertificateEntry, KeyFactor
+from app.tokens.p11.pcsc import PcscAbi, platform_abi
 from app.tokens.pin import PinCallback
 from app.tokens.signer import ECDSA_SCHEMES, RSA_PKCS1_SCHEMES, RSA_PSS_SCHEMES, KeyType, SignatureScheme
 from app.tokens.stores.base import (
@@ -31,8 +32,10 @@ from app.tokens.stores.base import (
     StoreInteractionRefused,
     StoreSignerBase,
     StoreUnavailable,
+    not_present,
     store_entry,
 )
+from app.tokens.stores.card_watch import CardPlace, not_present_reason, reader_status
 from app.tokens.stores.macos_api import (
     ALGORITHMS,
     ERR_SEC_AUTH_FAILED,
@@ -40,6 +43,7 @@ from app.tokens.stores.macos_api import (
     ERR_SEC_ITEM_NOT_FOUND,
     ERR_SEC_NOT_AVAILABLE,
     ERR_SEC_USER_CANCELED,
+    MacIdentity,
     MacSecError,
     PyObjcSecurityApi,
     SecurityApi,
@@ -103,8 +107,9 @@ class KeychainStore:
     """The keychain search list and CryptoTokenKit tokens as a store of this computer (ComputerStore)."""
 
     def __init__(self, api: SecurityApi | None = None,
-                 api_factory: Callable[[], SecurityApi] | None = None) -> None:
+                 api_factory: Callable[[], SecurityApi] | None = None, pcsc: PcscAbi | None = None) -> None:
         self._api = api
+        self._pcsc = pcsc or platform_abi()  # PCSC.framework: where a token's card is
         self._factory = api_factory or (lambda: PyObjcSecurityApi())
 
     @property
@@ -127,9 +132,50 @@ class KeychainStore:
         entries: list[CertificateEntry] = []
         for ident in found:
             factor = KeyFactor.POSSESSION if ident.token_id else KeyFactor.KNOWLEDGE
-            entries.append(store_entry(ident.der, self.info, ref=ident.ref, label=ident.label, factor=factor,
-                                       now=now))
+            entry = store_entry(ident.der, self.info, ref=ident.ref, label=ident.label, factor=factor,
+                                now=now)
+            reader = self._reader(ident)
+            reason = not_present_reason(reader, self._pcsc) if reader else None
+            entries.append(not_present(entry, reason) if reason else entry)
         return entries, []
+
+    def _reader(self, ident: MacIdentity) -> str | None:
+        if not ident.token_id:
+            return None
+        try:
+            return self.api().token_reader(ident.token_id)
+        except MacSecError:
+            return None
+
+    def card_place(self, ref: str, name: str) -> CardPlace | None:
+        """A token key's reader and ATR now (TokenRemoved when the card is out); None when the system
+        does not say which reader (the key is then used unwatched)."""
+        api = self.api()
+        try:
+            ident = next((i for i in api.identities() if i.ref == ref), None)
+        except MacSecError as e:
+            raise map_mac_error(e, name, True) from None
+        reader = self._reader(ident) if ident is not None else None
+        if ident is None or reader is None:
+            return None
+        try:
+            st = reader_status(reader, self._pcsc)
+        except OSError:
+            return None
+        if st is None or not st.present:
+            raise TokenRemoved(f"The card of {name} is not in the reader '{reader}'.", token_label=name)
+        token = ident.token_id
+
+        def on_card() -> bytes | None:
+            # CryptoTokenKit lists a token's identities only while its card is in (after it read them)
+            try:
+                now = [i for i in api.identities() if i.token_id is not None]
+            except MacSecError:
+                return None
+            if any(i.ref == ref and i.token_id == token for i in now):
+                return ident.der
+            return b"" if now else None  # another token is published: not ours; none yet: cannot tell
+        return CardPlace(reader, st.atr, self._pcsc, on_card)
 
     def open_signer(self, entry: CertificateEntry, pin_callback: PinCallback) -> KeychainSigner:
         """A signer of the identity's key (its schemes asked of the system now)."""
@@ -137,5 +183,8 @@ class KeychainStore:
             raise KeyNotFound("this certificate is not from the keychain")
         on_token = entry.factor is KeyFactor.POSSESSION
         name = entry.label or entry.subject
-        return KeychainSigner(self.api(), entry.store_ref, entry.certificate(), entry.key_type,
-                              entry.key_size, name, on_token)
+        place = self.card_place(entry.store_ref, name) if on_token else None
+        signer = KeychainSigner(self.api(), entry.store_ref, entry.certificate(), entry.key_type,
+                                entry.key_size, name, on_token)
+        signer.card_place = place
+        return signer

@@ -66,6 +66,11 @@ class SecurityApi(Protocol):
         """SecKeyCreateSignature: RSA big-endian, ECDSA DER (X9.62). The system asks a token's PIN."""
         ...
 
+    def token_reader(self, token_id: str) -> str | None:
+        """The smart card reader (CryptoTokenKit slot = PC/SC reader name) of a token, as far as the
+        system says: None when it cannot tell which one."""
+        ...
+
 
 class PyObjcSecurityApi:
     """SecurityApi over pyobjc-framework-Security (macOS only)."""
@@ -137,3 +142,13 @@ class PyObjcSecurityApi:
             code = int(error.code()) if error is not None else ERR_SEC_PARAM
             raise MacSecError(code, "SecKeyCreateSignature")
         return bytes(sig)
+
+    def token_reader(self, token_id: str) -> str | None:
+        """The Security framework names no reader for a token identity; CryptoTokenKit's slot manager
+        lists the readers: with exactly one, the token is in it. Otherwise None (cannot tell)."""
+        try:
+            ctk: Any = importlib.import_module("CryptoTokenKit")
+            names = list(ctk.TKSmartCardSlotManager.defaultManager().slotNames() or [])
+        except (ImportError, AttributeError):
+            return None
+        return str(names[0]) if len(names) == 1 else None

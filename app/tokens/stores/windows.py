@@ -13,6 +13,7 @@ the DLLs load only when `Win32CryptApi` is made.
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import threading
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ from app.tokens.errors import (
     TokenRemoved,
 )
 from app.tokens.model import CertificateEntry, KeyFactor
+from app.tokens.p11.pcsc import PcscAbi, platform_abi
 from app.tokens.pin import PinCallback
 from app.tokens.signer import (
     ECDSA_SCHEMES,
@@ -44,8 +46,10 @@ from app.tokens.stores.base import (
     StoreInteractionRefused,
     StoreSignerBase,
     StoreUnavailable,
+    not_present,
     store_entry,
 )
+from app.tokens.stores.card_watch import CardPlace, not_present_reason, reader_status
 from app.tokens.stores.ecdsa import raw_to_der
 from app.tokens.stores.windows_api import (
     CRYPT_E_NOT_FOUND,
@@ -60,8 +64,12 @@ from app.tokens.stores.windows_api import (
     CryptApi,
     Win32CryptApi,
     WinApiError,
+    WinCertificate,
     WinKey,
 )
+
+log = logging.getLogger(__name__)
+_CARD_OUT = (SCARD_E_NO_SMARTCARD, SCARD_W_REMOVED_CARD)
 
 
 def map_win_error(e: WinApiError, what: str) -> TokenError:
@@ -155,8 +163,9 @@ class WindowsStore:
     """CurrentUser\\My as a store of this computer (ComputerStore)."""
 
     def __init__(self, api: CryptApi | None = None,
-                 api_factory: Callable[[], CryptApi] | None = None) -> None:
+                 api_factory: Callable[[], CryptApi] | None = None, pcsc: PcscAbi | None = None) -> None:
         self._api = api
+        self._pcsc = pcsc or platform_abi()  # the smart card service that says where a card key's card is
         self._factory = api_factory or (lambda: Win32CryptApi())
         self._legacy: set[str] | None = None  # thumbprints whose provider is a CryptoAPI one (last listing)
 
@@ -183,14 +192,53 @@ class WindowsStore:
             factor = KeyFactor.POSSESSION if c.on_card else KeyFactor.KNOWLEDGE
             entry = store_entry(c.der, self.info, ref=c.thumbprint, label=c.friendly_name, factor=factor,
                                 now=now)
-            entries.append(entry)
+            reason = self._absent_reason(c) if c.on_card else None
+            entries.append(not_present(entry, reason) if reason else entry)
         return entries, []
+
+    def _absent_reason(self, c: WinCertificate) -> str | None:
+        """Why a listed card certificate is not usable now ("listed" is not "present"), or None."""
+        try:
+            reader = self.api().key_reader(c.thumbprint)
+        except WinApiError as e:
+            if e.code in _CARD_OUT:
+                return "the card holding this key is not in any reader"
+            return None  # the provider's own words come when the key is opened
+        return not_present_reason(reader, self._pcsc) if reader else None
+
+    def card_place(self, thumbprint: str, name: str) -> CardPlace | None:
+        """The reader and ATR of a card key's card now (TokenNotPresent when it is out); None when the
+        provider does not say which reader (the key is then used unwatched, as a software key is)."""
+        api = self.api()
+        try:
+            reader = api.key_reader(thumbprint)
+        except WinApiError as e:
+            raise map_win_error(e, name) from None
+        if not reader:
+            log.warning("the provider of %s names no smart card reader: its card cannot be watched", name)
+            return None
+        try:
+            st = reader_status(reader, self._pcsc)
+        except OSError as e:
+            raise TokenNotPresent(f"The smart card service does not answer ({e}).",
+                                  token_label=name) from None
+        if st is None or not st.present:
+            raise TokenNotPresent(f"The card of {name} is not in the reader '{reader}'.", token_label=name)
+
+        def on_card() -> bytes | None:
+            try:
+                return api.card_certificate(thumbprint) or b""
+            except WinApiError as e:
+                # this card has no such key container: another card; else not readable yet
+                return b"" if e.code in (NTE_BAD_KEYSET, CRYPT_E_NOT_FOUND) else None
+        return CardPlace(reader, st.atr, self._pcsc, on_card)
 
     def open_signer(self, entry: CertificateEntry, pin_callback: PinCallback) -> WindowsSigner:
         """Acquire the key (never silently: a card's provider shows its PIN dialog on our window)."""
         if entry.store_ref is None:
             raise KeyNotFound("this certificate is not from the Windows store")
         name = entry.label or entry.subject
+        place = self.card_place(entry.store_ref, name) if entry.factor is KeyFactor.POSSESSION else None
         try:
             key = self.api().acquire_key(entry.store_ref, _parent_window(), False)
         except WinApiError as e:
@@ -198,5 +246,7 @@ class WindowsStore:
         if self._legacy is None:  # opened without a listing in this object (the session's path): read it
             self.list_entries()
         legacy = entry.store_ref in (self._legacy or set())
-        return WindowsSigner(self.api(), key, entry.certificate(), entry.key_type, entry.key_size, name,
-                             legacy)
+        signer = WindowsSigner(self.api(), key, entry.certificate(), entry.key_type, entry.key_size, name,
+                               legacy)
+        signer.card_place = place
+        return signer

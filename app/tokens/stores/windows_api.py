@@ -44,6 +44,7 @@ class WinCertificate:
     friendly_name: str
     provider: str  # "Microsoft Software Key Storage Provider", "Microsoft Smart Card Key Storage Provider"...
     legacy: bool  # a CryptoAPI provider (dwProvType != 0), not CNG
+    container: str = ""  # the key container's name in its provider (read with the provider's name)
 
     @property
     def on_card(self) -> bool:
@@ -84,6 +85,16 @@ class CryptApi(Protocol):
         """NCryptFreeObject / CryptReleaseContext when we own the handle."""
         ...
 
+    def key_reader(self, thumbprint: str) -> str | None:
+        """The smart card reader of a card key (NCryptGetProperty "SmartCardReader" / the CSP's
+        PP_SMARTCARD_READER), opened silently: never a PIN. None for a software key."""
+        ...
+
+    def card_certificate(self, thumbprint: str) -> bytes | None:
+        """The certificate the card in that reader holds for this key container (NCryptGetProperty
+        "SmartCardKeyCertificate" / KP_CERTIFICATE), read silently: tells the same card from another."""
+        ...
+
 
 _DWORD = c_ulong
 CERT_STORE_PROV_SYSTEM_W = 10
@@ -102,6 +113,10 @@ CERT_NCRYPT_KEY_SPEC = 0xFFFFFFFF
 BCRYPT_PAD_PKCS1 = 0x2
 BCRYPT_PAD_PSS = 0x8
 HP_HASHVAL = 0x2
+NCRYPT_SILENT_FLAG = 0x40
+CRYPT_SILENT = 0x40
+PP_SMARTCARD_READER = 43
+KP_CERTIFICATE = 26
 CALG = {"SHA256": 0x800C, "SHA384": 0x800D, "SHA512": 0x800E}
 
 
@@ -160,6 +175,14 @@ class Win32CryptApi:
         a.CryptSignHashW.argtypes = [c_size_t, _DWORD, c_void_p, _DWORD, c_void_p, POINTER(_DWORD)]
         a.CryptDestroyHash.argtypes = [c_size_t]
         a.CryptReleaseContext.argtypes = [c_size_t, _DWORD]
+        n.NCryptOpenStorageProvider.argtypes = [POINTER(c_size_t), c_wchar_p, _DWORD]
+        n.NCryptOpenKey.argtypes = [c_size_t, POINTER(c_size_t), c_wchar_p, _DWORD, _DWORD]
+        n.NCryptGetProperty.argtypes = [c_size_t, c_wchar_p, c_void_p, _DWORD, POINTER(_DWORD), _DWORD]
+        a.CryptAcquireContextW.argtypes = [POINTER(c_size_t), c_wchar_p, c_wchar_p, _DWORD, _DWORD]
+        a.CryptGetProvParam.argtypes = [c_size_t, _DWORD, c_void_p, POINTER(_DWORD), _DWORD]
+        a.CryptGetUserKey.argtypes = [c_size_t, _DWORD, POINTER(c_size_t)]
+        a.CryptGetKeyParam.argtypes = [c_size_t, _DWORD, c_void_p, POINTER(_DWORD), _DWORD]
+        a.CryptDestroyKey.argtypes = [c_size_t]
 
     def _open(self) -> int:
         flags = CERT_SYSTEM_STORE_CURRENT_USER | CERT_STORE_READONLY_FLAG | CERT_STORE_OPEN_EXISTING_FLAG
@@ -200,6 +223,7 @@ class Win32CryptApi:
                     name.raw.decode("utf-16-le", "replace").rstrip("\0") if name is not None else "",
                     info.pwszProvName or "",
                     int(info.dwProvType) != 0,
+                    info.pwszContainerName or "",
                 ))
         finally:
             self._c.CertCloseStore(store, 0)
@@ -277,3 +301,105 @@ class Win32CryptApi:
                 self._n.NCryptFreeObject(key.handle)
             else:
                 self._a.CryptReleaseContext(key.handle, 0)
+
+    # -- the card behind a key: opened silently (no PIN), for the card watch and "listed is not present"
+
+    def _prov_info(self, thumbprint: str) -> tuple[str, str, int, int]:
+        """(container, provider, provider type, key spec) of the certificate's key."""
+        store = self._open()
+        raw = bytes.fromhex(thumbprint)
+        data = (c_ubyte * len(raw)).from_buffer_copy(raw)
+        blob = _HashBlob(len(raw), ctypes.cast(data, POINTER(c_ubyte)))
+        ctx = self._c.CertFindCertificateInStore(store, X509_PKCS7_ENCODING, 0, CERT_FIND_SHA1_HASH,
+                                                 byref(blob), None)
+        try:
+            prov = self._prop(ctx, CERT_KEY_PROV_INFO_PROP_ID) if ctx else None
+            if prov is None:
+                raise WinApiError(CRYPT_E_NOT_FOUND, "CertGetCertificateContextProperty")
+            i = ctypes.cast(prov, POINTER(_KeyProvInfo)).contents
+            return i.pwszContainerName or "", i.pwszProvName or "", int(i.dwProvType), int(i.dwKeySpec)
+        finally:
+            if ctx:
+                self._c.CertFreeCertificateContext(ctx)
+            self._c.CertCloseStore(store, 0)
+
+    def _ncrypt_prop(self, thumbprint: str, name: str) -> bytes:
+        container, provider, _type, spec = self._prov_info(thumbprint)
+        prov, key = c_size_t(0), c_size_t(0)
+        st = self._n.NCryptOpenStorageProvider(byref(prov), provider, 0)
+        if st != 0:
+            raise WinApiError(st, "NCryptOpenStorageProvider")
+        try:
+            st = self._n.NCryptOpenKey(prov, byref(key), container, spec, NCRYPT_SILENT_FLAG)
+            if st != 0:
+                raise WinApiError(st, "NCryptOpenKey")
+            size = _DWORD(0)
+            st = self._n.NCryptGetProperty(key, name, None, 0, byref(size), NCRYPT_SILENT_FLAG)
+            if st == 0:
+                buf = ctypes.create_string_buffer(size.value)
+                st = self._n.NCryptGetProperty(key, name, buf, size, byref(size), NCRYPT_SILENT_FLAG)
+            self._n.NCryptFreeObject(key)
+            if st != 0:
+                raise WinApiError(st, "NCryptGetProperty")
+            return buf.raw[: size.value]
+        finally:
+            self._n.NCryptFreeObject(prov)
+
+    def _capi(self, thumbprint: str, read: Any) -> bytes:
+        container, provider, ptype, spec = self._prov_info(thumbprint)
+        h = c_size_t(0)
+        if not self._a.CryptAcquireContextW(byref(h), container, provider, ptype, CRYPT_SILENT):
+            raise WinApiError(ctypes.get_last_error(), "CryptAcquireContext")  # type: ignore[attr-defined]
+        try:
+            return bytes(read(h, spec))
+        finally:
+            self._a.CryptReleaseContext(h, 0)
+
+    def _capi_reader(self, h: c_size_t, _spec: int) -> bytes:
+        size = _DWORD(0)
+        if not self._a.CryptGetProvParam(h, PP_SMARTCARD_READER, None, byref(size), 0):
+            raise WinApiError(ctypes.get_last_error(), "CryptGetProvParam")  # type: ignore[attr-defined]
+        buf = ctypes.create_string_buffer(size.value)
+        if not self._a.CryptGetProvParam(h, PP_SMARTCARD_READER, buf, byref(size), 0):
+            raise WinApiError(ctypes.get_last_error(), "CryptGetProvParam")  # type: ignore[attr-defined]
+        return buf.raw[: size.value]
+
+    def _capi_cert(self, h: c_size_t, spec: int) -> bytes:
+        k = c_size_t(0)
+        if not self._a.CryptGetUserKey(h, spec, byref(k)):
+            raise WinApiError(ctypes.get_last_error(), "CryptGetUserKey")  # type: ignore[attr-defined]
+        try:
+            size = _DWORD(0)
+            if not self._a.CryptGetKeyParam(k, KP_CERTIFICATE, None, byref(size), 0):
+                raise WinApiError(ctypes.get_last_error(), "CryptGetKeyParam")  # type: ignore[attr-defined]
+            buf = ctypes.create_string_buffer(size.value)
+            if not self._a.CryptGetKeyParam(k, KP_CERTIFICATE, buf, byref(size), 0):
+                raise WinApiError(ctypes.get_last_error(), "CryptGetKeyParam")  # type: ignore[attr-defined]
+            return buf.raw[: size.value]
+        finally:
+            self._a.CryptDestroyKey(k)
+
+    def key_reader(self, thumbprint: str) -> str | None:
+        """The reader name of a card key; None when the provider has no such property (software)."""
+        legacy = self._prov_info(thumbprint)[2] != 0
+        try:
+            if legacy:
+                return self._capi(thumbprint, self._capi_reader).rstrip(b"\0").decode("mbcs") or None
+            raw = self._ncrypt_prop(thumbprint, "SmartCardReader")
+        except WinApiError as e:
+            if e.code == NTE_NOT_SUPPORTED:
+                return None
+            raise
+        return raw.decode("utf-16-le", "replace").rstrip("\0") or None
+
+    def card_certificate(self, thumbprint: str) -> bytes | None:
+        """The certificate the card holds for this container (DER), or None when it has none."""
+        legacy = self._prov_info(thumbprint)[2] != 0
+        try:
+            if legacy:
+                return self._capi(thumbprint, self._capi_cert) or None
+            return self._ncrypt_prop(thumbprint, "SmartCardKeyCertificate") or None
+        except WinApiError as e:
+            if e.code == NTE_NOT_SUPPORTED:
+                return None
+            raise
