@@ -85,6 +85,20 @@ class ReaderStatus:
     events: int
 
 
+ENTRY_POINTS = ("SCardEstablishContext", "SCardReleaseContext", "SCardCancel", "SCardListReaders",
+                "SCardGetStatusChange")
+
+
+def entry_points(abi: PcscAbi) -> list[str]:
+    """The names this code calls in the ABI's library, each resolved (OSError / AttributeError when the
+    library or one of them is missing: a wrong library name or suffix shows here, not mid-session)."""
+    lib = ctypes.CDLL(abi.library)
+    names = [n + (abi.suffix if n in _ANSI else "") for n in ENTRY_POINTS]
+    for n in names:
+        getattr(lib, n)
+    return names
+
+
 def _load(library: str | None = None) -> ctypes.CDLL | None:
     name = library or platform_abi().library
     try:

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 NTE_BAD_KEYSET = 0x80090016
 NTE_SILENT_CONTEXT = 0x80090022
 NTE_NOT_SUPPORTED = 0x80090029
+NTE_BAD_TYPE = 0x8009000A  # a CSP asked for a parameter it does not have (PP_SMARTCARD_READER, software)
+NTE_INVALID_PARAMETER = 0x80090027
+_NO_SUCH_PROPERTY = (NTE_NOT_SUPPORTED, NTE_BAD_TYPE, NTE_INVALID_PARAMETER)
 CRYPT_E_NOT_FOUND = 0x80092004
 SCARD_E_NO_SMARTCARD = 0x8010000C
 SCARD_W_REMOVED_CARD = 0x80100069
@@ -387,7 +390,7 @@ class Win32CryptApi:
                 return self._capi(thumbprint, self._capi_reader).rstrip(b"\0").decode("mbcs") or None
             raw = self._ncrypt_prop(thumbprint, "SmartCardReader")
         except WinApiError as e:
-            if e.code == NTE_NOT_SUPPORTED:
+            if e.code in _NO_SUCH_PROPERTY:  # a software provider: no reader
                 return None
             raise
         return raw.decode("utf-16-le", "replace").rstrip("\0") or None
@@ -400,6 +403,6 @@ class Win32CryptApi:
                 return self._capi(thumbprint, self._capi_cert) or None
             return self._ncrypt_prop(thumbprint, "SmartCardKeyCertificate") or None
         except WinApiError as e:
-            if e.code == NTE_NOT_SUPPORTED:
+            if e.code in _NO_SUCH_PROPERTY:
                 return None
             raise
