@@ -122,6 +122,7 @@ def problem_words(e: CertificateEntry) -> tuple[str, ...]:
             "describe", "its key usage does not allow digital signatures"
         ),
         Problem.UNSUPPORTED_KEY: translate("describe", "unsupported key type (RSA and EC only)"),
+        Problem.CARD_NOT_PRESENT: translate("describe", "the card holding its key is not in its reader"),
     }
     return tuple(words.get(p, str(p)) for p in e.problems) + tuple(e.details)
 

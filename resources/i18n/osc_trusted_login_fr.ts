@@ -1804,6 +1804,11 @@
         <source>unsupported key type (RSA and EC only)</source>
         <translation>type de clé non pris en charge (RSA et EC seulement)</translation>
     </message>
+    <message>
+        <location filename="../../app/ui/inventory.py" line="125"/>
+        <source>the card holding its key is not in its reader</source>
+        <translation>la carte qui porte sa clé n&apos;est pas dans son lecteur</translation>
+    </message>
 </context>
 <context>
     <name>picker</name>

@@ -41,3 +41,22 @@ def test_the_database_password_dialog_names_the_database_and_counts_no_tries(qtb
     assert dialog.windowTitle() == "Password"  # short (issue 15): the database is named in the prompt
     assert "certificate database <b>Firefox profile work</b>" in dialog.prompt.text()
     assert "PIN" not in dialog.prompt.text() and dialog.warning.text() == ""
+
+
+def test_a_store_card_certificate_whose_card_is_out_is_greyed_with_the_reason(qtbot: Any) -> None:
+    from app.sandbox.pki import CertificateAuthority
+    from app.tokens.inventory import Inventory
+    from app.tokens.model import KeyFactor
+    from app.tokens.stores.base import StoreInfo, not_present, store_entry
+    from app.ui.inventory import rows_from_inventory
+    from tests.stores.fakes import der_of
+
+    issued = CertificateAuthority("ui CA").issue_client("card in the Windows store", key_kind="p256")
+    entry = store_entry(der_of(issued), StoreInfo("windows", "Windows"), ref="AB", label="card",
+                        factor=KeyFactor.POSSESSION)
+    out = not_present(entry, "the card holding this key is not in its reader ('Reader 0' is empty)")
+    (present,) = rows_from_inventory(Inventory((), (entry,), ()))
+    (row,) = rows_from_inventory(Inventory((), (out,), ()))
+    assert present.usable and not row.usable
+    assert row.problems == ("the card holding its key is not in its reader",
+                            "the card holding this key is not in its reader ('Reader 0' is empty)")
