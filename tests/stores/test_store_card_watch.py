@@ -218,3 +218,22 @@ def test_the_pc_sc_library_and_its_layout_are_a_parameter() -> None:
     assert (win.library, win.suffix, win.atr_size, win.dword) == ("winscard.dll", "A", 36, ctypes.c_uint32)
     assert mac.library.endswith("PCSC.framework/PCSC") and mac.pack == 1 and mac.dword is ctypes.c_uint32
     assert linux.library == "libx.so" and linux.dword is ctypes.c_ulong
+
+
+def test_the_probe_sees_a_card_pulled_and_put_back_between_two_looks(store_card: StoreCard) -> None:
+    from app.tokens.stores.card_watch import CardPlace, ReaderProbe
+
+    st = store_card.rig.reader_names()
+    place = CardPlace(st[0], "", platform_abi("linux"))
+    probe = ReaderProbe(place)
+    try:
+        (atr,) = probe.present_serials()
+        assert probe.is_present(atr) and probe.is_present(atr)
+        assert not probe.is_present("3B00")  # another ATR is not our card
+        assert probe.is_present(atr)
+        store_card.remove()
+        store_card.insert(store_card.rig.cards["alice"])  # out and in between two looks
+        assert not probe.is_present(atr)  # pcscd's event counter moved by two: it left our hands
+        assert probe.is_present(atr)  # from now on it is the card that is in
+    finally:
+        probe.close()
