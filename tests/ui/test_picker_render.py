@@ -72,7 +72,8 @@ def test_an_unchanged_inventory_touches_no_widget(picker: CertificatePicker, mon
         picker.set_snapshot(InventorySnapshot(tuple(dataclasses.replace(r) for r in rows)))
     assert (calls.place, calls.fill) == (0, [])
     assert _items(picker) == before
-    assert abs(sys.getrefcount(None) - none_before) < 50
+    if sys.version_info < (3, 12):  # immortal from 3.12 on: its count means nothing there
+        assert abs(sys.getrefcount(None) - none_before) < 50
     assert picker.chosen is None and picker._selected_row() == rows[7]
 
 
