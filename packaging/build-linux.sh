@@ -51,8 +51,8 @@ ARCH=$(dpkg --print-architecture)
 if [ -z "${SKIP_BUNDLE:-}" ]; then
   # PyInstaller as pinned by pyproject's `package` extra, only if missing (the venv is shared).
   if ! "$PY" -c 'import PyInstaller, PySide6' 2>/dev/null; then
-    "$PY" -m pip install -q -c constraints.txt $("$PY" -c 'import tomllib; d = tomllib.load(open("pyproject.toml", "rb"))
-print(" ".join(d["project"]["optional-dependencies"]["package"] + d["project"]["optional-dependencies"]["ui"]))')
+    # The extras as pyproject.toml states them (with their environment markers), pinned by constraints.txt.
+    "$PY" -m pip install -q -c constraints.txt -e ".[ui,package]"
   fi
   echo "build-linux: PyInstaller bundle (one folder)"
   "$PY" -m PyInstaller --noconfirm --log-level WARN --workpath build/pyinstaller --distpath dist \
