@@ -76,7 +76,8 @@ class KeyExpiryNotice(QFrame):
     def update_for(self, seconds_left: float, *, renewing: bool = False) -> None:
         """Show the warning when the key has 10 minutes or less left (hide it otherwise)."""
         if seconds_left > WARN_BEFORE_SECONDS:
-            self.hide()
+            if not self.isHidden():
+                self.hide()
             return
         if renewing:
             text = self.tr("Renewing the temporary key...")
@@ -85,10 +86,12 @@ class KeyExpiryNotice(QFrame):
         else:
             text = self.tr("The temporary key expires %1. Renew it now (the card signs a new one, the "
                            "session goes on) or log in again.").replace("%1", in_words(seconds_left))
-        self.label.setText(text)
-        self.setAccessibleDescription(text)
+        if text != self.label.text():  # called on a timer: touch the widgets only on change
+            self.label.setText(text)
+            self.setAccessibleDescription(text)
         self.renew_button.setEnabled(not renewing and seconds_left > 0)
-        self.show()
+        if self.isHidden():
+            self.show()
 
     def renew_failed(self, text: str) -> None:
         """The renewal failed: say why, the buttons stay."""

@@ -308,7 +308,9 @@ class SessionWindow(QWidget):
         if self.key_expires_at is None:
             return
         now = self._wall()
-        self.key_expires.setText(expiry_text(self.key_expires_at, now))
+        text = expiry_text(self.key_expires_at, now)
+        if text != self.key_expires.text():  # runs on a timer all day: touch the label only on change
+            self.key_expires.setText(text)
         self.expiry_notice.update_for(self.key_expires_at - now, renewing=renewing)
 
     def show_notice(self, text: str) -> None:
