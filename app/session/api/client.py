@@ -341,6 +341,11 @@ class OutscaleClient:
             # does when none is given) scans the whole environment, a fifth of the agent's time per call.
             self._forward_proxies = dict(requests.utils.get_environ_proxies(url))
         headers = self._headers(call, body)
+        post_raw = getattr(self._http, "post_raw", None)
+        if post_raw is not None and not self._forward_proxies and url.startswith("https://"):
+            # the mTLS session's lean path (no requests preparing, one TLS record): same pool and errors
+            status, content, ctype = post_raw(url, body, headers, self._timeout)
+            return int(status), bytes(content), str(ctype)
         try:
             resp = self._http.post(url, data=body, headers=headers, timeout=self._timeout,
                                    allow_redirects=False, verify=self._http.verify,

@@ -177,6 +177,13 @@ class MtlsSession(requests.Session):
             if self.identity is not None:
                 self.identity.settle(self.signatures - signed, answered)
 
+    def post_raw(self, url: str, body: bytes, headers: dict[str, str],
+                 timeout: float | tuple[float, float]) -> tuple[int, bytes, str]:
+        """POST without requests (the agent's path, app.session.tls.forward): same pool, deadline, errors."""
+        from app.session.tls.forward import post
+
+        return post(self, url, body, headers, timeout)
+
     def cancel(self) -> None:
         """Cancel the operations running now, from any thread (later requests are not affected)."""
         with self._ops_lock:

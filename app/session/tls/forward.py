@@ -1,0 +1,146 @@
+"""A lean POST over `MtlsSession`'s own connection pool, for the local API agent (no requests/urllib3 send).
+
+The agent forwards thousands of small calls; `requests` preparing each one (merging settings, hooks,
+cookies, header dicts) and urllib3 writing headers and body in two TLS records cost more than the TLS
+itself on a local endpoint. This path takes a kept connection from the very pool `requests` uses (same
+connections, same tickets: no card signature more than before), writes the request in one `sendall`
+(one TLS record for an ordinary call), parses the answer with http.client, and keeps everything the
+session guarantees: the overall deadline and Cancel (`Operation`), the answer bounded in size, typed
+errors (`_translate`), the signature accounting (`identity.settle`), no retry.
+"""
+
+from __future__ import annotations
+
+import http.client
+import zlib
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from app.session.errors import ApiUnavailable, SessionError
+from app.session.tls.deadline import Operation, running
+from app.tokens.errors import TokenError
+
+if TYPE_CHECKING:
+    from app.session.tls.session import MtlsSession
+
+
+def _host_header(host: str, port: int) -> str:
+    """The Host header http.client would send for this connection (port left out when 443)."""
+    if ":" in host:
+        host = f"[{host}]"
+    return host if port == 443 else f"{host}:{port}"
+
+
+def _pool(session: MtlsSession, url: str) -> Any:
+    """The urllib3 pool `requests` itself would use for `url` (the adapter's keys: CERT_REQUIRED)."""
+    prepared = requests.PreparedRequest()
+    prepared.url = url
+    adapter: Any = session.get_adapter(url)
+    host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(prepared, True, None)
+    return adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+
+
+def _read_answer(resp: http.client.HTTPResponse, limit: int, host: str) -> bytes:
+    """The whole answer, at most `limit` bytes (decoded if the server compressed it anyway)."""
+    status = resp.status
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = resp.read(65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise ApiUnavailable(
+                    f"The server at {host} did not answer as the OUTSCALE API does: its answer is larger "
+                    f"than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
+            chunks.append(chunk)
+    except http.client.IncompleteRead as e:
+        raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
+                             f"was cut short (HTTP {status}).", http_status=status) from e
+    data = b"".join(chunks)
+    encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        inflater = zlib.decompressobj(47 if encoding == "gzip" else zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(data, limit + 1)
+        except zlib.error as e:
+            raise ApiUnavailable(f"The server at {host} sent an answer that does not decompress "
+                                 f"(HTTP {status}).", http_status=status) from e
+        if len(data) > limit:
+            raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
+                                 f"is larger than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
+    elif encoding != "identity":
+        raise ApiUnavailable(f"The server at {host} answered with an unknown Content-Encoding "
+                             f"(HTTP {status}).", http_status=status)
+    return data
+
+
+def post(session: MtlsSession, url: str, body: bytes, headers: dict[str, str],
+         timeout: float | tuple[float, float]) -> tuple[int, bytes, str]:
+    """POST `body` to `url` (https) over the session's pool; (status, answer, Content-Type). No retry."""
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    pool = _pool(session, url)
+    parts = urlsplit(url)
+    op = Operation(session.deadline)
+    with session._ops_lock:
+        session._ops.add(op)
+    signed = session.signatures
+    answered = False
+    conn = None
+    try:
+        with running(op):
+            conn = pool._get_conn()  # a dropped kept connection is closed there (then reconnected)
+            conn.timeout = op.clamp(connect)
+            if conn.sock is None:
+                conn.connect()  # the handshake runs under the operation (BoundedSocket)
+            conn.sock.settimeout(read)  # each read: min(read timeout, time left)
+            lines = [f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1",
+                     f"Host: {_host_header(conn.host, conn.port)}", "Accept-Encoding: identity",
+                     "Connection: keep-alive", f"Content-Length: {len(body)}"]
+            lines += [f"{k}: {v}" for k, v in headers.items()
+                      if k.lower() not in ("host", "content-length", "connection", "accept-encoding")]
+            if any(c in line for line in lines for c in "\r\n"):
+                raise ValueError("a header holds a line break")
+            conn.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)  # one record
+            resp = http.client.HTTPResponse(conn.sock, method="POST")
+            try:
+                resp.begin()
+                answered = True
+                data = _read_answer(resp, session.max_answer, parts.hostname or url)
+            finally:
+                resp.close()
+            ctype = resp.getheader("Content-Type") or "application/json"
+            if resp.will_close:
+                conn.close()
+            else:
+                pool._put_conn(conn)  # kept for the next call
+                conn = None
+            return resp.status, data, ctype
+    except (SessionError, TokenError, OSError, http.client.HTTPException, ValueError,
+            urllib3.exceptions.HTTPError) as e:
+        from app.session.tls.session import _stopped, _translate
+
+        if conn is not None:
+            conn.close()
+        stopped = _stopped(op, url)
+        if stopped is not None:
+            raise stopped from e
+        if isinstance(e, SessionError | TokenError):
+            raise
+        if isinstance(e, http.client.HTTPException | ValueError):
+            host = parts.hostname or url
+            raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does "
+                                 f"({type(e).__name__}).") from e
+        raise _translate(e, url, timeout) from e
+    finally:
+        if conn is not None:
+            pool._put_conn(None)  # the slot goes back (the connection was closed)
+        with session._ops_lock:
+            session._ops.discard(op)
+        if session.identity is not None:
+            session.identity.settle(session.signatures - signed, answered)
