@@ -75,6 +75,57 @@ class AgentStats:
     failed: int  # verified but not forwarded (session ended or paused, endpoint unreachable)
 
 
+_MAX_HEADERS = 100  # as http.client
+_MAX_LINE = 65536
+_HTTP_VERSION = re.compile(r"^HTTP/(\d{1,10})\.(\d{1,10})$")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+class _Headers:
+    """A request's headers, parsed without the email package (a third of the agent's own time).
+
+    `get` is case-insensitive and returns the first occurrence, as http.client's message does.
+    """
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for k, v in items:
+            self._first.setdefault(k.lower(), v)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._first.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _read_headers(rfile: Any) -> _Headers:
+    """Header lines up to the blank line: bounded in count and length; folded or nameless lines refused."""
+    items: list[tuple[str, str]] = []
+    while True:
+        line = rfile.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE:
+            raise _BadRequest(431, "Line too long")
+        if line in (b"\r\n", b"\n", b""):
+            return _Headers(items)
+        if len(items) >= _MAX_HEADERS:
+            raise _BadRequest(431, "Too many headers")
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        name, sep, value = text.partition(":")
+        if not sep or not _TOKEN.match(name):
+            raise _BadRequest(400, "Bad header line")  # obs-fold, spaces before the colon, no colon
+        items.append((name, value.lstrip(" \t")))  # as email's parser: trailing spaces kept
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: tools reuse their connection
     server: _Server
@@ -85,6 +136,44 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Without this, an answer's last segment waits for the tool's delayed ACK (~40 ms a call).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def parse_request(self) -> bool:
+        """http.server's request parsing, with the headers read by `_read_headers` (same limits)."""
+        self.command = None  # type: ignore[assignment]
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        raw: bytes = getattr(self, "raw_requestline", b"")  # set by handle_one_request (bounded there)
+        self.requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if not words:
+            return False
+        try:
+            if len(words) != 3:
+                raise _BadRequest(400, "Bad request syntax")
+            m = _HTTP_VERSION.match(words[2])
+            if m is None:
+                raise _BadRequest(400, "Bad request version")
+            version = int(m[1]), int(m[2])
+            if version >= (2, 0):
+                raise _BadRequest(505, "Invalid HTTP version")
+            self.request_version = words[2]
+            self.close_connection = version < (1, 1)
+            self.command, self.path = words[0], words[1]
+            if self.path.startswith("//"):
+                self.path = "/" + self.path.lstrip("/")
+            self.headers = _Headers([])  # type: ignore[assignment]
+            self.headers = _read_headers(self.rfile)  # type: ignore[assignment]
+        except _BadRequest as e:
+            self.send_error(e.status, str(e))
+            return False
+        conntype = (self.headers.get("connection") or "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive":
+            self.close_connection = False
+        if (self.headers.get("expect") or "").lower() == "100-continue" and version >= (1, 1):
+            return self.handle_expect_100()
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("agent: " + format, *args)  # request lines only: never headers or bodies
