@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.session.errors import ApiUnavailable, ConnectionTimeout, RequestCancelled
+from app.session.errors import ApiUnavailable, ConnectionTimeout, EndpointUnreachable, RequestCancelled
 from app.session.tls import TrustConfig, make_session
 from app.session.tls.session import MtlsSession
 from tests.rigs.hostile_peers import tls_dribbler
@@ -89,3 +89,13 @@ def test_an_answer_beyond_the_bound_is_refused(http: MtlsSession, server_ctx: ss
     t.join(BOUND)
     lst.close()
     assert isinstance(box[0], ApiUnavailable) and "larger than" in str(box[0]), box
+
+
+def test_a_closed_port_is_unreachable(http: MtlsSession) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as lst:
+        port = lst.getsockname()[1]  # closed when the block ends: nothing listens there then
+    t, box = _post(http, port)
+    t.join(BOUND)
+    assert isinstance(box[0], EndpointUnreachable) and "refused" in str(box[0]).lower(), box

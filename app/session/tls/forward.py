@@ -132,6 +132,12 @@ def post(session: MtlsSession, url: str, body: bytes, headers: dict[str, str],
             raise stopped from e
         if isinstance(e, SessionError | TokenError):
             raise
+        if isinstance(e, urllib3.exceptions.HTTPError):
+            # as requests' adapter wraps them: a connect timeout, else a connection error
+            timed_out = isinstance(e, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
+                e, urllib3.exceptions.NewConnectionError)
+            wrapped = requests.exceptions.ConnectTimeout(e) if timed_out else requests.ConnectionError(e)
+            raise _translate(wrapped, url, timeout) from e
         if isinstance(e, http.client.HTTPException | ValueError):
             host = parts.hostname or url
             raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does "
