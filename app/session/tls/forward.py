@@ -6,14 +6,15 @@ itself on a local endpoint. This path takes a kept connection from the very pool
 connections, same tickets: no card signature more than before), writes the request in one `sendall`
 (one TLS record for an ordinary call), parses the answer with http.client, and keeps everything the
 session guarantees: the overall deadline and Cancel (`Operation`), the answer bounded in size, typed
-errors (`_translate`), the signature accounting (`identity.settle`), no retry.
+errors (session.py's translation), the signature accounting (`identity.settle`), no retry.
 """
 
 from __future__ import annotations
 
 import http.client
 import zlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -23,8 +24,9 @@ from app.session.errors import ApiUnavailable, SessionError
 from app.session.tls.deadline import Operation, running
 from app.tokens.errors import TokenError
 
-if TYPE_CHECKING:
-    from app.session.tls.session import MtlsSession
+#: session.py's `_stopped` and `_translate`, handed in (this module must not import session.py back)
+Stopped = Callable[[Operation, str], SessionError | None]
+Translate = Callable[[BaseException, str, Any], SessionError | TokenError]
 
 
 def _host_header(host: str, port: int) -> str:
@@ -34,7 +36,7 @@ def _host_header(host: str, port: int) -> str:
     return host if port == 443 else f"{host}:{port}"
 
 
-def _pool(session: MtlsSession, url: str) -> Any:
+def _pool(session: Any, url: str) -> Any:
     """The urllib3 pool `requests` itself would use for `url` (the adapter's keys: CERT_REQUIRED)."""
     prepared = requests.PreparedRequest()
     prepared.url = url
@@ -80,9 +82,9 @@ def _read_answer(resp: http.client.HTTPResponse, limit: int, host: str) -> bytes
     return data
 
 
-def post(session: MtlsSession, url: str, body: bytes, headers: dict[str, str],
-         timeout: float | tuple[float, float]) -> tuple[int, bytes, str]:
-    """POST `body` to `url` (https) over the session's pool; (status, answer, Content-Type). No retry."""
+def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: float | tuple[float, float],
+         stopped: Stopped, translate: Translate) -> tuple[int, bytes, str]:
+    """POST `body` to `url` (https) over an MtlsSession's pool; (status, answer, Content-Type). No retry."""
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
     pool = _pool(session, url)
     parts = urlsplit(url)
@@ -123,13 +125,11 @@ def post(session: MtlsSession, url: str, body: bytes, headers: dict[str, str],
             return resp.status, data, ctype
     except (SessionError, TokenError, OSError, http.client.HTTPException, ValueError,
             urllib3.exceptions.HTTPError) as e:
-        from app.session.tls.session import _stopped, _translate
-
         if conn is not None:
             conn.close()
-        stopped = _stopped(op, url)
-        if stopped is not None:
-            raise stopped from e
+        halted = stopped(op, url)
+        if halted is not None:
+            raise halted from e
         if isinstance(e, SessionError | TokenError):
             raise
         if isinstance(e, urllib3.exceptions.HTTPError):
@@ -137,12 +137,12 @@ def post(session: MtlsSession, url: str, body: bytes, headers: dict[str, str],
             timed_out = isinstance(e, urllib3.exceptions.ConnectTimeoutError) and not isinstance(
                 e, urllib3.exceptions.NewConnectionError)
             wrapped = requests.exceptions.ConnectTimeout(e) if timed_out else requests.ConnectionError(e)
-            raise _translate(wrapped, url, timeout) from e
+            raise translate(wrapped, url, timeout) from e
         if isinstance(e, http.client.HTTPException | ValueError):
             host = parts.hostname or url
             raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does "
                                  f"({type(e).__name__}).") from e
-        raise _translate(e, url, timeout) from e
+        raise translate(e, url, timeout) from e
     finally:
         if conn is not None:
             pool._put_conn(None)  # the slot goes back (the connection was closed)

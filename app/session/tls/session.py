@@ -22,6 +22,7 @@ from app.session.errors import (
 from app.session.tls.connection import ConnectionInfo
 from app.session.tls.context import TlsContext
 from app.session.tls.deadline import Operation, running
+from app.session.tls.forward import post
 from app.session.tls.keys import TlsIdentity
 from app.session.tls.tickets import TicketStore
 from app.session.tls.tlssocket import TlsSocketError
@@ -180,9 +181,7 @@ class MtlsSession(requests.Session):
     def post_raw(self, url: str, body: bytes, headers: dict[str, str],
                  timeout: float | tuple[float, float]) -> tuple[int, bytes, str]:
         """POST without requests (the agent's path, app.session.tls.forward): same pool, deadline, errors."""
-        from app.session.tls.forward import post
-
-        return post(self, url, body, headers, timeout)
+        return post(self, url, body, headers, timeout, _stopped, _translate)
 
     def cancel(self) -> None:
         """Cancel the operations running now, from any thread (later requests are not affected)."""
