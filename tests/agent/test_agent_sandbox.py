@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import time
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -19,6 +20,16 @@ from app.session.signing import osc4_headers
 from app.tokens.pin import PinPurpose
 from tests.agent.conftest import AgentRig, SdkTool
 from tests.rigs.p11kit import P11KitCard
+
+
+def gone_soon(check: Callable[[], bool], seconds: float = 10.0) -> bool:
+    """True once `check()` holds (polled: nothing notifies a file's removal), False after `seconds`."""
+    end = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def sdk_env(rig: AgentRig) -> dict[str, str]:
@@ -64,7 +75,8 @@ def test_osc_sdk_python_through_the_agent_card_in_grace_and_after_the_end(rig: A
         assert "error" in ended and "status = 401" in ended["text"], ended
         # (the logout's own DeleteAccessKey needs the card too here, so nothing at all reached the API)
         assert [c.call for c in rig.served()[n:]] in ([], ["DeleteAccessKey"])
-        assert read_runtime(runtime_dir(rig.env)) is None
+        # The agent follows the session from its own thread: the file goes right after the end is seen.
+        assert gone_soon(lambda: read_runtime(runtime_dir(rig.env)) is None)
     finally:
         tool.close()
 

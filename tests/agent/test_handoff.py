@@ -147,7 +147,9 @@ def test_env_prints_the_variables_in_each_format(rig: AgentRig) -> None:
     rig.session.wait_ended(30)
     none = subprocess.run(app_cmd("env"), env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert none.returncode == 1 and "no trusted session" in none.stderr and none.stdout == ""
-    assert not (runtime_dir(env) / RUNTIME_NAME).exists()
+    from tests.agent.test_agent_sandbox import gone_soon
+
+    assert gone_soon(lambda: not (runtime_dir(env) / RUNTIME_NAME).exists())
 
 
 @pytest.fixture
