@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from app.session.agent.runtime import AgentInfo, profiles_for, write_private
+from app.session.agent.runtime import AgentInfo, pid_alive, profiles_for, write_private
 
 RECORD_NAME = "published-profiles.json"
 
@@ -133,19 +133,10 @@ def clean_stale(*, env: Mapping[str, str] | None = None, alive: Any = None) -> i
     cleaned = 0
     for r in _read_records(env):
         pid = r.get("pid")
-        if isinstance(pid, int) and pid != os.getpid() and (alive or _alive)(pid):
+        if isinstance(pid, int) and pid != os.getpid() and (alive or pid_alive)(pid):
             continue  # another running session's profile
         names = [str(n) for n in r.get("names", [])]
         unpublish(Path(str(r.get("file"))), names, str(r.get("access_key")), env=env)
         cleaned += 1
     return cleaned
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -135,7 +135,8 @@ def write_runtime(folder: Path, info: AgentInfo) -> Path:
     return path
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -163,7 +164,7 @@ def read_runtime(folder: Path) -> AgentInfo | None:
                          account_id=data.get("account_id"))
     except (ValueError, KeyError, TypeError) as e:
         raise RuntimeFileRejected(f"{path} is not a runtime file of this app ({type(e).__name__}).") from e
-    if not _alive(info.pid):
+    if not pid_alive(info.pid):
         remove_runtime(folder, pid=info.pid)
         return None
     return info
