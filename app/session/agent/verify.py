@@ -65,7 +65,7 @@ class RequestVerifier:
         self._clock = clock
         self._seen: dict[str, float] = {}  # signature -> wall time after which it can be forgotten
         self._prune_at = 4096
-        self._key_cache: tuple[tuple[str, str], bytes] | None = None  # derived from the local secret
+        self._keys = signing.SigningKeys(pair.secret_key)  # the local secret's derived key, kept for the day
         self._lock = threading.Lock()
 
     def check(self, req: LocalRequest, call: str) -> None:
@@ -103,7 +103,7 @@ class RequestVerifier:
         host = req.headers.get("host", "")
         bare = host.rsplit(":", 1)[0]
         date_iso = req.headers["x-osc-date"]
-        key = self._signing_key(date_iso[:8], parsed.region)
+        key = self._keys.key(date_iso[:8], parsed.region)
         scope = signing.credential_scope(date_iso[:8], parsed.region)
         # the port-less form first (osc-sdk-python, the most common tool); each comparison is constant-time
         for h in (bare, host) if bare != host else (host,):
@@ -115,15 +115,6 @@ class RequestVerifier:
             if hmac.compare_digest(parsed.signature, expected):
                 return True
         return False
-
-    def _signing_key(self, date_stamp: str, region: str) -> bytes:
-        """The derived key of the local secret for a day and Region (four HMACs: kept for the day)."""
-        cached = self._key_cache
-        if cached is not None and cached[0] == (date_stamp, region):
-            return cached[1]
-        key = signing.signing_key(self._pair.secret_key, date_stamp, region)
-        self._key_cache = ((date_stamp, region), key)
-        return key
 
     def _remember(self, signature: str, when: float) -> None:
         now = self._clock()
@@ -142,4 +133,4 @@ class RequestVerifier:
         """Drop the replay cache and the derived key (the session ended: the pair is dead anyway)."""
         with self._lock:
             self._seen.clear()
-            self._key_cache = None
+            self._keys.forget()

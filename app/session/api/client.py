@@ -42,7 +42,7 @@ from app.session.api.values import (
 )
 from app.session.model import AuthMethod, Secret
 from app.session.regions import Endpoint
-from app.session.signing import CONTENT_TYPE, basic_headers, osc4_headers
+from app.session.signing import CONTENT_TYPE, SigningKeys, basic_headers, osc4_headers
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class OutscaleClient:
         self._method: AuthMethod | None = None
         self._identity: str | None = None
         self._secret: Secret | None = None
+        self._keys: SigningKeys | None = None  # the access key's derived signing key, kept for the day
         self._forward_proxies: dict[str, str] | None = None  # forward(): the proxy variables, read once
 
     def __repr__(self) -> str:
@@ -176,6 +177,7 @@ class OutscaleClient:
             clock=self._clock,
         )
         other._method, other._identity, other._secret = method, identity, secret
+        other._keys = SigningKeys(secret) if method is AuthMethod.ACCESS_KEY else None
         return other
 
     def with_access_key(self, access_key: str, secret_key: Secret) -> OutscaleClient:
@@ -239,7 +241,7 @@ class OutscaleClient:
         headers.update(
             osc4_headers(
                 access_key=self._identity,
-                secret_key=self._secret,
+                secret_key=self._keys or self._secret,
                 region=self._endpoint.region,
                 host=self._endpoint.host,
                 path=self._endpoint.path_for(call),

@@ -22,6 +22,7 @@ import urllib3
 
 from app.session.errors import ApiUnavailable, SessionError
 from app.session.tls.deadline import Operation, running
+from app.session.tls.http1 import Answer, AnswerTooLarge, read_answer
 from app.tokens.errors import TokenError
 
 #: session.py's `_stopped` and `_translate`, handed in (this module must not import session.py back)
@@ -37,35 +38,32 @@ def _host_header(host: str, port: int) -> str:
 
 
 def _pool(session: Any, url: str) -> Any:
-    """The urllib3 pool `requests` itself would use for `url` (the adapter's keys: CERT_REQUIRED)."""
+    """The urllib3 pool `requests` itself would use for `url` (the adapter's keys: CERT_REQUIRED).
+
+    Working the key out costs more than the rest of a forwarded call's bookkeeping, so it is kept per
+    URL; the pool is still looked up in the pool manager each time, so a pool closed or evicted (logout,
+    `drop_connections`) is never used: the key is then worked out again.
+    """
+    adapter: Any = session.get_adapter(url)
+    manager = adapter.poolmanager
+    keys: dict[str, Any] = session.__dict__.setdefault("_otl_pool_keys", {})
+    key = keys.get(url)
+    if key is not None:
+        pool = manager.pools.get(key)
+        if pool is not None:
+            return pool
     prepared = requests.PreparedRequest()
     prepared.url = url
-    adapter: Any = session.get_adapter(url)
     host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(prepared, True, None)
-    return adapter.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+    pool = manager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+    keys[url] = next((k for k, v in list(manager.pools._container.items()) if v is pool), None)
+    return pool
 
 
-def _read_answer(resp: http.client.HTTPResponse, limit: int, host: str) -> bytes:
-    """The whole answer, at most `limit` bytes (decoded if the server compressed it anyway)."""
-    status = resp.status
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        while True:
-            chunk = resp.read(65536)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise ApiUnavailable(
-                    f"The server at {host} did not answer as the OUTSCALE API does: its answer is larger "
-                    f"than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
-            chunks.append(chunk)
-    except http.client.IncompleteRead as e:
-        raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
-                             f"was cut short (HTTP {status}).", http_status=status) from e
-    data = b"".join(chunks)
-    encoding = (resp.getheader("Content-Encoding") or "identity").strip().lower()
+def _decoded(answer: Answer, limit: int, host: str) -> bytes:
+    """The answer's body, decoded if the server compressed it anyway (bounded again once inflated)."""
+    status, data = answer.status, answer.body
+    encoding = (answer.headers.get("content-encoding") or "identity").strip().lower()
     if encoding in ("gzip", "deflate"):
         inflater = zlib.decompressobj(47 if encoding == "gzip" else zlib.MAX_WBITS)
         try:
@@ -74,12 +72,28 @@ def _read_answer(resp: http.client.HTTPResponse, limit: int, host: str) -> bytes
             raise ApiUnavailable(f"The server at {host} sent an answer that does not decompress "
                                  f"(HTTP {status}).", http_status=status) from e
         if len(data) > limit:
-            raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
-                                 f"is larger than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
+            raise _too_large(host, limit, status)
     elif encoding != "identity":
         raise ApiUnavailable(f"The server at {host} answered with an unknown Content-Encoding "
                              f"(HTTP {status}).", http_status=status)
     return data
+
+
+def _too_large(host: str, limit: int, status: int) -> ApiUnavailable:
+    return ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer is "
+                          f"larger than {limit // 2**20} MiB (HTTP {status}).", http_status=status)
+
+
+def _exchange(conn: Any, head: bytes, body: bytes, limit: int, host: str) -> Answer:
+    """Send one request in one write and read its answer (typed errors for a short or oversized one)."""
+    conn.sock.sendall(head + body)  # one TLS record for an ordinary call
+    try:
+        return read_answer(conn.sock.recv, limit)
+    except AnswerTooLarge as e:
+        raise _too_large(host, limit, e.status) from e
+    except http.client.IncompleteRead as e:
+        raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does: its answer "
+                             f"was cut short.") from e
 
 
 def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: float | tuple[float, float],
@@ -108,21 +122,17 @@ def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: 
                       if k.lower() not in ("host", "content-length", "connection", "accept-encoding")]
             if any(c in line for line in lines for c in "\r\n"):
                 raise ValueError("a header holds a line break")
-            conn.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)  # one record
-            resp = http.client.HTTPResponse(conn.sock, method="POST")
-            try:
-                resp.begin()
-                answered = True
-                data = _read_answer(resp, session.max_answer, parts.hostname or url)
-            finally:
-                resp.close()
-            ctype = resp.getheader("Content-Type") or "application/json"
-            if resp.will_close:
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            host = parts.hostname or url
+            answer = _exchange(conn, head, body, session.max_answer, host)
+            answered = True
+            data = _decoded(answer, session.max_answer, host)
+            if answer.will_close:
                 conn.close()
             else:
                 pool._put_conn(conn)  # kept for the next call
                 conn = None
-            return resp.status, data, ctype
+            return answer.status, data, answer.headers.get("content-type") or "application/json"
     except (SessionError, TokenError, OSError, http.client.HTTPException, ValueError,
             urllib3.exceptions.HTTPError) as e:
         if conn is not None:
