@@ -4,29 +4,36 @@ a recorder (nothing may reach it from a malformed request)."""
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from app.session.agent.pair import new_local_pair
 from app.session.agent.server import AgentServer, ForwardAnswer
 from app.session.agent.verify import RequestVerifier
+from app.session.signing import osc4_headers
 
 
 class Recorder:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.bodies: list[bytes] = []
 
     def forward(self, call: str, body: bytes) -> ForwardAnswer:
         self.calls.append(call)
-        return ForwardAnswer(200, b"{}", "application/json")
+        self.bodies.append(body)
+        return ForwardAnswer(200, f'{{"Call": "{call}"}}'.encode(), "application/json")
 
 
 @pytest.fixture
 def agent() -> Iterator[tuple[AgentServer, Recorder]]:
     rec = Recorder()
-    server = AgentServer(RequestVerifier(new_local_pair(), "eu-west-2"), rec)
+    pair = new_local_pair()
+    server = AgentServer(RequestVerifier(pair, "eu-west-2"), rec)
+    server.pair = pair  # type: ignore[attr-defined]  # the tests below sign with it
     server.start()
     yield server, rec
     server.close()
@@ -97,3 +104,138 @@ def test_expect_100_continue_is_answered(agent: tuple[AgentServer, Recorder]) ->
     server, rec = agent
     answer = exchange(server, request(server, "Expect: 100-continue"))
     assert answer.startswith(b"HTTP/1.1 100") and b"\r\n\r\nHTTP/1.1 401" in answer and rec.calls == []
+
+
+# --- the bulk reading: pipelining, split packets, closing, the answer's head -------------------------
+
+
+def signed(server: AgentServer, body: bytes, *, call: str = "ReadVms", version: str = "HTTP/1.1",
+           extra: tuple[str, ...] = ()) -> bytes:
+    """A request signed with the agent's local pair as osc-sdk-python signs (host without the port)."""
+    pair = server.pair  # type: ignore[attr-defined]
+    h = osc4_headers(access_key=pair.access_key, secret_key=pair.secret_key, region="eu-west-2",
+                     host="127.0.0.1", path=f"/api/v1/{call}", body=body)
+    head = [f"POST /api/v1/{call} {version}", f"Host: {server.host_header}",
+            *(f"{k}: {v}" for k, v in h.items()), *extra, f"Content-Length: {len(body)}"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def answers(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """The answers in a byte stream: (status, headers lower-cased, body), each framed by Content-Length."""
+    out = []
+    while raw:
+        head, _, raw = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        n = int(headers["content-length"])
+        out.append((int(lines[0].split(" ")[1]), headers, raw[:n]))
+        raw = raw[n:]
+    return out
+
+
+def read_until_closed(s: socket.socket) -> bytes:
+    """Everything the agent sends until it closes (the socket's timeout fails a connection left open)."""
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    return out
+
+
+def test_two_pipelined_requests_get_two_answers_in_order(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    first, second = signed(server, b'{"a": 1}'), signed(server, b'{"b": 2}', call="ReadSubnets")
+    got = answers(exchange(server, first + second))  # one send: both in the agent's first recv
+    assert [(a[0], a[2]) for a in got] == [(200, b'{"Call": "ReadVms"}'), (200, b'{"Call": "ReadSubnets"}')]
+    assert rec.bodies == [b'{"a": 1}', b'{"b": 2}']
+
+
+def test_a_body_sent_byte_by_byte_after_its_head_is_read_whole(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    body = b'{"Filters": {"VmIds": ["i-12345678"]}}'
+    raw = signed(server, body)
+    head = raw[: -len(body)]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.sendall(head)
+        for i in range(len(body)):
+            s.sendall(body[i:i + 1])
+        s.shutdown(socket.SHUT_WR)
+        got = answers(read_until_closed(s))
+    assert [a[0] for a in got] == [200] and rec.bodies == [body]
+
+
+def test_a_head_sent_byte_by_byte_is_parsed(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(len(raw)):
+            s.sendall(raw[i:i + 1])
+        s.shutdown(socket.SHUT_WR)
+        got = answers(read_until_closed(s))
+    assert [a[0] for a in got] == [200] and rec.calls == ["ReadVms"]
+
+
+def test_a_request_line_over_the_limit_is_refused_with_414(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    line = "POST /api/v1/ReadVms?" + "a" * 65536 + " HTTP/1.1"
+    answer = exchange(server, request(server, line=line))
+    assert answer.startswith(b"HTTP/1.1 414 ") and rec.calls == []
+
+
+def test_a_request_line_at_the_limit_is_not_refused_as_too_long(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    line = "POST /api/v1/ReadVms?a HTTP/1.1"
+    line = line.replace("?a", "?" + "a" * (65536 - 2 - len(line) + 1))  # 65536 bytes with its CRLF
+    assert len(line) + 2 == 65536
+    answer = exchange(server, request(server, line=line))
+    assert status(answer) == 401 and rec.calls == []  # parsed, then refused as unsigned
+
+
+def test_http_1_0_without_keep_alive_is_closed_after_the_answer(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(signed(server, b"{}", version="HTTP/1.0"))  # no shutdown: the agent must close
+        got = answers(read_until_closed(s))
+    assert [a[0] for a in got] == [200] and got[0][1].get("connection") == "close"
+    assert rec.calls == ["ReadVms"]
+
+
+def test_http_1_0_with_keep_alive_stays_open(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(signed(server, b"{}", version="HTTP/1.0", extra=("Connection: keep-alive",)))
+        s.sendall(signed(server, b"{}", version="HTTP/1.0"))  # the same connection serves a second one
+        got = answers(read_until_closed(s))
+    assert [a[0] for a in got] == [200, 200] and "connection" not in got[0][1] and len(rec.calls) == 2
+
+
+def test_connection_close_is_honoured(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(signed(server, b"{}", extra=("Connection: close",)) + signed(server, b"{}"))
+        got = answers(read_until_closed(s))
+    assert [a[0] for a in got] == [200] and got[0][1]["connection"] == "close" and len(rec.calls) == 1
+
+
+_DATE = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+                   r"\d{4} \d\d:\d\d:\d\d GMT")
+
+
+def test_the_answer_carries_a_well_formed_date(agent: tuple[AgentServer, Recorder]) -> None:
+    server, _ = agent
+    got = answers(exchange(server, signed(server, b"{}") + signed(server, b"{}")))
+    for _, headers, _ in got:
+        assert _DATE.fullmatch(headers["date"]), headers
+        assert parsedate_to_datetime(headers["date"]).utcoffset() is not None
+        assert headers["content-type"] == "application/json" and headers["cache-control"] == "no-store"
+        assert headers["server"].startswith("BaseHTTP/")
+
+
+@pytest.mark.parametrize(("size", "expected"), [(65536, 401), (65537, 431)])
+def test_a_header_line_is_bounded_at_65536_bytes(agent: tuple[AgentServer, Recorder], size: int,
+                                                 expected: int) -> None:
+    server, rec = agent
+    line = "X-Long: " + "a" * (size - len("X-Long: ") - 2)  # `size` bytes with its CRLF, as readline counted
+    answer = exchange(server, request(server, line))
+    assert status(answer) == expected and rec.calls == []  # 401: parsed, then refused as unsigned

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from app.session.agent import http1
 from app.session.agent.verify import LocalRequest, Refused, RequestVerifier
 from app.session.agent.wire import (
     METHOD_REFUSED,
@@ -75,95 +76,73 @@ class AgentStats:
     failed: int  # verified but not forwarded (session ended or paused, endpoint unreachable)
 
 
-_MAX_HEADERS = 100  # as http.client
-_MAX_LINE = 65536
 _HTTP_VERSION = re.compile(r"^HTTP/(\d{1,10})\.(\d{1,10})$")
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-class _Headers:
-    """A request's headers, parsed without the email package (a third of the agent's own time).
-
-    `get` is case-insensitive and returns the first occurrence, as http.client's message does.
-    """
-
-    __slots__ = ("_first", "_items")
-
-    def __init__(self, items: list[tuple[str, str]]) -> None:
-        self._items = items
-        self._first: dict[str, str] = {}
-        for k, v in items:
-            self._first.setdefault(k.lower(), v)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._first.get(name.lower(), default)
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._items)
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _read_headers(rfile: Any) -> _Headers:
-    """Header lines up to the blank line: bounded in count and length; folded or nameless lines refused."""
-    items: list[tuple[str, str]] = []
-    while True:
-        line = rfile.readline(_MAX_LINE + 1)
-        if len(line) > _MAX_LINE:
-            raise _BadRequest(431, "Line too long")
-        if line in (b"\r\n", b"\n", b""):
-            return _Headers(items)
-        if len(items) >= _MAX_HEADERS:
-            raise _BadRequest(431, "Too many headers")
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        name, sep, value = text.partition(":")
-        if not sep or not _TOKEN.match(name):
-            raise _BadRequest(400, "Bad header line")  # obs-fold, spaces before the colon, no colon
-        items.append((name, value.lstrip(" \t")))  # as email's parser: trailing spaces kept
 
 
 class _Handler(BaseHTTPRequestHandler):
+    """One connection: heads read in bulk (app.session.agent.http1), answers written in one sendall."""
+
     protocol_version = "HTTP/1.1"  # keep-alive: tools reuse their connection
     server: _Server
     timeout = 120  # idle keep-alive connections are closed after this
-    wbufsize = 64 * 1024  # headers and body leave in one write (flushed after each answer)
+    wbufsize = 0  # answers leave in one sendall of prebuilt bytes; send_error's (rare) writes go straight out
 
     def setup(self) -> None:
         super().setup()
         # Without this, an answer's last segment waits for the tool's delayed ACK (~40 ms a call).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._in = http1.Receiver(self.connection)
 
-    def parse_request(self) -> bool:
-        """http.server's request parsing, with the headers read by `_read_headers` (same limits)."""
+    def handle_one_request(self) -> None:
+        """http.server's, reading from the connection's buffer instead of rfile's readline."""
+        try:
+            lines = self._in.head()
+            if lines is None:  # EOF between requests: the tool closed its connection
+                self.close_connection = True
+                return
+            if not self._parse(lines):
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            method()
+        except TimeoutError as e:  # idle past `timeout`
+            self.log_error("Request timed out: %r", e)
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True  # the tool went away mid-answer: nobody to tell
+
+    def _parse(self, lines: list[str]) -> bool:
+        """http.server's parse_request on the head's lines (same answers, the headers by http1)."""
         self.command = None  # type: ignore[assignment]
         self.request_version = self.default_request_version
         self.close_connection = True
-        raw: bytes = getattr(self, "raw_requestline", b"")  # set by handle_one_request (bounded there)
-        self.requestline = str(raw, "iso-8859-1").rstrip("\r\n")
+        if len(lines[0]) >= http1.MAX_LINE:  # as http.server: 414, its status line sent
+            self.requestline, self.request_version, self.command = "", "", ""
+            self.send_error(414)
+            return False
+        self.requestline = lines[0].rstrip("\r")
         words = self.requestline.split()
         if not words:
             return False
         try:
             if len(words) != 3:
-                raise _BadRequest(400, "Bad request syntax")
+                raise http1.BadRequest(400, "Bad request syntax")
             m = _HTTP_VERSION.match(words[2])
             if m is None:
-                raise _BadRequest(400, "Bad request version")
+                raise http1.BadRequest(400, "Bad request version")
             version = int(m[1]), int(m[2])
             if version >= (2, 0):
-                raise _BadRequest(505, "Invalid HTTP version")
+                raise http1.BadRequest(505, "Invalid HTTP version")
             self.request_version = words[2]
             self.close_connection = version < (1, 1)
             self.command, self.path = words[0], words[1]
             if self.path.startswith("//"):
                 self.path = "/" + self.path.lstrip("/")
-            self.headers = _Headers([])  # type: ignore[assignment]
-            self.headers = _read_headers(self.rfile)  # type: ignore[assignment]
-        except _BadRequest as e:
+            self.headers = http1.Headers([])  # type: ignore[assignment]
+            self.headers = http1.parse_headers(lines[1:])  # type: ignore[assignment]
+        except http1.BadRequest as e:
             self.send_error(e.status, str(e))
             return False
         conntype = (self.headers.get("connection") or "").lower()
@@ -172,22 +151,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif conntype == "keep-alive":
             self.close_connection = False
         if (self.headers.get("expect") or "").lower() == "100-continue" and version >= (1, 1):
-            return self.handle_expect_100()
+            self._in.continue_()
         return True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("agent: " + format, *args)  # request lines only: never headers or bodies
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        if self.close_connection:
-            self.send_header("Connection", "close")  # so that the client does not reuse it
-        self.end_headers()
-        self.wfile.write(body)
-        self.wfile.flush()
+        head = http1.answer_head(status, content_type, len(body), self.close_connection)
+        self.connection.sendall(head + body)  # one write: a copy of the body costs less than a second send
+        if log.isEnabledFor(logging.DEBUG):  # log_request formats even when nothing is logged
+            self.log_request(status)
 
     def _refuse(self, error: AgentError, *, close: bool = False) -> None:
         self.server.agent.count("refused")
@@ -214,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None:
             self._refuse(TOO_LARGE, close=True)
             return
-        body = self.rfile.read(length) if length else b""
+        body = self._in.body(length) if length else b""
         parts = urlsplit(self.path)
         m = _CALL_PATH.match(parts.path)
         if m is None:

@@ -1,0 +1,190 @@
+"""HTTP/1.1 for the agent's loopback front: request heads read in bulk, answers prebuilt in one write.
+
+http.server reads a head line by line through a BufferedReader (17 ``readline`` calls for a typical
+tool's request) and formats each answer header separately, with ``email.utils.formatdate`` for every
+Date; the agent is CPU-bound Python, and that front cost about a fifth of a forwarded call. Here each
+connection keeps one bytearray: ``recv`` fills it, the head is split once, and what follows the head
+stays there for the body and for a pipelined next request.
+
+The bounds are http.server's (and http.client's): a request line over 65536 bytes, a header line over
+65536 bytes, more than 100 headers. No more than those bounds allow is ever buffered: the reading stops
+at the first line that crosses one and hands the lines so far to the parser, which refuses them in line
+order exactly as the line-by-line reading did.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+MAX_LINE = 65536  # a line, its "\n" included, longer than this is refused (http.server's readline bound)
+MAX_HEADERS = 100  # as http.client
+_RECV = 64 * 1024
+_BODY_RECV = 1024 * 1024  # a large body is received in pieces this size at most (recv allocates its size)
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+class BadRequest(Exception):
+    """A head the agent refuses: `status` and http.server's message for send_error."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Headers:
+    """A request's headers, parsed without the email package (a third of the agent's own time).
+
+    `get` is case-insensitive and returns the first occurrence, as http.client's message does.
+    """
+
+    __slots__ = ("_first", "_items")
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._first: dict[str, str] = {}
+        for k, v in items:
+            self._first.setdefault(k.lower(), v)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The first value of `name` (any case), else `default`."""
+        return self._first.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        """Every (name, value) in arrival order."""
+        return list(self._items)
+
+
+def parse_headers(lines: list[str]) -> Headers:
+    """The header lines (line ends removed, the request line and the blank line not included).
+
+    Checked in line order as the former line-by-line reading did: length, count, then syntax. Folded
+    lines (obs-fold), spaces before the colon and nameless lines are refused.
+    """
+    items: list[tuple[str, str]] = []
+    for line in lines:
+        if len(line) >= MAX_LINE:  # its "\n" makes it longer than MAX_LINE
+            raise BadRequest(431, "Line too long")
+        if len(items) >= MAX_HEADERS:
+            raise BadRequest(431, "Too many headers")
+        name, sep, value = line.rstrip("\r").partition(":")
+        if not sep or not _TOKEN.match(name):
+            raise BadRequest(400, "Bad header line")
+        items.append((name, value.lstrip(" \t")))  # as email's parser: trailing spaces kept
+    return Headers(items)
+
+
+class Receiver:
+    """One connection's receive buffer: request heads and bodies, pipelined requests kept in order."""
+
+    __slots__ = ("_buf", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = bytearray()
+
+    def _more(self, size: int = _RECV) -> bool:
+        """Append what the socket has (up to `size`); False at EOF or when the tool reset the connection.
+
+        A timeout (the idle keep-alive bound) propagates: the handler logs and closes.
+        """
+        try:
+            data = self._sock.recv(size)
+        except (ConnectionResetError, ConnectionAbortedError):
+            return False
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    def head(self) -> list[str] | None:
+        """The next head's lines without their line ends (request line first), or None at a clean EOF.
+
+        The blank line ending the head is not included; the head's bytes leave the buffer. At EOF in the
+        middle of a head, what came is the head, as readline handed it over.
+        """
+        buf = self._buf
+        if not buf and not self._more():
+            return None
+        # The common case: the whole head already here, CRLF line ends throughout. The two other finds
+        # rule out an earlier blank line written with a bare LF (http.server accepts those too).
+        p = buf.find(b"\r\n\r\n")
+        if p > 0 and buf.find(b"\n\n", 0, p + 2) < 0 and buf.find(b"\n\r\n", 0, p + 2) < 0:
+            return self._take(p, p + 4)
+        return self._scan()
+
+    def _scan(self) -> list[str]:
+        """The head line by line as the bytes arrive, stopping at the first bound crossed."""
+        buf = self._buf
+        start = 0  # where the current line starts
+        look = 0  # where to look for its "\n" (bytes before were already looked at)
+        lines = 0  # complete lines so far, the request line included
+        while True:
+            nl = buf.find(b"\n", look)
+            if nl < 0:
+                if len(buf) - start > MAX_LINE:  # this line is already too long: the parser says so
+                    return self._take(start + MAX_LINE + 1, start + MAX_LINE + 1)
+                look = len(buf)
+                if not self._more():
+                    return self._take(len(buf) - buf.endswith(b"\n"), len(buf))
+                continue
+            if nl + 1 - start > MAX_LINE:
+                return self._take(nl, nl + 1)
+            if lines and (nl == start or (nl == start + 1 and buf[start] == 0x0D)):
+                return self._take(max(start - 1, 0), nl + 1)  # the blank line: the head's end
+            lines += 1
+            start = look = nl + 1
+            if lines > MAX_HEADERS + 1:  # the request line and 101 headers: the parser refuses the last
+                return self._take(nl, nl + 1)
+
+    def _take(self, end: int, consumed: int) -> list[str]:
+        """Lines of buf[:end] (split at "\\n", "\\r" left for the parser); drop buf[:consumed]."""
+        text = self._buf[:end].decode("iso-8859-1")
+        del self._buf[:consumed]
+        return text.split("\n")
+
+    def continue_(self) -> None:
+        """Answer ``Expect: 100-continue`` at once (the tool may wait for it before sending the body)."""
+        self._sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def body(self, length: int) -> bytes:
+        """`length` bytes: first those already buffered, then received; fewer if the tool closed first."""
+        buf = self._buf
+        while len(buf) < length and self._more(min(max(length - len(buf), _RECV), _BODY_RECV)):
+            pass
+        if len(buf) <= length:
+            body = bytes(buf)
+            buf.clear()
+            return body
+        body = bytes(buf[:length])
+        del buf[:length]  # the next pipelined request's bytes stay
+        return body
+
+
+# What http.server's send_response writes first: the status line, Server, Date.
+_SERVER = f"{BaseHTTPRequestHandler.server_version} {BaseHTTPRequestHandler.sys_version}"
+_PHRASES = BaseHTTPRequestHandler.responses
+_date: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The Date header's value, formatted once per second (formatdate cost more than the rest of a head)."""
+    global _date
+    now = int(time.time())
+    cached = _date
+    if cached[0] != now:
+        cached = _date = (now, formatdate(now, usegmt=True))  # a race only formats twice
+    return cached[1]
+
+
+def answer_head(status: int, content_type: str, length: int, close: bool) -> bytes:
+    """An answer's head as http.server's send_response plus the agent's headers, in one string."""
+    phrase = _PHRASES[status][0] if status in _PHRASES else ""
+    closing = "Connection: close\r\n" if close else ""  # so that the client does not reuse it
+    return (f"HTTP/1.1 {status} {phrase}\r\nServer: {_SERVER}\r\nDate: {http_date()}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {length}\r\nCache-Control: no-store\r\n"
+            f"{closing}\r\n").encode("latin-1", "strict")
