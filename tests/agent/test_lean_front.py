@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
+from app.session.agent import http1
 from app.session.agent.pair import new_local_pair
 from app.session.agent.server import AgentServer, ForwardAnswer
 from app.session.agent.verify import RequestVerifier
@@ -239,3 +240,25 @@ def test_a_header_line_is_bounded_at_65536_bytes(agent: tuple[AgentServer, Recor
     line = "X-Long: " + "a" * (size - len("X-Long: ") - 2)  # `size` bytes with its CRLF, as readline counted
     answer = exchange(server, request(server, line))
     assert status(answer) == expected and rec.calls == []  # 401: parsed, then refused as unsigned
+
+
+def _line_by_line(block: str) -> list[tuple[str, str]]:
+    """The former reading's result for well-formed lines: value after the colon, leading blanks and
+    trailing CRs dropped, trailing spaces kept."""
+    out = []
+    for line in block.split("\n"):
+        name, _, value = line.rstrip("\r").partition(":")
+        out.append((name, value.lstrip(" \t")))
+    return out
+
+
+@pytest.mark.parametrize("block", [
+    "Host: 127.0.0.1:1\r\nX-A: v",
+    "X-Trailing: v  \r\nX-Tab:\t\tv\t\r\nX-Empty:\r\nX-None:",
+    "X-CR-Inside: a\rb\r\nX-CRs: c\r\r\r\nX-Bare-LF: d\nX-Last: e",
+    "X-Blank-Value:  \r\nX-Dup: 1\r\nx-dup: 2\r\nX-Colons: a:b: c",
+])
+def test_the_bulk_header_parse_equals_the_line_by_line_one(block: str) -> None:
+    headers = http1.parse_headers(block)
+    assert headers.items() == _line_by_line(block)
+    assert headers.get("X-DUP") == ("1" if "X-Dup" in block else None)  # first occurrence, any case

@@ -40,6 +40,7 @@ MAX_BODY = 16 * 1024 * 1024
 _CALL_PATH = re.compile(r"^/api/(?:v1|latest)/(?P<call>[A-Za-z][A-Za-z0-9]{0,99})$")  # latest: osc-cli
 _BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user",
                     "access-control-request-method", "access-control-request-headers")
+_BROWSER_SET = frozenset(_BROWSER_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are closed after this
     wbufsize = 0  # answers leave in one sendall of prebuilt bytes; send_error's (rare) writes go straight out
 
+    _h: http1.Headers  # self.headers, typed (http.server declares an email Message)
+
     def setup(self) -> None:
         super().setup()
         # Without this, an answer's last segment waits for the tool's delayed ACK (~40 ms a call).
@@ -96,11 +99,11 @@ class _Handler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         """http.server's, reading from the connection's buffer instead of rfile's readline."""
         try:
-            lines = self._in.head()
-            if lines is None:  # EOF between requests: the tool closed its connection
+            head = self._in.head()
+            if head is None:  # EOF between requests: the tool closed its connection
                 self.close_connection = True
                 return
-            if not self._parse(lines):
+            if not self._parse(head):
                 return
             method = getattr(self, "do_" + self.command, None)
             if method is None:
@@ -113,16 +116,17 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the tool went away mid-answer: nobody to tell
 
-    def _parse(self, lines: list[str]) -> bool:
-        """http.server's parse_request on the head's lines (same answers, the headers by http1)."""
+    def _parse(self, head: str) -> bool:
+        """http.server's parse_request on the head (same answers, the headers by http1)."""
         self.command = None  # type: ignore[assignment]
         self.request_version = self.default_request_version
         self.close_connection = True
-        if len(lines[0]) >= http1.MAX_LINE:  # as http.server: 414, its status line sent
+        line, _, block = head.partition("\n")
+        if len(line) >= http1.MAX_LINE:  # as http.server: 414, its status line sent
             self.requestline, self.request_version, self.command = "", "", ""
             self.send_error(414)
             return False
-        self.requestline = lines[0].rstrip("\r")
+        self.requestline = line.rstrip("\r")
         words = self.requestline.split()
         if not words:
             return False
@@ -140,17 +144,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.command, self.path = words[0], words[1]
             if self.path.startswith("//"):
                 self.path = "/" + self.path.lstrip("/")
-            self.headers = http1.Headers([])  # type: ignore[assignment]
-            self.headers = http1.parse_headers(lines[1:])  # type: ignore[assignment]
+            self.headers = self._h = http1.NO_HEADERS  # type: ignore[assignment]
+            self.headers = self._h = http1.parse_headers(block)  # type: ignore[assignment]
         except http1.BadRequest as e:
             self.send_error(e.status, str(e))
             return False
-        conntype = (self.headers.get("connection") or "").lower()
+        first = self._h.first  # lower-case names, first occurrence: self.headers.get without a call
+        conntype = (first.get("connection") or "").lower()
         if conntype == "close":
             self.close_connection = True
         elif conntype == "keep-alive":
             self.close_connection = False
-        if (self.headers.get("expect") or "").lower() == "100-continue" and version >= (1, 1):
+        if (first.get("expect") or "").lower() == "100-continue" and version >= (1, 1):
             self._in.continue_()
         return True
 
@@ -170,10 +175,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(error.status, error.body())
 
     def _browser_trait(self) -> str | None:
-        for name in _BROWSER_HEADERS:
-            if self.headers.get(name) is not None:
-                return f"requests from web pages are refused ({name.title()} header)."
-        host = self.headers.get("host", "")
+        first = self._h.first
+        if not _BROWSER_SET.isdisjoint(first):  # one set operation; the name is looked for only then
+            name = next(n for n in _BROWSER_HEADERS if n in first)
+            return f"requests from web pages are refused ({name.title()} header)."
+        host = first.get("host", "")
         if host != self.server.agent.host_header:
             return f"Host must be {self.server.agent.host_header} (DNS rebinding protection)."
         return None
@@ -197,8 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         if agent.ended:
             self._refuse(SESSION_ENDED)
             return
-        req = LocalRequest("POST", parts.path, parts.query, {k.lower(): v for k, v in self.headers.items()},
-                           body)
+        req = LocalRequest("POST", parts.path, parts.query, {k.lower(): v for k, v in self._h.items()}, body)
         try:
             agent.verifier.check(req, m["call"])
         except Refused as r:
@@ -211,10 +216,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(answer.status, answer.body, answer.content_type)
 
     def _length(self) -> int | None:
-        if self.headers.get("transfer-encoding"):
+        first = self._h.first
+        if first.get("transfer-encoding"):
             return None  # chunked bodies are not signed the way OUTSCALE signs: refuse plainly
         try:
-            length = int(self.headers.get("content-length") or 0)
+            length = int(first.get("content-length") or 0)
         except ValueError:
             return None
         return length if 0 <= length <= MAX_BODY else None
