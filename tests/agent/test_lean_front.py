@@ -262,3 +262,18 @@ def test_the_bulk_header_parse_equals_the_line_by_line_one(block: str) -> None:
     headers = http1.parse_headers(block)
     assert headers.items() == _line_by_line(block)
     assert headers.get("X-DUP") == ("1" if "X-Dup" in block else None)  # first occurrence, any case
+
+
+@pytest.mark.parametrize("line", ["POST  /api/v1/ReadVms  HTTP/1.1", "POST /api/v1/ReadVms HTTP/1.01",
+                                  "POST\t/api/v1/ReadVms HTTP/1.1"])
+def test_request_lines_http_server_splits_are_parsed(agent: tuple[AgentServer, Recorder], line: str) -> None:
+    server, rec = agent
+    answer = exchange(server, request(server, line=line))
+    assert status(answer) == 401 and rec.calls == []  # parsed (not 400), then refused as unsigned
+
+
+def test_the_verifier_sees_the_last_of_a_repeated_header(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}")
+    raw = raw.replace(b"X-Osc-Date:", b"X-Osc-Date: 19700101T000000Z\r\nX-Osc-Date:", 1)  # last wins
+    assert [a[0] for a in answers(exchange(server, raw))] == [200] and rec.calls == ["ReadVms"]

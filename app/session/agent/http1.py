@@ -46,14 +46,17 @@ class Headers:
     """A request's headers, parsed without the email package (a third of the agent's own time).
 
     `get` is case-insensitive and returns the first occurrence, as http.client's message does; `first`
-    is the same as a dict keyed by lower-case names, for the handler's own checks (no call per lookup).
+    is the same as a dict keyed by lower-case names, for the handler's own checks (no call per lookup);
+    `last` keeps the last occurrence instead (read-only: it may be `first` itself).
     """
 
-    __slots__ = ("_items", "first")
+    __slots__ = ("_items", "first", "last")
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
-        self.first: dict[str, str] = {k.lower(): v for k, v in reversed(items)}  # the first one wins
+        self.last: dict[str, str] = {k.lower(): v for k, v in items}  # what the verifier is handed
+        # the first one wins; without a repeated name (the usual case) both are the same dict
+        self.first = self.last if len(self.last) == len(items) else {k.lower(): v for k, v in reversed(items)}
 
     def get(self, name: str, default: Any = None) -> Any:
         """The first value of `name` (any case), else `default`."""

@@ -78,6 +78,7 @@ class AgentStats:
 
 
 _HTTP_VERSION = re.compile(r"^HTTP/(\d{1,10})\.(\d{1,10})$")
+_PLAIN_HTTP11 = re.compile(r"([!-~]+) ([!-~]+) HTTP/1\.1")  # printable ASCII, single spaces: split() agrees
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -127,23 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(414)
             return False
         self.requestline = line.rstrip("\r")
-        words = self.requestline.split()
-        if not words:
-            return False
         try:
-            if len(words) != 3:
-                raise http1.BadRequest(400, "Bad request syntax")
-            m = _HTTP_VERSION.match(words[2])
-            if m is None:
-                raise http1.BadRequest(400, "Bad request version")
-            version = int(m[1]), int(m[2])
-            if version >= (2, 0):
-                raise http1.BadRequest(505, "Invalid HTTP version")
-            self.request_version = words[2]
-            self.close_connection = version < (1, 1)
-            self.command, self.path = words[0], words[1]
-            if self.path.startswith("//"):
-                self.path = "/" + self.path.lstrip("/")
+            version = self._request_line()
+            if version is None:
+                return False
             self.headers = self._h = http1.NO_HEADERS  # type: ignore[assignment]
             self.headers = self._h = http1.parse_headers(block)  # type: ignore[assignment]
         except http1.BadRequest as e:
@@ -158,6 +146,31 @@ class _Handler(BaseHTTPRequestHandler):
         if (first.get("expect") or "").lower() == "100-continue" and version >= (1, 1):
             self._in.continue_()
         return True
+
+    def _request_line(self) -> tuple[int, int] | None:
+        """Command, path and version from self.requestline as http.server splits it; None when blank."""
+        m = _PLAIN_HTTP11.fullmatch(self.requestline)
+        if m is not None:  # what every tool sends: the general split below gives the same, slower
+            words = [m[1], m[2], "HTTP/1.1"]
+            version = (1, 1)
+        else:
+            words = self.requestline.split()
+            if not words:
+                return None
+            if len(words) != 3:
+                raise http1.BadRequest(400, "Bad request syntax")
+            v = _HTTP_VERSION.match(words[2])
+            if v is None:
+                raise http1.BadRequest(400, "Bad request version")
+            version = int(v[1]), int(v[2])
+            if version >= (2, 0):
+                raise http1.BadRequest(505, "Invalid HTTP version")
+        self.request_version = words[2]
+        self.close_connection = version < (1, 1)
+        self.command, self.path = words[0], words[1]
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+        return version
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("agent: " + format, *args)  # request lines only: never headers or bodies
@@ -203,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
         if agent.ended:
             self._refuse(SESSION_ENDED)
             return
-        req = LocalRequest("POST", parts.path, parts.query, {k.lower(): v for k, v in self._h.items()}, body)
+        req = LocalRequest("POST", parts.path, parts.query, self._h.last, body)  # names lower-case, last wins
         try:
             agent.verifier.check(req, m["call"])
         except Refused as r:
