@@ -120,9 +120,10 @@ def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: 
                      "Connection: keep-alive", f"Content-Length: {len(body)}"]
             lines += [f"{k}: {v}" for k, v in headers.items()
                       if k.lower() not in ("host", "content-length", "connection", "accept-encoding")]
-            if any(c in line for line in lines for c in "\r\n"):
-                raise ValueError("a header holds a line break")
-            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            text = "\r\n".join(lines)
+            if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+                raise ValueError("a header holds a line break")  # (one search each, not one per line)
+            head = (text + "\r\n\r\n").encode("latin-1")
             host = parts.hostname or url
             answer = _exchange(conn, head, body, session.max_answer, host)
             answered = True
