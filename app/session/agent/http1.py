@@ -185,7 +185,8 @@ class Receiver:
         return body
 
 
-# What http.server's send_response writes first: the status line, Server, Date.
+# What http.server's send_response writes first: the status line, Server, Date. Server is kept as
+# http.server sends it (BaseHTTP/0.6 Python/3.x): answers stay byte-compatible with the former front.
 _SERVER = f"{BaseHTTPRequestHandler.server_version} {BaseHTTPRequestHandler.sys_version}"
 _PHRASES = BaseHTTPRequestHandler.responses
 _date: tuple[int, str] = (0, "")
