@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
 log = logging.getLogger(__name__)
 
@@ -102,4 +102,12 @@ def install_language(lang: str | None) -> str:
             _installed.append(tr)
         else:
             log.warning("translation %s not available", code)
+        # Qt's own words (standard buttons, the file dialog, context menus of text fields): the bundle keeps
+        # qtbase_<lang>.qm for the languages the app ships (packaging/osc-trusted-login.spec)
+        qt_tr = QTranslator(app)
+        if qt_tr.load(f"qtbase_{code}", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)):
+            app.installTranslator(qt_tr)
+            _installed.append(qt_tr)
+        else:
+            log.info("Qt's own %s translation not available", code)
     return code

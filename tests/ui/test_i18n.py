@@ -312,3 +312,22 @@ def test_new_windows_in_french(qtbot: Any, french: Lookups, managed_policy: Any,
     _shot(qtbot, pin, "25-pin-database-password")
     assert pin.windowTitle() == "Mot de passe"
     assert french.lost() == []
+
+
+def test_french_also_translates_qts_own_words(qapp: Any) -> None:
+    from PySide6.QtCore import QCoreApplication
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.ui.i18n import install_language
+
+    try:
+        install_language("fr")
+        box = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        # Qt's standard buttons take their words from qtbase_fr.qm, not from the app's own file
+        assert box.button(QDialogButtonBox.StandardButton.Cancel).text().replace("&", "") == "Annuler"
+        assert QCoreApplication.translate("QPlatformTheme", "Cancel") == "Annuler"
+        install_language("en")
+        assert QCoreApplication.translate("QPlatformTheme", "Cancel") == "Cancel"
+        box.deleteLater()
+    finally:
+        install_language("en")
