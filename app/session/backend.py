@@ -226,12 +226,12 @@ class RealBackend:
 
     def connect(self, request: LoginRequest, signer: Signer | None) -> Connection:
         """An mTLS requests session (app.session.tls) trusting the request's extra CA file."""
-        from app.session.policy_gate import ca_file_for
-        from app.session.tls import TrustConfig, make_session
+        from app.session.policy_gate import trust_for
+        from app.session.tls import make_session
         from app.session.tls.session import DEFAULT_DEADLINE
 
         check_login(request)  # the policy first: a refused login touches no network and no card
-        session: Connection = make_session(signer, TrustConfig(extra_ca_file=ca_file_for(request)),
+        session: Connection = make_session(signer, trust_for(request.ca_file),
                                            timeout=self._timeout, deadline=self._deadline or DEFAULT_DEADLINE)
         return session
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from app.session.model import CertificateChoice, LoginRequest
+    from app.session.tls import TrustConfig
 
 
 class PolicyError(SessionError):
@@ -79,6 +80,15 @@ def capped_grace(grace: float, policy: Policy | None = None) -> float:
     return (policy or current()).capped_grace(grace)
 
 
-def ca_file_for(request: LoginRequest, policy: Policy | None = None) -> str | None:
-    """The extra CA file the TLS checks trust: the request's, else the policy's extra_ca_file."""
-    return request.ca_file or (policy or current()).extra_ca_file
+def trust_for(ca_file: str | None, policy: Policy | None = None) -> TrustConfig:
+    """The server trust of a connection: the operator's CA file and the policy's extra_ca_file, both.
+
+    The policy's file is often a fleet's TLS-inspection or private-API CA: an operator's own --ca-file
+    (for another reason) must not drop it, or every connection through that proxy would fail.
+    """
+    from app.session.tls import TrustConfig
+
+    extra = (policy or current()).extra_ca_file
+    if not ca_file:
+        return TrustConfig(extra_ca_file=extra)
+    return TrustConfig(extra_ca_file=ca_file, more_ca_files=(extra,) if extra and extra != ca_file else ())

@@ -364,3 +364,34 @@ def test_selftest_checks_the_policy(tmp_path: Path, policy_root: Path, api: Sand
     write_policy(policy_root, "[1, 2", "policy.d/10.json")
     bad = run_cli("selftest", "--check", "policy", env=env)
     assert bad.returncode == 1 and "10.json cannot be parsed" in bad.stdout + bad.stderr
+
+
+# -- the policy's CA file beside the operator's own --------------------------------------------------
+
+
+@pytest.mark.parametrize("policy_has_the_server_ca", [True, False])
+def test_the_policys_ca_file_is_trusted_beside_the_operators_own(
+    tmp_path: Path, policy_root: Path, api: Sandbox, key_file: str, client_pki: ClientPki,
+    policy_has_the_server_ca: bool,
+) -> None:
+    assert api.info is not None
+    unrelated = str(client_pki.folder / "ca.pem")  # a CA that never signed the API's server certificate
+    server_ca = api.info.ca_file
+    policy_file, own_file = (server_ca, unrelated) if policy_has_the_server_ca else (unrelated, server_ca)
+    write_policy(policy_root, {"extra_ca_file": policy_file})
+    args = _login_args(api, key_file)
+    args[args.index("--ca-file") + 1] = own_file
+    # the operator's --ca-file used to replace the policy's: a fleet's proxy or private CA was then lost
+    assert _until_active(args, _env(tmp_path, policy_root, api))["state"] == "active"
+
+
+def test_trust_for_keeps_both_files_once() -> None:
+    from app.policy import Policy
+    from app.session.policy_gate import trust_for
+
+    policy = Policy(values={"extra_ca_file": "/corp/proxy.pem"}, sources=("test",))
+    assert trust_for("/me/ca.pem", policy).extra_ca_file == "/me/ca.pem"
+    assert trust_for("/me/ca.pem", policy).more_ca_files == ("/corp/proxy.pem",)
+    assert trust_for(None, policy).extra_ca_file == "/corp/proxy.pem"
+    assert trust_for("/corp/proxy.pem", policy).more_ca_files == ()
+    assert trust_for("/me/ca.pem", Policy()).more_ca_files == ()

@@ -62,9 +62,10 @@ class MtlsConnector:
 
     def open(self, *, certificate: bool) -> Opened:
         """A client over a new TLS connection (mutual TLS with the chosen certificate when asked)."""
-        from app.session.tls import TrustConfig, make_session
+        from app.session.policy_gate import trust_for
+        from app.session.tls import make_session
 
-        trust = TrustConfig(extra_ca_file=self._ca_file)
+        trust = trust_for(self._ca_file)  # the managed policy's CA file too
         session = make_session(self._signer if certificate else None, trust, timeout=self._timeout)
         base = OutscaleClient(session, self._endpoint, timeout=self._timeout)
         c = self._credentials

@@ -93,18 +93,23 @@ class TrustConfig:
 
     extra_ca_file: str | None = None
     include_defaults: bool = True  # False only narrows trust (tests, pinning to a private CA)
+    #: further bundles trusted as well (a managed policy's extra_ca_file beside the operator's own)
+    more_ca_files: tuple[str, ...] = ()
+
+    def _files(self) -> list[str]:
+        files = [self.extra_ca_file] if self.extra_ca_file else []
+        return files + [f for f in self.more_ca_files if f and f not in files]
 
     def anchors_key(self) -> tuple[str, float]:
-        """Which anchors are in force: changes when the extra CA file changes (TLS resumption state
+        """Which anchors are in force: changes when an extra CA file changes (TLS resumption state
         verified under other anchors must not be reused)."""
         mtime = 0.0
-        if self.extra_ca_file:
+        for path in self._files():
             try:
-                mtime = Path(self.extra_ca_file).stat().st_mtime
+                mtime += Path(path).stat().st_mtime
             except OSError as e:
-                raise ConfigError(f"Cannot read the CA file {self.extra_ca_file}: {e.strerror}",
-                                  path=self.extra_ca_file) from e
-        return (f"{self.extra_ca_file}|{self.include_defaults}", mtime)
+                raise ConfigError(f"Cannot read the CA file {path}: {e.strerror}", path=path) from e
+        return (f"{'|'.join(self._files())}|{self.include_defaults}", mtime)
 
     def store(self) -> Store:
         """The verification store (built once per file content and cached)."""
@@ -113,33 +118,31 @@ class TrustConfig:
             store = _store_cache.get(key)
             if store is None:
                 certs = list(_default_certs()) if self.include_defaults else []
-                if self.extra_ca_file:
-                    certs += self._extra_certs()
+                for path in self._files():
+                    certs += _extra_certs(path)
                 if not certs:
                     raise ConfigError("No trust anchors: give a CA file", path=self.extra_ca_file)
                 store = Store(certs)
                 _store_cache[key] = store
         return store
 
-    def _extra_certs(self) -> list[x509.Certificate]:
-        assert self.extra_ca_file
+
+def _extra_certs(path: str) -> list[x509.Certificate]:
+    try:
+        # Bounded like every outside input: a CA bundle is a few hundred KiB at most (the whole
+        # Mozilla store is ~220 KiB); /dev/zero or a FIFO named here must not hang or fill memory.
+        data = read_bounded(path, CA_FILE_LIMIT, what="CA file")
+    except FileRefused as e:
+        raise ConfigError(str(e), path=path) from e
+    except OSError as e:
+        raise ConfigError(f"Cannot read the CA file {path}: {e.strerror}", path=path) from e
+    certs = _load_pem_bundle(data)
+    if not certs:
         try:
-            # Bounded like every outside input: a CA bundle is a few hundred KiB at most (the whole
-            # Mozilla store is ~220 KiB); /dev/zero or a FIFO named here must not hang or fill memory.
-            data = read_bounded(self.extra_ca_file, CA_FILE_LIMIT, what="CA file")
-        except FileRefused as e:
-            raise ConfigError(str(e), path=self.extra_ca_file) from e
-        except OSError as e:
-            raise ConfigError(f"Cannot read the CA file {self.extra_ca_file}: {e.strerror}",
-                              path=self.extra_ca_file) from e
-        certs = _load_pem_bundle(data)
-        if not certs:
-            try:
-                certs = [x509.load_der_x509_certificate(data)]
-            except ValueError:
-                raise ConfigError(f"The CA file {self.extra_ca_file} holds no certificate",
-                                  path=self.extra_ca_file) from None
-        return certs
+            certs = [x509.load_der_x509_certificate(data)]
+        except ValueError:
+            raise ConfigError(f"The CA file {path} holds no certificate", path=path) from None
+    return certs
 
 
 @dataclass(frozen=True)
