@@ -53,10 +53,29 @@ def _inventory(args: argparse.Namespace) -> Inventory:
     return scan_everything(modules, args.store, computer=computer)
 
 
+_REFUSALS = {"source": "not allowed by your organisation (smart cards only)",
+             "issuer": "not allowed by your organisation (issuer)"}
+
+
+def _refusal(entry: Any) -> str | None:
+    """The organisation's refusal of this certificate in plain words (as the picker greys it), or None."""
+    from app.session.policy_gate import certificate_refusal
+
+    why = certificate_refusal(entry)
+    return _REFUSALS[why] if why else None
+
+
 def _json(inv: Inventory) -> dict[str, Any]:
+    certs = []
+    for c in inv.certificates:
+        item = c.to_json()
+        refusal = _refusal(c)
+        if refusal:
+            item["policy_refusal"] = refusal  # usable by the card's own terms, refused at login
+        certs.append(item)
     return {
         "tokens": [t.to_json() for t in inv.tokens],
-        "certificates": [c.to_json() for c in inv.certificates],
+        "certificates": certs,
         "errors": [{"type": type(e).__name__, "message": str(e)} for e in inv.errors],
     }
 
@@ -92,7 +111,11 @@ def _table(inv: Inventory, out: TextIO) -> None:
             status = "usable (password needed)"
         if c.usable and c.always_authenticate:
             status += " (PIN for each signature)"
-        rows.append(("*" if c.usable else "-", where, c.label, c.subject or "?", key, until, status))
+        refusal = _refusal(c)
+        if refusal:
+            status = refusal if c.usable else f"{status}; {refusal}"
+        rows.append(("*" if c.usable and not refusal else "-", where, c.label, c.subject or "?", key, until,
+                     status))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r[:-1], widths, strict=True)) + "  " + r[-1], file=out)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from app.session.model import CertificateChoice, LoginRequest
     from app.session.tls import TrustConfig
+    from app.tokens.model import CertificateEntry
 
 
 class PolicyError(SessionError):
@@ -92,3 +93,27 @@ def trust_for(ca_file: str | None, policy: Policy | None = None) -> TrustConfig:
     if not ca_file:
         return TrustConfig(extra_ca_file=extra)
     return TrustConfig(extra_ca_file=ca_file, more_ca_files=(extra,) if extra and extra != ca_file else ())
+
+
+def certificate_refusal(entry: CertificateEntry, policy: Policy | None = None) -> str | None:
+    """Why the organisation does not allow this listed certificate: "source" (smart cards only) or
+    "issuer" (not from an allowed CA), else None. The picker and `certs` show it before any login; the
+    login itself is refused by check_certificate_source and check_issuer."""
+    from app.tokens.model import KeyFactor
+
+    policy = policy or current()
+    if not policy.file_keys_allowed and entry.factor is KeyFactor.KNOWLEDGE:
+        return "source"
+    if policy.get("allowed_issuers_sha256") is None:
+        return None
+    from cryptography import x509
+
+    from app.policy.certs import certificates_in, issuer_fingerprints
+
+    try:
+        cert = x509.load_der_x509_certificate(entry.der)
+    except ValueError:
+        return None  # unparsable: its own problem says so
+    if policy.issuer_allowed(issuer_fingerprints(cert, certificates_in(policy.extra_ca_file))):
+        return None
+    return "issuer"

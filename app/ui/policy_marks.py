@@ -127,21 +127,11 @@ def mark_settings(dialog: SettingsDialog, policy: Policy | None = None) -> None:
 def refusal_for(entry: CertificateEntry, policy: Policy | None = None) -> str | None:
     """Why the organisation does not allow this certificate (the picker greys it), or None. The core
     refuses the same certificate at login (app.session.policy_gate); this only shows it early."""
-    from app.tokens.model import KeyFactor
+    from app.session.policy_gate import certificate_refusal
 
-    policy = policy or current()
-    if not policy.file_keys_allowed and entry.factor is KeyFactor.KNOWLEDGE:
+    why = certificate_refusal(entry, policy)
+    if why == "source":
         return translate("policy", "not allowed by your organisation (smart cards only)")
-    if policy.get("allowed_issuers_sha256") is None:
-        return None
-    from cryptography import x509
-
-    from app.policy.certs import certificates_in, issuer_fingerprints
-
-    try:
-        cert = x509.load_der_x509_certificate(entry.der)
-    except ValueError:
-        return None  # unparsable: its own problem says so
-    if policy.issuer_allowed(issuer_fingerprints(cert, certificates_in(policy.extra_ca_file))):
-        return None
-    return translate("policy", "not allowed by your organisation (issuer)")
+    if why == "issuer":
+        return translate("policy", "not allowed by your organisation (issuer)")
+    return None

@@ -395,3 +395,27 @@ def test_trust_for_keeps_both_files_once() -> None:
     assert trust_for(None, policy).extra_ca_file == "/corp/proxy.pem"
     assert trust_for("/corp/proxy.pem", policy).more_ca_files == ()
     assert trust_for("/me/ca.pem", Policy()).more_ca_files == ()
+
+
+@pytest.mark.parametrize("rule,refusal", [
+    ({}, None),
+    ({"allowed_issuers_sha256": ["own"]}, None),
+    ({"allowed_issuers_sha256": ["other"]}, "not allowed by your organisation (issuer)"),
+    ({"certificate_sources": ["card"]}, "not allowed by your organisation (smart cards only)"),
+])
+def test_certs_marks_what_the_organisation_refuses(
+    tmp_path: Path, policy_root: Path, api: Sandbox, key_file: str, client_pki: ClientPki,
+    rule: dict[str, Any], refusal: str | None,
+) -> None:
+    if "allowed_issuers_sha256" in rule:
+        pem = client_pki.ca_pem if rule["allowed_issuers_sha256"] == ["own"] else client_pki.other_ca_pem
+        rule = {"allowed_issuers_sha256": [_sha(pem)], "extra_ca_file": str(client_pki.folder / "ca.pem")}
+    write_policy(policy_root, rule)
+    env = _env(tmp_path, policy_root, api)
+    listed = run_cli("certs", "--json", "--no-modules", "--store", key_file, env=env)
+    assert listed.returncode == 0, listed.stderr
+    (cert,) = json.loads(listed.stdout)["certificates"]
+    assert cert["usable"] is True and cert.get("policy_refusal") == refusal
+    table = run_cli("certs", "--no-modules", "--store", key_file, env=env).stdout
+    row = next(line for line in table.splitlines() if "alice" in line)
+    assert row.startswith("-" if refusal else "*") and (refusal or "usable") in row, table
