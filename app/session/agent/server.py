@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from app.session.agent import http1
+import app.session.agent.http1 as http1  # not "from app.session.agent import": the package imports us
 from app.session.agent.verify import LocalRequest, Refused, RequestVerifier
 from app.session.agent.wire import (
     METHOD_REFUSED,
