@@ -12,6 +12,8 @@ One file a concern:
   app.session.signing), the skew and the replay cache;
 - `wire`: the OUTSCALE-shaped errors the agent itself answers;
 - `server`: the loopback HTTP server, its browser refusals and the forwarding (`AgentServer`);
+- `http1`: the server's request reading (heads in bulk from a per-connection buffer, http.server's
+  bounds and answers) and its one-write answers;
 - `upstream`: how the agent follows the session (`SessionUpstream`: state, the current client,
   kept-alive connections bounded by the transport's pool);
 - `runtime`: the per-user runtime file (0600, the user's runtime directory) that `exec`/`env` read,
