@@ -119,6 +119,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 60  # idle keep-alive connections are closed after this
+    # head and body leave in one write (so one TLS record), as a real API front sends a small answer;
+    # http.server flushes after each request
+    wbufsize = 64 * 1024
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox %s: " + format, self.client_address[0], *args)
