@@ -116,6 +116,9 @@ class SigningKeys:
     def key(self, date_stamp: str, region: str, service: str = SERVICE) -> bytes:
         """The derived signing key for this day and Region."""
         last = self._last
+        if isinstance(self._secret, Secret) and self._secret.wiped:
+            self._last = None
+            raise ValueError("this secret was wiped")  # a wiped key signs nothing more, cached or not
         if last is not None and last[0] == (date_stamp, region, service):
             return last[1]
         key = signing_key(self._secret, date_stamp, region, service)

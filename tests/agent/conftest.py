@@ -83,8 +83,9 @@ class AgentRig:
     def signed(self, call: str, params: dict[str, Any] | None = None, *, secret: str | None = None,
                access_key: str | None = None, now: _dt.datetime | None = None,
                body: bytes | None = None, extra: dict[str, str] | None = None,
-               host: str | None = None) -> requests.Response:
-        """POST a call to the agent signed like osc-sdk-python (host without port), with overrides."""
+               host: str | None = None, via: requests.Session | None = None) -> requests.Response:
+        """POST a call to the agent signed like osc-sdk-python (host without port), with overrides;
+        `via` another connection than the rig's own (a tool of its own)."""
         data = body if body is not None else json.dumps(params or {}).encode()
         host_header = host or self.agent.server.host_header
         headers = osc4_headers(access_key=access_key or self.agent.access_key,
@@ -93,7 +94,8 @@ class AgentRig:
                                path=f"/api/v1/{call}", body=data, now=now)
         headers["Host"] = host_header
         headers.update(extra or {})
-        return self.http.post(f"{self.agent.endpoint}/{call}", data=data, headers=headers, timeout=30)
+        http = via or self.http
+        return http.post(f"{self.agent.endpoint}/{call}", data=data, headers=headers, timeout=30)
 
     def close(self) -> None:
         self.http.close()

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ class Scripted:
     """A TLS server answering each request with the next scripted bytes (then closing if asked)."""
 
     context: ssl.SSLContext
-    answers: list[bytes | None]  # None: close the connection instead of answering
+    answers: list[bytes | list[bytes] | None]  # None: close instead; a list: one TLS record each, one segment
     bodies: list[bytes] = field(default_factory=list)  # what the server received, in order
     connections: int = 0
     close_after_each: bool = False  # close the connection after each answer
@@ -68,8 +69,12 @@ class Scripted:
                 answer = self.answers.pop(0)
                 if answer is None:
                     return
-                tls.sendall(answer)
-                if self.close_after_each or b"Connection: close" in answer:
+                parts = answer if isinstance(answer, list) else [answer]
+                tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)  # the records leave in one segment
+                for part in parts:
+                    tls.sendall(part)
+                tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+                if self.close_after_each or b"Connection: close" in parts[-1]:
                     return
 
     def url(self) -> str:
@@ -197,3 +202,84 @@ def test_a_chunked_answer_beyond_the_bound_is_refused(http: MtlsSession, scripte
     scripted.answers += [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 4 + b"0\r\n\r\n"]
     with pytest.raises(ApiUnavailable, match="larger than"):
         http.post_raw(scripted.url(), b"{}", {}, 10.0)
+
+
+def test_an_extra_answer_in_a_record_of_its_own_is_never_taken_for_the_next(
+        http: MtlsSession, scripted: Scripted) -> None:
+    # the answer and a forged second one as two TLS records in one TCP segment: the second lands in the
+    # TLS layer's buffers, not the reader's; the connection must not go back to the pool with it
+    scripted.answers += [[_ok(b'{"n": 1}'), _ok(b'{"injected": "stale"}')], _ok(b'{"n": 2}')]
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"n": 1}'
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"n": 2}'
+    assert scripted.connections == 2
+
+
+@pytest.mark.parametrize("answer,expected,reused", [
+    # 204 and 304 end at the blank line whatever their headers say (RFC 9112 6.3)
+    (b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", b"", True),
+    # both framings: read as chunked, but the connection is not trusted after
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n2\r\n{}\r\n0\r\n\r\n", b"{}",
+     False),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", b"{}", True),  # same value twice
+])
+def test_framing_edge_cases(http: MtlsSession, scripted: Scripted, answer: bytes, expected: bytes,
+                            reused: bool) -> None:
+    scripted.answers += [answer, _ok(b'{"next": 1}'), _ok(b'{"next": 1}')]
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == expected
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"next": 1}'
+    assert scripted.connections == (1 if reused else 2)
+
+
+@pytest.mark.parametrize("answer,words", [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 30\r\n\r\n{}", "conflicting content-length"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n" + _ok(b"{}"), "101"),
+    (b"HTTP/1.1 200 OK\r\nBad Name: v\r\nContent-Length: 2\r\n\r\n{}", "malformed header"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n", "cut short"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n" + b"T: x\r\n" * 101 + b"\r\n",
+     "trailers"),
+])
+def test_framings_that_could_desync_fail_plainly(http: MtlsSession, scripted: Scripted, answer: bytes,
+                                                 words: str) -> None:
+    scripted.close_after_each = True
+    scripted.answers += [answer]
+    with pytest.raises(ApiUnavailable) as info:
+        http.post_raw(scripted.url(), b"{}", {}, 10.0)
+    assert words in str(info.value) or words in repr(info.value.__cause__), (info.value, info.value.__cause__)
+
+
+def test_tiny_chunks_cost_no_more_memory_than_the_answer(http: MtlsSession, scripted: Scripted) -> None:
+    import tracemalloc
+
+    chunks = b"1\r\nx\r\n" * 200_000  # a 200 KB body in one-byte chunks
+    scripted.answers += [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n"]
+    tracemalloc.start()
+    try:
+        assert len(http.post_raw(scripted.url(), b"{}", {}, 10.0)[1]) == 200_000
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * 200_000, peak  # a list of one-byte chunks alone would hold ~7 MB
+
+
+def test_a_failed_sealed_write_closes_the_tls_connection(scripted: Scripted, _shared_server_pki: Path,  # noqa: F811
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.session.tls import deadline
+
+    scripted.answers += [_ok(b"{}")]
+    ctx_http = make_session(None, TrustConfig(extra_ca_file=str(_shared_server_pki / "ca.pem")), timeout=10.0)
+    try:
+        manager = ctx_http.adapters["https://"].poolmanager  # warm one connection, then break its next write
+        assert ctx_http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b"{}"
+        pool = next(iter(manager.pools._container.values()))
+        conn = pool.pool.queue[-1]
+        tls_sock = conn.sock
+
+        def broken(self: Any, data: Any, flags: int = 0) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        monkeypatch.setattr(deadline.BoundedSocket, "sendall", broken)
+        with pytest.raises(OSError):
+            tls_sock.sendall(b"POST / HTTP/1.1\r\n\r\n")
+        assert tls_sock._conn.closed  # sequence numbers moved on: never written to again
+    finally:
+        ctx_http.close()

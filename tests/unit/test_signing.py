@@ -252,3 +252,18 @@ def test_generic_canonical_request_matches_the_fixed_one() -> None:
         date_iso=date_iso,
         content_type="a/b",
     )
+
+
+def test_signing_keys_are_kept_per_day_and_region_and_die_with_the_secret() -> None:
+    from app.session.model import Secret
+    from app.session.signing import SigningKeys, signing_key
+
+    secret = Secret("s" * 40)
+    keys = SigningKeys(secret)
+    assert keys.key("20261204", "eu-west-2") == signing_key("s" * 40, "20261204", "eu-west-2")
+    assert keys.key("20261205", "eu-west-2") == signing_key("s" * 40, "20261205", "eu-west-2")
+    assert keys.key("20261205", "us-east-2") == signing_key("s" * 40, "20261205", "us-east-2")
+    assert "s" * 10 not in repr(keys)
+    secret.wipe()  # logout, renewal: a client still alive must not sign with the cached key
+    with pytest.raises(ValueError, match="wiped"):
+        keys.key("20261205", "us-east-2")

@@ -128,7 +128,7 @@ def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: 
             answer = _exchange(conn, head, body, session.max_answer, host)
             answered = True
             data = _decoded(answer, session.max_answer, host)
-            if answer.will_close:
+            if answer.will_close or conn.sock.buffered():  # (more came than the answer: not reused)
                 conn.close()
             else:
                 pool._put_conn(conn)  # kept for the next call

@@ -10,6 +10,7 @@ raises http.client's own exception types, so callers and their tests see the sam
 from __future__ import annotations
 
 import http.client
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,9 +121,13 @@ def _status_line(line: bytes) -> tuple[int, int]:
     return (1 if version == b"HTTP/1.1" else 0), int(code)
 
 
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FRAMING = ("content-length", "transfer-encoding")
+
+
 def _parse_head(head: bytes) -> tuple[int, int, dict[str, str]]:
     lines = head.split(b"\r\n")
-    if any(len(line) > _MAX_LINE for line in lines):
+    if len(head) > _MAX_LINE and any(len(line) > _MAX_LINE for line in lines):
         raise http.client.LineTooLong("header line")
     if len(lines) - 1 > _MAX_HEADERS:
         raise http.client.HTTPException(f"got more than {_MAX_HEADERS} headers")
@@ -130,52 +135,57 @@ def _parse_head(head: bytes) -> tuple[int, int, dict[str, str]]:
     headers: dict[str, str] = {}
     for raw in lines[1:]:
         name, sep, value = raw.partition(b":")
-        if not sep or not name or name != name.strip():
+        if not sep or not _TOKEN.fullmatch(name):
             raise http.client.HTTPException("malformed header line")
-        headers.setdefault(name.decode("latin-1").lower(), value.strip(b" \t").decode("latin-1"))
+        key, text = name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")
+        if key in headers:
+            if key in _FRAMING and headers[key] != text:  # two framings: the next answer could be misread
+                raise http.client.HTTPException(f"conflicting {key} headers")
+            continue
+        headers[key] = text
     return minor, status, headers
 
 
 def _chunked(reader: _Reader, limit: int, status: int) -> bytes:
-    parts: list[bytes] = []
-    size = 0
+    body = bytearray()  # one buffer: a list of tiny chunks costs ~50 bytes of Python per chunk
     while True:
         text = reader.line().split(b";", 1)[0].strip()
-        try:
-            n = int(text, 16)
-        except ValueError as e:
-            raise http.client.IncompleteRead(b"") from e
-        if n < 0:
-            raise http.client.IncompleteRead(b"")
+        if not text or len(text) > 16 or not all(c in b"0123456789abcdefABCDEF" for c in text):
+            raise http.client.IncompleteRead(b"")  # (int() would also take "+1", "-0" or "1_0")
+        n = int(text, 16)
         if n == 0:
-            while reader.line():  # trailers, up to the blank line
-                pass
-            return b"".join(parts)
-        size += n
-        if size > limit:
+            for _ in range(_MAX_HEADERS + 1):  # trailers, up to the blank line (bounded as headers are)
+                if not reader.line():
+                    return bytes(body)
+            raise http.client.HTTPException(f"got more than {_MAX_HEADERS} trailers")
+        if len(body) + n > limit:
             raise AnswerTooLarge(status)
-        parts.append(reader.exactly(n))
+        body += reader.exactly(n)
         if reader.exactly(2) != b"\r\n":
             raise http.client.IncompleteRead(b"")
 
 
 def read_answer(recv: Recv, limit: int) -> Answer:
-    """Read one answer to a POST (1xx answers skipped); the body at most `limit` bytes."""
+    """Read one answer to a POST (100/102/103 skipped); the body at most `limit` bytes."""
     reader = _Reader(recv)
     while True:
         minor, status, headers = _parse_head(reader.head())
+        if status == 101:  # nobody asked to switch protocols: what follows is not an answer to us
+            raise http.client.HTTPException("unexpected 101 Switching Protocols")
         if not 100 <= status < 200:
             break
     connection = headers.get("connection", "").lower()
     will_close = "close" in connection or (minor == 0 and "keep-alive" not in connection)
     encoding = headers.get("transfer-encoding")
     length = headers.get("content-length")
-    if encoding is not None:
+    if status in _NO_BODY:  # ends at the blank line whatever the headers say (RFC 9112 6.3)
+        body = b""
+    elif encoding is not None:
         if encoding.strip().lower() != "chunked":
             raise http.client.HTTPException(f"unsupported Transfer-Encoding {encoding[:40]!r}")
         body = _chunked(reader, limit, status)
-    elif status in _NO_BODY:
-        body = b""
+        # both framings, or chunks from HTTP/1.0: read as chunked, but the connection is not trusted after
+        will_close = will_close or length is not None or minor == 0
     elif length is not None:
         if not length.strip().isdigit():
             raise http.client.HTTPException("malformed Content-Length")

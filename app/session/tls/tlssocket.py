@@ -208,8 +208,18 @@ class TlsSocket:
             nonce = (fixed ^ state.seqnum).to_bytes(12, "big")
             out.append(header + aead.encrypt(nonce, inner, header))
             state.seqnum += 1
-        conn.sock.socket.sendall(b"".join(out))
+        try:
+            conn.sock.socket.sendall(b"".join(out))
+        except BaseException:
+            # the sequence numbers moved on and part of a record may be out: this connection is done, as
+            # tlslite's own writer does on a socket error (closed, its session not resumable)
+            conn._shutdown(False)
+            raise
         return True
+
+    def buffered(self) -> bool:
+        """Whether bytes beyond what was read wait in the TLS layer (decrypted, or records not yet read)."""
+        return bool(self._conn._readBuffer) or bool(self._conn.sock._read_buffer)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         try:

@@ -62,7 +62,7 @@ _cache_lock = threading.Lock()
 CA_FILE_LIMIT = 4 << 20  # bytes
 
 _default_anchors: list[x509.Certificate] | None = None
-_store_cache: dict[tuple[str | None, float], Store] = {}
+_store_cache: dict[tuple[str, tuple[float, ...]], Store] = {}
 
 
 def _default_certs() -> list[x509.Certificate]:
@@ -100,16 +100,16 @@ class TrustConfig:
         files = [self.extra_ca_file] if self.extra_ca_file else []
         return files + [f for f in self.more_ca_files if f and f not in files]
 
-    def anchors_key(self) -> tuple[str, float]:
+    def anchors_key(self) -> tuple[str, tuple[float, ...]]:
         """Which anchors are in force: changes when an extra CA file changes (TLS resumption state
         verified under other anchors must not be reused)."""
-        mtime = 0.0
+        mtimes = []
         for path in self._files():
             try:
-                mtime += Path(path).stat().st_mtime
+                mtimes.append(Path(path).stat().st_mtime)
             except OSError as e:
                 raise ConfigError(f"Cannot read the CA file {path}: {e.strerror}", path=path) from e
-        return (f"{'|'.join(self._files())}|{self.include_defaults}", mtime)
+        return (f"{'|'.join(self._files())}|{self.include_defaults}", tuple(mtimes))
 
     def store(self) -> Store:
         """The verification store (built once per file content and cached)."""
