@@ -12,10 +12,13 @@ trap 'rm -rf "$tmp"' EXIT
 "$PY" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --upgrade pip
 "$tmp/venv/bin/python" -m pip install -q ".[test,dev,package]"
+# pins for other platforms (marker lines) cannot be resolved here: they are carried over as they are
+other_platforms=$(grep -E '^#? ?macOS only|; *sys_platform' constraints.txt || true)
 {
   echo "# Every Python package the product, its tests and its installers use, pinned to versions the"
   echo "# suite passed with. scripts/setup.sh and packaging/ install with '-c constraints.txt'."
   echo "# Refresh: scripts/lock.sh, then ./scripts/test.sh; commit only a green run. Made with $("$tmp/venv/bin/python" -V)."
   "$tmp/venv/bin/python" -m pip freeze --exclude-editable --all | grep -vE '^(osc-trusted-login|pip|setuptools|wheel)=='
+  if [ -n "$other_platforms" ]; then echo "$other_platforms"; fi
 } > constraints.txt
 echo "lock: wrote constraints.txt ($(grep -vc '^#' constraints.txt) pins); now run ./scripts/test.sh"
