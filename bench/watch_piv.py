@@ -40,25 +40,9 @@ from app.sandbox.pki import CertificateAuthority  # noqa: E402
 from app.tokens.p11.registry import load_module, unload_all  # noqa: E402
 from app.tokens.pin import Pin  # noqa: E402
 from app.tokens.watch import TokenIdentity, TokenWatch, WatchEvent, WatchEventKind  # noqa: E402
+from tests.rigs.events import Recorder  # noqa: E402
 from tests.rigs.pcsc.pcsclite import SCARD_STATE_EMPTY, PcscClient  # noqa: E402
 from tests.rigs.pcsc.rig import PcscRig, RigCard, unavailable_reason, wait_until  # noqa: E402
-
-
-class Waiter:
-    def __init__(self) -> None:
-        self.events: list[WatchEvent] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, e: WatchEvent) -> None:
-        with self.cond:
-            self.events.append(e)
-            self.cond.notify_all()
-
-    def next(self, kind: WatchEventKind, after: int, timeout: float = 30.0) -> WatchEvent:
-        with self.cond:
-            if not self.cond.wait_for(lambda: any(e.kind is kind for e in self.events[after:]), timeout):
-                raise RuntimeError(f"no {kind} within {timeout} s")
-            return next(e for e in self.events[after:] if e.kind is kind)
 
 
 def _idle(rig: PcscRig, card: RigCard, seconds: float) -> tuple[int, float, float]:
@@ -72,7 +56,7 @@ def _removals(rig: PcscRig, card: RigCard, watch_identity: TokenIdentity, n: int
     """n removals with the event watch and a bare PC/SC wait on the same reader."""
     reader = rig.reader_names()[0]
     out = []
-    waiter = Waiter()
+    waiter: Recorder[WatchEvent] = Recorder(timeout=30.0)
     module = load_module(rig.module_path)
     watch = TokenWatch(watch_identity, module, waiter, events=module.pump)
     watch.start()
@@ -90,19 +74,19 @@ def _removals(rig: PcscRig, card: RigCard, watch_identity: TokenIdentity, n: int
             t = threading.Thread(target=bare, daemon=True)
             t.start()
             time.sleep(0.3)  # let the bare wait block (a wait, not a measurement)
-            k = len(waiter.events)
+            k = waiter.count()
             t0 = time.monotonic()
             rig.remove(0)
-            removed = waiter.next(WatchEventKind.REMOVED, k)
+            removed = waiter.wait(lambda e: e.kind is WatchEventKind.REMOVED, after=k)
             t.join(30)
             client.close()
             if "pcsc" in seen:
                 out.append({"pcscd_ms": (seen["pcsc"] - t0) * 1000,
                             "watch_ms": (removed.at_monotonic - t0) * 1000,
                             "ours_ms": (removed.at_monotonic - seen["pcsc"]) * 1000})
-            k = len(waiter.events)
+            k = waiter.count()
             rig.insert(card, 0)
-            waiter.next(WatchEventKind.INSERTED, k)
+            waiter.wait(lambda e: e.kind is WatchEventKind.INSERTED, after=k)
     finally:
         watch.stop()
     return out
@@ -129,13 +113,13 @@ def run(idle_seconds: float, removals: int) -> dict[str, Any]:
             # reference: the same process, logged in, no watch
             ref_apdus, ref_cpu, ref_wall = _idle(rig, card, idle_seconds)
             # before: the polling watch (no events), at the product's settings
-            polling = TokenWatch(ident, module, Waiter(), interval=0.25)
+            polling = TokenWatch(ident, module, Recorder[WatchEvent](), interval=0.25)
             polling.start()
             time.sleep(1.0)
             poll_apdus, poll_cpu, poll_wall = _idle(rig, card, idle_seconds)
             polling.stop()
             # after: the event watch
-            events = TokenWatch(ident, module, Waiter(), events=module.pump)
+            events = TokenWatch(ident, module, Recorder[WatchEvent](), events=module.pump)
             events.start()
             wait_until(lambda: events.polls >= 1, what="the watch's first check")
             time.sleep(1.0)
