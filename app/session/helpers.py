@@ -12,6 +12,7 @@ from app.session.errors import ApiError
 from app.session.model import (
     EndReason,
     LoginRequest,
+    Notice,
     SessionInfo,
 )
 from app.session.ports import AccessPolicy, AccountSummary, OpenedCertificate, SessionApi, TemporaryKey
@@ -123,18 +124,18 @@ def parse_iso(value: str | None) -> float | None:
     return d.timestamp()
 
 
-def read_account(api: SessionApi, warnings: list[str]) -> AccountSummary:
+def read_account(api: SessionApi, warnings: list[Notice]) -> AccountSummary:
     """The account's id and e-mail, or an empty summary (and a warning) when the user may not read it."""
     try:
         return api.read_account()
     except ApiError as e:
         # EIM users may not be allowed to read the account: the session still works.
-        warnings.append(f"The account could not be read ({e}).")
+        warnings.append(Notice(f"The account could not be read ({e}).", "account_unreadable", str(e)))
         return AccountSummary(None, None)
 
 
 def session_info(req: LoginRequest, endpoint: str, opened: OpenedCertificate | None, key: TemporaryKey | None,
-                 policy: AccessPolicy, grace: float, account: AccountSummary, warnings: list[str],
+                 policy: AccessPolicy, grace: float, account: AccountSummary, warnings: list[Notice],
                  tls_summary: str | None) -> SessionInfo:
     """What the session window shows, from what the login gathered."""
     return SessionInfo(

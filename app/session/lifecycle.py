@@ -55,6 +55,7 @@ from app.session.model import (
     EndReason,
     EventKind,
     LoginRequest,
+    Notice,
     SessionEvent,
     SessionInfo,
     SessionState,
@@ -230,7 +231,7 @@ class TrustedSession(KeyRenewal, KeyRevocation):
         self._start_dispatcher()
         self._set_state(SessionState.AUTHENTICATING)
         req = self._request
-        warnings: list[str] = []
+        warnings: list[Notice] = []
         try:
             self._connection = self._backend.connect(req, self._login_signer(req))
             self._check_login_continues()
@@ -292,7 +293,7 @@ class TrustedSession(KeyRenewal, KeyRevocation):
         self._emit(EventKind.PROGRESS, message="Checking the account...", data={"step": "account"})
         return opened
 
-    def _go_live(self, key: TemporaryKey | None, warnings: list[str], grace: float,
+    def _go_live(self, key: TemporaryKey | None, warnings: list[Notice], grace: float,
                  policy: AccessPolicy) -> BaseException | None:
         """Become ACTIVE unless the login was cancelled meanwhile (then return why)."""
         assert self._info is not None
@@ -310,14 +311,14 @@ class TrustedSession(KeyRenewal, KeyRevocation):
                            data={"access_key_id": key.access_key_id,
                                  "expiration_date": key.expiration_date})
             for w in warnings:
-                self._emit(EventKind.WARNING, message=w)
+                self._emit(EventKind.WARNING, message=w, data=w.event_data())
             self._set_state(SessionState.ACTIVE,
                             data={"grace_seconds": grace, "trusted_env": policy.require_trusted_env,
                                   "card": self._info.card_label})
         return None
 
     def _create_key(self, login_api: SessionApi, policy: AccessPolicy,
-                    warnings: list[str]) -> tuple[TemporaryKey | None, SessionApi]:
+                    warnings: list[Notice]) -> tuple[TemporaryKey | None, SessionApi]:
         req = self._request
         lifetime = self._settings.key_lifetime_seconds
         if policy.max_key_seconds:
@@ -340,8 +341,9 @@ class TrustedSession(KeyRenewal, KeyRevocation):
                 raise type(e)(f"No temporary access key could be created: {why}.", code=e.code, type=e.type,
                               details=e.details, request_id=e.request_id, http_status=e.http_status,
                               call=e.call) from e
-            warnings.append(f"No temporary access key could be created ({why}); this session signs its "
-                            "calls with the access key you gave, which stays valid after the session.")
+            warnings.append(Notice(f"No temporary access key could be created ({why}); this session signs "
+                                   "its calls with the access key you gave, which stays valid after the "
+                                   "session.", "no_temporary_key", why, quota=isinstance(e, QuotaExceeded)))
             self._api = login_api
             return None, login_api
         self._key_in_flight = None
@@ -552,18 +554,20 @@ class TrustedSession(KeyRenewal, KeyRevocation):
                                  self._check_relogin, plain_text)
             except PinCancelled:
                 self._emit(EventKind.WARNING, message="The card's PIN was not given: the countdown goes on. "
-                           "Remove and insert the card, or unlock it, to continue the session.")
+                           "Remove and insert the card, or unlock it, to continue the session.",
+                           data={"warning": "pin_not_given"})
                 return
             except (PinIncorrect, PinLocked) as e:
                 self._emit(EventKind.WARNING, message=f"{plain_text(e)} The countdown goes on.",
-                           data=pin_error_data(e))
+                           data={"warning": "pin_refused", **pin_error_data(e)})
                 return
             except TokenNotPresent:
                 return  # removed again during the prompt: the watch reports it
             except Exception as e:  # KeyNotFound (not the same certificate), a module error...
                 log.warning("re-login to the card failed: %s", type(e).__name__)
                 self._emit(EventKind.WARNING, message=f"The card could not be unlocked ({plain_text(e)}); "
-                           "the countdown goes on.")
+                           "the countdown goes on.",
+                           data={"warning": "unlock_failed", "detail": plain_text(e)})
                 return
             with self._lock:
                 if self._phase is not _Phase.LIVE or not self._card_present:

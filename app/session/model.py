@@ -125,6 +125,26 @@ class SessionEvent:
         return out
 
 
+class Notice(str):
+    """A warning worded in plain English (the string itself), with a stable `code`, the English `detail`
+    of its cause and its `params`: a face that speaks another language words it from those (the window,
+    app/ui/errors.describe_warning); everything else uses it as the string it is."""
+
+    code: str
+    detail: str
+    params: dict[str, Any]
+
+    def __new__(cls, text: str, code: str, detail: str = "", **params: Any) -> Notice:
+        """`text` in English; `code` names the kind of warning."""
+        self = super().__new__(cls, text)
+        self.code, self.detail, self.params = code, detail, params
+        return self
+
+    def event_data(self) -> dict[str, Any]:
+        """What a WARNING event carries besides its message."""
+        return {"warning": self.code, "detail": self.detail, **self.params}
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     """What the session window shows once logged in."""

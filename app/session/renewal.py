@@ -109,7 +109,9 @@ class KeyRenewal:
         except Exception as e:  # it still expires on its own, soon: say so
             self._emit(EventKind.WARNING,
                        message=f"The previous temporary access key {old.access_key_id} could not be deleted "
-                               f"({plain_text(e)}); it stays valid until {old.expiration_date}.")
+                               f"({plain_text(e)}); it stays valid until {old.expiration_date}.",
+                       data={"warning": "old_key_not_deleted", "detail": plain_text(e),
+                             "access_key_id": old.access_key_id, "until": old.expiration_date})
         else:
             self._emit(EventKind.KEY_REVOKED, message=f"Temporary access key {old.access_key_id} deleted "
                        "(renewed).", data={"access_key_id": old.access_key_id, "renewed": True})

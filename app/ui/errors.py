@@ -377,3 +377,60 @@ def describe_end(reason: EndReason, key_revoked: bool | None, message: str | Non
             "in Cockpit if this computer is not trusted.",
         )
     return title, text
+
+
+# --- warnings during a session (the core's Notice codes; app.session.model.Notice) ---
+
+
+def describe_warning(message: str, data: dict[str, Any] | None = None) -> str:
+    """A session warning in the UI's language: from its code and parameters when the core gave them,
+    the core's English words otherwise. Technical details of a cause stay as the core wrote them."""
+    data = data or {}
+    detail = str(data.get("detail") or "")
+    code = data.get("warning")
+    if code == "account_unreadable":
+        return translate("describe", "The account could not be read (%1).").replace("%1", detail)
+    if code == "no_temporary_key":
+        why = translate("describe", "the access key quota is full: at most 10 keys per user") \
+            if data.get("quota") else detail
+        return translate(
+            "describe",
+            "No temporary access key could be created (%1); this session signs its calls with the access "
+            "key you gave, which stays valid after the session.",
+        ).replace("%1", why)
+    if code == "pin_not_given":
+        return translate(
+            "describe",
+            "The card's PIN was not given: the countdown goes on. Remove and insert the card, or unlock it, "
+            "to continue the session.",
+        )
+    if code == "pin_refused":
+        return _pin_refused_in_grace(data)
+    if code == "unlock_failed":
+        return translate("describe", "The card could not be unlocked (%1); the countdown goes on.").replace(
+            "%1", detail)
+    if code == "old_key_not_deleted":
+        return (
+            translate("describe", "The previous temporary access key %1 could not be deleted (%2); it stays "
+                                  "valid until %3.")
+            .replace("%1", str(data.get("access_key_id") or "?"))
+            .replace("%2", detail)
+            .replace("%3", str(data.get("until") or "?"))
+        )
+    return message
+
+
+def _pin_refused_in_grace(data: dict[str, Any]) -> str:
+    if data.get("pin_locked"):
+        return translate(
+            "describe",
+            "The card's PIN is blocked after too many wrong tries; the countdown goes on. Contact your "
+            "security officer.",
+        )
+    text = translate("describe", "Wrong PIN; the countdown goes on.")
+    tries = data.get("tries_left")
+    if data.get("final_try") or tries == 1:
+        text += " " + translate("describe", "Warning: one more wrong PIN will lock the card.")
+    elif tries is not None:
+        text += " " + translate("describe", "Tries left: %1.").replace("%1", str(tries))
+    return text

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.session.model import AuthMethod, SessionInfo
+from app.session.model import AuthMethod, Notice, SessionInfo
+from app.ui.errors import describe_warning
 from app.ui.fit import fit_to_screen
 from app.ui.key_expiry import KeyExpiryNotice, expiry_text, parse_expiry
 
@@ -260,7 +261,9 @@ class SessionWindow(QWidget):
             self.grace.setText(self.tr("not watched (certificate file)"))
         self.tls.setText(info.tls_summary or dash)
         if info.warnings:
-            self.show_notice("\n".join(info.warnings))
+            # a Notice carries its code: worded in the UI's language (the core's English otherwise)
+            self.show_notice("\n".join(describe_warning(w, w.event_data() if isinstance(w, Notice) else None)
+                                       for w in info.warnings))
         self.state_label.setText(self.tr("Session active."))
         self.logout_button.setEnabled(True)
         self.refresh_button.setEnabled(True)

@@ -285,17 +285,17 @@
         <translation>Se re&amp;connecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/key_expiry.py" line="83"/>
+        <location filename="../../app/ui/key_expiry.py" line="84"/>
         <source>Renewing the temporary key...</source>
         <translation>Renouvellement de la clé temporaire...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/key_expiry.py" line="85"/>
+        <location filename="../../app/ui/key_expiry.py" line="86"/>
         <source>The temporary key has expired: the session ends.</source>
         <translation>La clé temporaire a expiré : la session se termine.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/key_expiry.py" line="87"/>
+        <location filename="../../app/ui/key_expiry.py" line="88"/>
         <source>The temporary key expires %1. Renew it now (the card signs a new one, the session goes on) or log in again.</source>
         <translation>La clé temporaire expire %1. Renouvelez-la maintenant (la carte en signe une nouvelle, la session continue) ou reconnectez-vous.</translation>
     </message>
@@ -864,8 +864,8 @@
         <translation>Insérez la même carte dans les %1 pour garder la session.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="344"/>
-        <location filename="../../app/ui/flows/session_view.py" line="363"/>
+        <location filename="../../app/ui/flows/session_view.py" line="345"/>
+        <location filename="../../app/ui/flows/session_view.py" line="364"/>
         <source>%1: session active</source>
         <translation>%1 : session active</translation>
     </message>
@@ -875,22 +875,22 @@
         <translation>&lt;b&gt;La carte est de retour.&lt;/b&gt; Déverrouillage...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="347"/>
+        <location filename="../../app/ui/flows/session_view.py" line="348"/>
         <source>&amp;Show the session</source>
         <translation>&amp;Afficher la session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="348"/>
+        <location filename="../../app/ui/flows/session_view.py" line="349"/>
         <source>Log &amp;out</source>
         <translation>Se déc&amp;onnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="349"/>
+        <location filename="../../app/ui/flows/session_view.py" line="350"/>
         <source>&amp;Quit (logs out)</source>
         <translation>&amp;Quitter (déconnecte)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/flows/session_view.py" line="379"/>
+        <location filename="../../app/ui/flows/session_view.py" line="380"/>
         <source>Card removed: the session ends in %1</source>
         <translation>Carte retirée : la session se termine dans %1</translation>
     </message>
@@ -898,254 +898,254 @@
 <context>
     <name>SessionWindow</name>
     <message>
-        <location filename="../../app/ui/session_window.py" line="46"/>
+        <location filename="../../app/ui/session_window.py" line="47"/>
         <source>1 hour</source>
         <translation>1 heure</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="46"/>
+        <location filename="../../app/ui/session_window.py" line="47"/>
         <source>%n hours</source>
         <translation>%n heures</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="51"/>
+        <location filename="../../app/ui/session_window.py" line="52"/>
         <source>1 minute</source>
         <translation>1 minute</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="51"/>
+        <location filename="../../app/ui/session_window.py" line="52"/>
         <source>%n minutes</source>
         <translation>%n minutes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="52"/>
+        <location filename="../../app/ui/session_window.py" line="53"/>
         <source>%n seconds</source>
         <translation>%n secondes</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="144"/>
+        <location filename="../../app/ui/session_window.py" line="145"/>
         <source>&amp;Unlock card...</source>
         <translation>&amp;Déverrouiller la carte...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="156"/>
+        <location filename="../../app/ui/session_window.py" line="157"/>
         <source>Account</source>
         <translation>Compte</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="161"/>
+        <location filename="../../app/ui/session_window.py" line="162"/>
         <source>Account ID:</source>
         <translation>ID du compte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="162"/>
+        <location filename="../../app/ui/session_window.py" line="163"/>
         <source>Email:</source>
         <translation>E-mail :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="164"/>
+        <location filename="../../app/ui/session_window.py" line="165"/>
         <source>Logged in as:</source>
         <translation>Connecté en tant que :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="166"/>
+        <location filename="../../app/ui/session_window.py" line="167"/>
         <source>Region / endpoint:</source>
         <translation>Région / point d’accès :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="74"/>
-        <location filename="../../app/ui/session_window.py" line="171"/>
+        <location filename="../../app/ui/session_window.py" line="75"/>
+        <location filename="../../app/ui/session_window.py" line="172"/>
         <source>Session</source>
         <translation>Session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="89"/>
+        <location filename="../../app/ui/session_window.py" line="90"/>
         <source>Session notice</source>
         <translation>Avis de session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="132"/>
+        <location filename="../../app/ui/session_window.py" line="133"/>
         <source>Card removed</source>
         <translation>Carte retirée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="135"/>
+        <location filename="../../app/ui/session_window.py" line="136"/>
         <source>Time left before the session ends</source>
         <translation>Temps restant avant la fin de la session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="182"/>
+        <location filename="../../app/ui/session_window.py" line="183"/>
         <source>Method:</source>
         <translation>Méthode :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="183"/>
+        <location filename="../../app/ui/session_window.py" line="184"/>
         <source>Certificate:</source>
         <translation>Certificat :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="184"/>
+        <location filename="../../app/ui/session_window.py" line="185"/>
         <source>Card:</source>
         <translation>Carte :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="185"/>
+        <location filename="../../app/ui/session_window.py" line="186"/>
         <source>Temporary key:</source>
         <translation>Clé temporaire :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="186"/>
+        <location filename="../../app/ui/session_window.py" line="187"/>
         <source>Key expires:</source>
         <translation>Expiration de la clé :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="187"/>
+        <location filename="../../app/ui/session_window.py" line="188"/>
         <source>Trusted session:</source>
         <translation>Session de confiance :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="188"/>
+        <location filename="../../app/ui/session_window.py" line="189"/>
         <source>If the card is removed:</source>
         <translation>Si la carte est retirée :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="189"/>
+        <location filename="../../app/ui/session_window.py" line="190"/>
         <source>Connection:</source>
         <translation>Connexion :</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="194"/>
+        <location filename="../../app/ui/session_window.py" line="195"/>
         <source>Virtual machines</source>
         <translation>Machines virtuelles</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="199"/>
+        <location filename="../../app/ui/session_window.py" line="200"/>
         <source>VM ID</source>
         <translation>ID de VM</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="199"/>
+        <location filename="../../app/ui/session_window.py" line="200"/>
         <source>Name</source>
         <translation>Nom</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="199"/>
+        <location filename="../../app/ui/session_window.py" line="200"/>
         <source>State</source>
         <translation>État</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="199"/>
+        <location filename="../../app/ui/session_window.py" line="200"/>
         <source>Type</source>
         <translation>Type</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="200"/>
+        <location filename="../../app/ui/session_window.py" line="201"/>
         <source>Private IP</source>
         <translation>IP privée</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="209"/>
+        <location filename="../../app/ui/session_window.py" line="210"/>
         <source>&amp;Refresh</source>
         <translation>Actualise&amp;r</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="222"/>
+        <location filename="../../app/ui/session_window.py" line="223"/>
         <source>Log &amp;out</source>
         <translation>Se déc&amp;onnecter</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="225"/>
+        <location filename="../../app/ui/session_window.py" line="226"/>
         <source>Set up certificate &amp;login...</source>
         <translation>Conne&amp;xion par certificat...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="244"/>
+        <location filename="../../app/ui/session_window.py" line="245"/>
         <source>Login and password</source>
         <translation>Identifiant et mot de passe</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="245"/>
+        <location filename="../../app/ui/session_window.py" line="246"/>
         <source>Access key</source>
         <translation>Clé d’accès</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="246"/>
+        <location filename="../../app/ui/session_window.py" line="247"/>
         <source>none</source>
         <translation>aucun</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="247"/>
+        <location filename="../../app/ui/session_window.py" line="248"/>
         <source>none (certificate file)</source>
         <translation>aucune (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="248"/>
+        <location filename="../../app/ui/session_window.py" line="249"/>
         <source>none (your own key is used)</source>
         <translation>aucune (votre propre clé est utilisée)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="252"/>
+        <location filename="../../app/ui/session_window.py" line="253"/>
         <source>Yes: activated through the API (RequireTrustedEnv)</source>
         <translation>Oui : activée par l’API (RequireTrustedEnv)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="254"/>
+        <location filename="../../app/ui/session_window.py" line="255"/>
         <source>No: simulated by this application</source>
         <translation>Non : simulée par cette application</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="257"/>
+        <location filename="../../app/ui/session_window.py" line="258"/>
         <source>the session ends %1 later</source>
         <translation>la session se termine %1 plus tard</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="260"/>
+        <location filename="../../app/ui/session_window.py" line="261"/>
         <source>not watched (certificate file)</source>
         <translation>non surveillée (fichier de certificat)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="264"/>
-        <location filename="../../app/ui/session_window.py" line="344"/>
+        <location filename="../../app/ui/session_window.py" line="267"/>
+        <location filename="../../app/ui/session_window.py" line="349"/>
         <source>Session active.</source>
         <translation>Session active.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="281"/>
+        <location filename="../../app/ui/session_window.py" line="284"/>
         <source>%n VM(s), read at %1</source>
         <translation>%n VM, lues à %1</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="330"/>
+        <location filename="../../app/ui/session_window.py" line="335"/>
         <source>&lt;b&gt;The card was removed.&lt;/b&gt; The session stays usable meanwhile. Insert the same card to keep it; when the time runs out, the session ends and its temporary key is revoked.</source>
         <translation>&lt;b&gt;La carte a été retirée.&lt;/b&gt; La session reste utilisable en attendant. Insérez la même carte pour la garder ; à la fin du décompte, la session se termine et sa clé temporaire est révoquée.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="332"/>
+        <location filename="../../app/ui/session_window.py" line="337"/>
         <source>Card removed: the session is in its grace period.</source>
         <translation>Carte retirée : la session est dans son délai de grâce.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="359"/>
+        <location filename="../../app/ui/session_window.py" line="364"/>
         <source>&lt;b&gt;The card is back but not unlocked.&lt;/b&gt; The session stays usable meanwhile; unlock the card before the time runs out to keep it.</source>
         <translation>&lt;b&gt;La carte est revenue mais n’est pas déverrouillée.&lt;/b&gt; La session reste utilisable en attendant ; déverrouillez la carte avant la fin du décompte pour la garder.</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="374"/>
+        <location filename="../../app/ui/session_window.py" line="379"/>
         <source>%1 left before the session ends</source>
         <translation>%1 avant la fin de la session</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="377"/>
+        <location filename="../../app/ui/session_window.py" line="382"/>
         <source>%1 - card removed - %2</source>
         <translation>%1 - carte retirée - %2</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="387"/>
+        <location filename="../../app/ui/session_window.py" line="392"/>
         <source>Reading the VMs...</source>
         <translation>Lecture des VM...</translation>
     </message>
     <message>
-        <location filename="../../app/ui/session_window.py" line="393"/>
+        <location filename="../../app/ui/session_window.py" line="398"/>
         <source>Logging out: revoking the temporary key...</source>
         <translation>Déconnexion : révocation de la clé temporaire...</translation>
     </message>
@@ -1335,11 +1335,13 @@
     </message>
     <message>
         <location filename="../../app/ui/errors.py" line="52"/>
+        <location filename="../../app/ui/errors.py" line="434"/>
         <source>Warning: one more wrong PIN will lock the card.</source>
         <translation>Attention : un code PIN erroné de plus bloquera la carte.</translation>
     </message>
     <message>
         <location filename="../../app/ui/errors.py" line="53"/>
+        <location filename="../../app/ui/errors.py" line="435"/>
         <source>Tries left: %1.</source>
         <translation>Essais restants : %1.</translation>
     </message>
@@ -1684,6 +1686,46 @@
         <translation>Erreur de session</translation>
     </message>
     <message>
+        <location filename="../../app/ui/errors.py" line="392"/>
+        <source>The account could not be read (%1).</source>
+        <translation>Le compte n’a pas pu être lu (%1).</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="395"/>
+        <source>the access key quota is full: at most 10 keys per user</source>
+        <translation>le quota de clés d’accès est atteint : au plus 10 clés par utilisateur</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="400"/>
+        <source>No temporary access key could be created (%1); this session signs its calls with the access key you gave, which stays valid after the session.</source>
+        <translation>Aucune clé d’accès temporaire n’a pu être créée (%1) ; cette session signe ses appels avec la clé d’accès que vous avez donnée, qui reste valide après la session.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="407"/>
+        <source>The card&apos;s PIN was not given: the countdown goes on. Remove and insert the card, or unlock it, to continue the session.</source>
+        <translation>Le code PIN de la carte n’a pas été saisi : le décompte continue. Retirez et réinsérez la carte, ou déverrouillez-la, pour poursuivre la session.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="410"/>
+        <source>The card could not be unlocked (%1); the countdown goes on.</source>
+        <translation>La carte n’a pas pu être déverrouillée (%1) ; le décompte continue.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="416"/>
+        <source>The previous temporary access key %1 could not be deleted (%2); it stays valid until %3.</source>
+        <translation>L’ancienne clé d’accès temporaire %1 n’a pas pu être supprimée (%2) ; elle reste valide jusqu’au %3.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="430"/>
+        <source>The card&apos;s PIN is blocked after too many wrong tries; the countdown goes on. Contact your security officer.</source>
+        <translation>Le code PIN de la carte est bloqué après trop d’essais erronés ; le décompte continue. Contactez votre responsable sécurité.</translation>
+    </message>
+    <message>
+        <location filename="../../app/ui/errors.py" line="431"/>
+        <source>Wrong PIN; the countdown goes on.</source>
+        <translation>Code PIN incorrect ; le décompte continue.</translation>
+    </message>
+    <message>
         <location filename="../../app/ui/errors.py" line="38"/>
         <source>Unexpected error</source>
         <translation>Erreur inattendue</translation>
@@ -1872,7 +1914,7 @@
         <translation>interdit par votre organisation (cartes à puce uniquement)</translation>
     </message>
     <message>
-        <location filename="../../app/ui/policy_marks.py" line="148"/>
+        <location filename="../../app/ui/policy_marks.py" line="137"/>
         <source>not allowed by your organisation (issuer)</source>
         <translation>interdit par votre organisation (émetteur)</translation>
     </message>

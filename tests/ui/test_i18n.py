@@ -331,3 +331,29 @@ def test_french_also_translates_qts_own_words(qapp: Any) -> None:
         box.deleteLater()
     finally:
         install_language("en")
+
+
+def test_session_warnings_are_worded_in_french(french: Lookups) -> None:
+    """The core's warnings carry a code (app.session.model.Notice): the window words each in French; the
+    cause's technical detail stays as the core wrote it; an unknown code keeps the core's English."""
+    from app.session.model import Notice
+    from app.ui.errors import describe_warning
+
+    cases = {
+        "account_unreadable": ({"detail": "HTTP 403"}, "Le compte n\u2019a pas pu être lu (HTTP 403)."),
+        "no_temporary_key": ({"detail": "x", "quota": True}, "le quota de clés d\u2019accès est atteint"),
+        "pin_not_given": ({}, "le décompte continue"),
+        "pin_refused": ({"tries_left": 1, "final_try": True}, "Code PIN incorrect ; le décompte continue."),
+        "unlock_failed": ({"detail": "CKR_DEVICE_ERROR"}, "(CKR_DEVICE_ERROR) ; le décompte continue"),
+        "old_key_not_deleted": ({"detail": "timeout", "access_key_id": "AK1", "until": "2026-12-05"},
+                                "temporaire AK1 n\u2019a pas pu être supprimée (timeout)"),
+    }
+    for code, (data, french_words) in cases.items():
+        text = describe_warning("English words", {"warning": code, **data})
+        assert french_words in text, (code, text)
+    locked = describe_warning("English words", {"warning": "pin_refused", "pin_locked": True})
+    assert "bloqué" in locked
+    assert describe_warning("English words", {"warning": "from a newer core"}) == "English words"
+    notice = Notice("The account could not be read (HTTP 403).", "account_unreadable", "HTTP 403")
+    assert describe_warning(notice, notice.event_data()) == "Le compte n\u2019a pas pu être lu (HTTP 403)."
+    assert french.lost() == []

@@ -414,6 +414,8 @@ def test_refused_key_on_an_access_key_login_falls_back_with_a_warning() -> None:
     assert info.warnings and "access key you gave" in info.warnings[0]
     warn = r.events.wait(lambda e: e.kind is EventKind.WARNING)
     assert "refused" in (warn.message or "")
+    assert warn.data["warning"] == "no_temporary_key" and warn.data["quota"] is False  # (a face words it)
+    assert getattr(info.warnings[0], "code", None) == "no_temporary_key"
     assert not r.secret.wiped  # still signing with it
     assert r.session.client.read_vms() == ["i-1"]
     assert r.server.calls[-1] == ("ReadVms", "LONGLIVEDAK")
@@ -511,7 +513,8 @@ def test_a_cancelled_relogin_keeps_the_countdown_until_the_user_retries(rig: Rig
     rig.events.state(SessionState.GRACE)
     rig.pin_answer = None
     rig.insert()
-    rig.events.wait(lambda e: e.kind is EventKind.WARNING)
+    warn = rig.events.wait(lambda e: e.kind is EventKind.WARNING)
+    assert warn.data["warning"] == "pin_not_given"
     assert rig.session.state is SessionState.GRACE
     rig.pin_answer = "975318"
     rig.session.retry_card_login()
@@ -528,6 +531,7 @@ def test_a_wrong_relogin_pin_is_reported_with_tries_left(rig: Rig) -> None:
     rig.insert()
     w = rig.events.wait(lambda e: e.kind is EventKind.WARNING)
     assert w.data["tries_left"] == 1 and w.data["final_try"] is True and "deadline" in w.data
+    assert w.data["warning"] == "pin_refused"
     assert rig.session.state is SessionState.GRACE and rig.backend.relogins == 1
 
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app import APP_NAME
 from app.session.model import EndReason, EventKind, SessionEvent, SessionInfo, SessionState
-from app.ui.errors import describe, describe_end
+from app.ui.errors import describe, describe_end, describe_warning
 from app.ui.flows.seam import CurrentSession
 from app.ui.icon import app_icon
 from app.ui.login import LoginWindow
@@ -294,10 +294,11 @@ class SessionViewFlow(QObject):
         if sw is None or not event.message:
             return
         session = self.current.session
+        text = describe_warning(event.message, event.data)
         if event.state is SessionState.GRACE and session is not None and session.card_present:
-            sw.offer_unlock(event.message)
+            sw.offer_unlock(text)
         else:
-            sw.show_notice(event.message)
+            sw.show_notice(text)
 
     def _ended(self, event: SessionEvent) -> None:
         self.last_end = event
