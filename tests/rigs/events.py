@@ -52,6 +52,13 @@ class Recorder(Generic[E]):
         with self.cond:
             assert self.cond.wait_for(lambda: pred(self.items), timeout or self.timeout), self.describe()
 
+    def drain(self) -> list[E]:
+        """What arrived so far, forgotten at once (a soak keeps only the current cycle's: the recorder's own
+        list is the rig's growth, not the product's). Indices from before (`after=`) are void."""
+        with self.cond:
+            items, self.items = self.items, []
+            return items
+
     def describe(self) -> list[object]:
         """What arrived, short (for assertion messages)."""
         return [_short(e) for e in self.items]
