@@ -86,13 +86,15 @@ def test_bad_request_lines_are_refused(agent: tuple[AgentServer, Recorder], line
     assert (b"Error code: 400" in answer or b"Error code: 505" in answer) and rec.calls == []
 
 
-def test_the_first_host_header_is_the_one_checked(agent: tuple[AgentServer, Recorder]) -> None:
+@pytest.mark.parametrize("order", ["evil first", "own first"])
+def test_a_repeated_host_header_is_refused(agent: tuple[AgentServer, Recorder], order: str) -> None:
+    # the Host check and the signature check must read the same Host: a second one is refused outright
     server, rec = agent
     raw = request(server).replace(f"Host: {server.host_header}\r\n".encode(), b"", 1)
     own = f"Host: {server.host_header}\r\n".encode()
-    raw = raw.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nHost: evil.example\r\n" + own, 1)
-    answer = exchange(server, raw)
-    assert status(answer) == 403 and rec.calls == []
+    both = b"Host: evil.example\r\n" + own if order == "evil first" else own + b"Host: evil.example\r\n"
+    answer = exchange(server, raw.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\n" + both, 1))
+    assert status(answer) == 400 and b"Repeated Host" in answer and rec.calls == []
 
 
 def test_an_unsigned_request_parses_and_is_refused_with_401(agent: tuple[AgentServer, Recorder]) -> None:
@@ -272,8 +274,59 @@ def test_request_lines_http_server_splits_are_parsed(agent: tuple[AgentServer, R
     assert status(answer) == 401 and rec.calls == []  # parsed (not 400), then refused as unsigned
 
 
-def test_the_verifier_sees_the_last_of_a_repeated_header(agent: tuple[AgentServer, Recorder]) -> None:
+@pytest.mark.parametrize("name", ["X-Osc-Date", "Authorization", "Content-Type"])
+def test_a_repeated_signed_header_is_refused(agent: tuple[AgentServer, Recorder], name: str) -> None:
     server, rec = agent
     raw = signed(server, b"{}")
-    raw = raw.replace(b"X-Osc-Date:", b"X-Osc-Date: 19700101T000000Z\r\nX-Osc-Date:", 1)  # last wins
+    raw = raw.replace(f"{name}:".encode(), f"{name}: other\r\n{name}:".encode(), 1)
+    answer = exchange(server, raw)
+    assert status(answer) == 400 and b"Repeated" in answer and rec.calls == []
+
+
+def test_a_signed_request_with_a_repeated_harmless_header_goes_through(
+        agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}", extra=("Accept: */*", "Accept: application/json"))
     assert [a[0] for a in answers(exchange(server, raw))] == [200] and rec.calls == ["ReadVms"]
+
+
+@pytest.mark.parametrize("length", ["+2", "0_2", " 2x", "\u0662", "-1"])
+def test_a_malformed_content_length_is_refused(agent: tuple[AgentServer, Recorder], length: str) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}").replace(b"Content-Length: 2", f"Content-Length: {length}".encode())
+    answer = exchange(server, raw)
+    assert status(answer) in (400, 413) and rec.calls == [], answer[:200]
+
+
+@pytest.mark.parametrize("te", ["Transfer-Encoding: ", "Transfer-Encoding: \r\nTransfer-Encoding: chunked"])
+def test_any_transfer_encoding_is_refused(agent: tuple[AgentServer, Recorder], te: str) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}", extra=(te,))
+    answer = exchange(server, raw)
+    assert status(answer) in (400, 413) and rec.calls == [], answer[:200]
+
+
+def test_a_bad_request_target_gets_400_not_a_dropped_connection(agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    answer = exchange(server, request(server, line="POST http://[x/api/v1/ReadVms HTTP/1.1"))
+    assert status(answer) == 400 and rec.calls == []
+
+
+@pytest.mark.timeout(20)  # a hang guard, not a speed check: linear is ~1 ms here, the quadratic regex ~25 s
+def test_a_long_run_of_carriage_returns_parses_in_linear_time() -> None:
+    # the former header regex was quadratic on this (65 KB of "\r" held the GIL: the whole app stopped);
+    # the value is the line-by-line reading's
+    from app.session.agent.http1 import parse_headers
+
+    for n in (100, 65_000):
+        block = "X: " + "\r" * n + "a\nY: b\r"
+        assert parse_headers(block).items() == [("X", "\r" * n + "a"), ("Y", "b")]
+
+
+def test_a_request_arriving_as_the_session_ends_gets_session_ended(
+        agent: tuple[AgentServer, Recorder]) -> None:
+    server, rec = agent
+    raw = signed(server, b"{}")
+    server.pair.secret_key.wipe()  # type: ignore[attr-defined]  # (end() wipes it just after `ended` is set)
+    answer = exchange(server, raw)
+    assert status(answer) == 401 and b"TrustedSessionEnded" in answer and rec.calls == []

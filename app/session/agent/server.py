@@ -137,6 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
         except http1.BadRequest as e:
             self.send_error(e.status, str(e))
             return False
+        twice = self._h.repeated(http1.SINGLE)
+        if twice is not None:  # the Host check and the verifier (or the framing) could read different ones
+            self.send_error(400, f"Repeated {twice.title()} header")
+            return False
         first = self._h.first  # lower-case names, first occurrence: self.headers.get without a call
         conntype = (first.get("connection") or "").lower()
         if conntype == "close":
@@ -207,8 +211,15 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None:
             self._refuse(TOO_LARGE, close=True)
             return
+        if length < 0:
+            self.send_error(400, "Bad Content-Length")  # (closes: the body's end is unknown)
+            return
         body = self._in.body(length) if length else b""
-        parts = urlsplit(self.path)
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:  # e.g. "http://[x/..."
+            self.send_error(400, "Bad request target")
+            return
         m = _CALL_PATH.match(parts.path)
         if m is None:
             self._refuse(NOT_FOUND)
@@ -222,6 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as r:
             self._refuse(r.error)
             return
+        except ValueError:  # the local secret was wiped between the `ended` check and here: it ended
+            self._refuse(SESSION_ENDED)
+            return
         answer = agent.forward(m["call"], body)
         if isinstance(answer, AgentError):
             self._send(answer.status, answer.body())
@@ -229,14 +243,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(answer.status, answer.body, answer.content_type)
 
     def _length(self) -> int | None:
+        """The body's length; None when refused as too large or chunked, -1 when malformed."""
         first = self._h.first
-        if first.get("transfer-encoding"):
+        if "transfer-encoding" in first:
             return None  # chunked bodies are not signed the way OUTSCALE signs: refuse plainly
-        try:
-            length = int(first.get("content-length") or 0)
-        except ValueError:
-            return None
-        return length if 0 <= length <= MAX_BODY else None
+        text = first.get("content-length", "0")
+        if not (text.isascii() and text.isdigit()):  # int() would take "+2", "0_2", " 2", "٢"
+            return -1
+        length = int(text)
+        return length if length <= MAX_BODY else None
 
     def _not_post(self) -> None:
         if self.command == "OPTIONS" or self.headers.get("origin") is not None:
