@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.session.model import Secret
+from app.tokens.secret import SecretWiped
 
 ALGORITHM = "OSC4-HMAC-SHA256"
 SERVICE = "api"
@@ -118,7 +119,7 @@ class SigningKeys:
         last = self._last
         if isinstance(self._secret, Secret) and self._secret.wiped:
             self._last = None
-            raise ValueError("this secret was wiped")  # a wiped key signs nothing more, cached or not
+            raise SecretWiped("this secret was wiped")  # a wiped key signs nothing more, cached or not
         if last is not None and last[0] == (date_stamp, region, service):
             return last[1]
         key = signing_key(self._secret, date_stamp, region, service)

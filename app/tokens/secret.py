@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+class SecretWiped(ValueError):
+    """The secret was wiped (its owner ended) while someone still held it."""
+
+
 class SecretValue:
     """A secret held in memory only. Its repr/str never show the value; `wipe()` forgets it.
 
@@ -20,7 +24,7 @@ class SecretValue:
     def reveal(self) -> str:
         """The value itself, for the one call that must use it."""
         if self._value is None:
-            raise ValueError(f"this {self._what} was wiped")
+            raise SecretWiped(f"this {self._what} was wiped")
         return self._value
 
     def wipe(self) -> None:

@@ -33,6 +33,7 @@ from app.session.agent.wire import (
     AgentError,
     browser_refused,
 )
+from app.tokens.secret import SecretWiped
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Refused as r:
             self._refuse(r.error)
             return
-        except ValueError:  # the local secret was wiped between the `ended` check and here: it ended
+        except SecretWiped:  # the local secret was wiped between the `ended` check and here: it ended
             self._refuse(SESSION_ENDED)
             return
         answer = agent.forward(m["call"], body)

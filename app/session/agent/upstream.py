@@ -22,6 +22,7 @@ from app.session.errors import ConnectionTimeout, EndpointUnreachable, SessionEn
 from app.session.model import SessionState
 from app.session.ports import ApiClient
 from app.tokens.errors import TokenError
+from app.tokens.secret import SecretWiped
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,15 @@ class SessionUpstream:
     def forward(self, call: str, body: bytes) -> ForwardAnswer:
         """Forward one call; UpstreamRefused (with the reason) when the session cannot make it."""
         client, fwd = self._client()
-        answer = self._send(fwd, call, body)
+        try:
+            answer = self._send(fwd, call, body)
+        except SecretWiped:
+            # the key was renewed between taking the client and signing: its secret is gone, nothing was
+            # sent; the new key's client signs it (or the session ended: then that is the answer)
+            again, fwd2 = self._client()
+            if again is client:
+                raise UpstreamRefused(SESSION_ENDED) from None
+            return self._send(fwd2, call, body)
         if answer.status == 401:
             again, fwd2 = self._client()
             if again is not client:  # the key was renewed meanwhile: the API refused the old one
