@@ -48,7 +48,7 @@ class AgentOptions:
 
     enabled: bool = True  # a setting turns it off
     publish_profile: str | None = None  # opt-in: a profile in the tools' config file
-    upstream_slots: int = 4  # calls in flight upstream (the mTLS pool size)
+    upstream_slots: int = 4  # calls in flight upstream (the mTLS pool keeps 6: two for the rest)
     renew_keys: bool = True  # renew the temporary key before it expires (long runs go on)
     renew_check_seconds: float = 1.0  # how often the renewal thread looks at the key's expiry
 

@@ -48,7 +48,7 @@ class SessionUpstream:
 
     def __init__(self, session: SessionView, *, slots: int = 4) -> None:
         self._session = session
-        self._slots = threading.BoundedSemaphore(max(1, slots))  # = the mTLS pool size (MtlsAdapter)
+        self._slots = threading.BoundedSemaphore(max(1, slots))  # <= the mTLS pool size (MtlsAdapter: 6)
 
     def _client(self) -> tuple[object, Forward]:
         if self._session.state in (SessionState.ENDED, SessionState.LOGGED_OUT):

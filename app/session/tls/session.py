@@ -41,7 +41,9 @@ MAX_ANSWER_BYTES = 32 * 2**20
 class MtlsAdapter(HTTPAdapter):
     """An HTTPAdapter whose HTTPS connections use TlsContext (pooled, keep-alive, http/1.1)."""
 
-    def __init__(self, context: TlsContext, pool_maxsize: int = 4) -> None:
+    #: the local agent forwards on at most 4 at once (AgentOptions.upstream_slots); two more keep the key
+    #: renewal's and the window's own calls from opening a connection the full pool would then drop
+    def __init__(self, context: TlsContext, pool_maxsize: int = 6) -> None:
         self.tls_context = context
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
 
