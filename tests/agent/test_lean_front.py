@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 
@@ -330,3 +331,30 @@ def test_a_request_arriving_as_the_session_ends_gets_session_ended(
     server.pair.secret_key.wipe()  # type: ignore[attr-defined]  # (end() wipes it just after `ended` is set)
     answer = exchange(server, raw)
     assert status(answer) == 401 and b"TrustedSessionEnded" in answer and rec.calls == []
+
+
+def test_connections_beyond_the_cap_get_a_plain_503_and_the_rest_go_on(
+        agent: tuple[AgentServer, Recorder], monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.session.agent.server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_CONNECTIONS", 3)
+    server, rec = agent
+    held = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(3)]
+    try:
+        held[0].sendall(signed(server, b"{}"))  # the first three are served (kept alive)
+        assert held[0].recv(65536).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as extra:
+            answer = read_until_closed(extra)
+        assert status(answer) == 503 and b"TooManyConnections" in answer
+    finally:
+        for s in held:
+            s.close()
+    # once they are closed (their handler threads end), a new connection is served again
+    for _ in range(200):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as again:
+            again.sendall(signed(server, b"{}"))
+            first = again.recv(65536)
+        if first.startswith(b"HTTP/1.1 200"):
+            break
+        threading.Event().wait(0.05)  # (not a timing assertion: bounded retries while threads end)
+    assert first.startswith(b"HTTP/1.1 200") and rec.calls == ["ReadVms", "ReadVms"]

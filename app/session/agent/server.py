@@ -30,6 +30,7 @@ from app.session.agent.wire import (
     NOT_FOUND,
     SESSION_ENDED,
     TOO_LARGE,
+    TOO_MANY_CONNECTIONS,
     AgentError,
     browser_refused,
 )
@@ -38,6 +39,9 @@ from app.tokens.secret import SecretWiped
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024 * 1024
+#: connections open at once (each has its thread): far above what tools open (20 tools in the tests),
+#: low enough that a local process opening thousands cannot exhaust the app's threads
+MAX_CONNECTIONS = 128
 _CALL_PATH = re.compile(r"^/api/(?:v1|latest)/(?P<call>[A-Za-z][A-Za-z0-9]{0,99})$")  # latest: osc-cli
 _BROWSER_HEADERS = ("origin", "sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest", "sec-fetch-user",
                     "access-control-request-method", "access-control-request-headers")
@@ -275,7 +279,18 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._open_lock:
-            self._open.add(request)
+            full = len(self._open) >= MAX_CONNECTIONS
+            if not full:
+                self._open.add(request)
+        if full:  # a thread per connection: beyond the cap, a plain answer and no thread
+            self.agent.count("refused")
+            error = TOO_MANY_CONNECTIONS
+            body = error.body()
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                request.sendall(http1.answer_head(error.status, "application/json", len(body), True) + body)
+            self.shutdown_request(request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:

@@ -59,6 +59,10 @@ METHOD_REFUSED = AgentError(405, "2", "AccessDenied", "Trusted Login agent: only
 
 TOO_LARGE = AgentError(413, "0", "DefaultError", "Trusted Login agent: the request body is too large.")
 
+TOO_MANY_CONNECTIONS = AgentError(
+    503, "0", "TooManyConnections",
+    "Trusted Login agent: too many connections are open to the agent; close some and try again.")
+
 
 def session_paused(why: str) -> AgentError:
     """503: the session cannot make this call now (card out, the session paused)."""
