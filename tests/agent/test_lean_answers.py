@@ -283,3 +283,12 @@ def test_a_failed_sealed_write_closes_the_tls_connection(scripted: Scripted, _sh
         assert tls_sock._conn.closed  # sequence numbers moved on: never written to again
     finally:
         ctx_http.close()
+
+
+def test_the_kept_pool_is_asked_for_again_once_closed(http: MtlsSession, scripted: Scripted) -> None:
+    scripted.answers += [_ok(b'{"n": 1}'), _ok(b'{"n": 2}'), _ok(b'{"n": 3}')]
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"n": 1}'
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"n": 2}'  # the kept pool and connection
+    http.drop_connections()  # closes the adapter's pools (as a logout does)
+    assert http.post_raw(scripted.url(), b"{}", {}, 10.0)[1] == b'{"n": 3}'
+    assert scripted.connections == 2

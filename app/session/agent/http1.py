@@ -54,19 +54,19 @@ class Headers:
     """A request's headers, parsed without the email package (a third of the agent's own time).
 
     `get` is case-insensitive and returns the first occurrence, as http.client's message does; `first`
-    is the same as a dict keyed by lower-case names, for the handler's own checks (no call per lookup);
-    `last` keeps the last occurrence instead (read-only: it may be `first` itself).
+    is the same as a dict keyed by lower-case names, for the handler's checks and the verifier (a
+    request repeating a header either reads differently is refused: `repeated`).
     """
 
-    __slots__ = ("_items", "first", "last")
+    __slots__ = ("_items", "first")
 
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._items = items
-        # what the verifier is handed; map and zip iterate in C (a comprehension is a Python loop)
+        # map and zip iterate in C (a comprehension is a Python loop); dict() keeps the last occurrence,
+        # so only a request repeating a name (rare) needs the first-wins pass
         names = map(str.lower, map(_NAME, items))
-        self.last: dict[str, str] = dict(zip(names, map(_VALUE, items), strict=True))
-        # the first one wins; without a repeated name (the usual case) both are the same dict
-        self.first = self.last if len(self.last) == len(items) else {k.lower(): v for k, v in reversed(items)}
+        first: dict[str, str] = dict(zip(names, map(_VALUE, items), strict=True))
+        self.first = first if len(first) == len(items) else {k.lower(): v for k, v in reversed(items)}
 
     def get(self, name: str, default: Any = None) -> Any:
         """The first value of `name` (any case), else `default`."""
@@ -74,7 +74,7 @@ class Headers:
 
     def repeated(self, names: frozenset[str]) -> str | None:
         """The first of `names` that the request carries more than once, else None."""
-        if self.first is self.last:  # no name repeated at all (the usual case)
+        if len(self.first) == len(self._items):  # no name repeated at all (the usual case)
             return None
         seen: set[str] = set()
         for name, _ in self._items:

@@ -232,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         if agent.ended:
             self._refuse(SESSION_ENDED)
             return
-        req = LocalRequest("POST", parts.path, parts.query, self._h.last, body)  # names lower-case, last wins
+        req = LocalRequest("POST", parts.path, parts.query, self._h.first, body)  # names lower-case
         try:
             agent.verifier.check(req, m["call"])
         except Refused as r:

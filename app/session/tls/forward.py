@@ -40,14 +40,14 @@ def _host_header(host: str, port: int) -> str:
 def _pool(session: Any, url: str) -> Any:
     """The urllib3 pool `requests` itself would use for `url` (the adapter's keys: CERT_REQUIRED).
 
-    Working the key out costs more than the rest of a forwarded call's bookkeeping, so it is kept per
-    URL; the pool is still looked up in the pool manager each time, so a pool closed or evicted (logout,
-    `drop_connections`) is never used: the key is then worked out again.
+    Working the pool's key out costs more than the rest of a forwarded call's bookkeeping, so it is kept
+    per URL; the pool itself is still looked up in the pool manager each time. urllib3's manager forgets
+    its pools on clear() (logout, `drop_connections`) without closing them, so a pool kept here instead
+    would go on serving connections the session has let go.
     """
     adapter: Any = session.get_adapter(url)
     manager = adapter.poolmanager
-    keys: dict[str, Any] = session.__dict__.setdefault("_otl_pool_keys", {})
-    key = keys.get(url)
+    key = session.raw_pool_keys.get(url)
     if key is not None:
         pool = manager.pools.get(key)
         if pool is not None:
@@ -56,7 +56,8 @@ def _pool(session: Any, url: str) -> Any:
     prepared.url = url
     host_params, pool_kwargs = adapter.build_connection_pool_key_attributes(prepared, True, None)
     pool = manager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
-    keys[url] = next((k for k, v in list(manager.pools._container.items()) if v is pool), None)
+    held = list(manager.pools._container.items())  # (no public way to ask the manager for a pool's key)
+    session.raw_pool_keys[url] = next((k for k, v in held if v is pool), None)
     return pool
 
 

@@ -108,6 +108,7 @@ class MtlsSession(requests.Session):
         self.max_answer = max_answer
         self._ops_lock = threading.Lock()
         self._ops: set[Operation] = set()
+        self.raw_pool_keys: dict[str, Any] = {}  # post_raw's pool key per URL (tls.forward._pool)
         self.identity = TlsIdentity(signer) if signer is not None else None
         self.trust = trust or TrustConfig()
         self.trust.store()  # fail early (ConfigError) on an unreadable CA file
