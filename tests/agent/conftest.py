@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -113,6 +114,14 @@ def api(tmp_path: Path, _shared_server_pki: Path, softhsm_rig: SoftHsmRig,  # no
     sb.start()
     yield sb
     sb.stop()
+
+
+@pytest.fixture
+def server_ctx(_shared_server_pki: Path) -> ssl.SSLContext:  # noqa: F811
+    """A TLS server context (Python's ssl, i.e. OpenSSL) with the shared test server's certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(_shared_server_pki / "server.pem", _shared_server_pki / "server-key.pem")
+    return ctx
 
 
 @pytest.fixture

@@ -21,13 +21,6 @@ BOUND = 20.0
 
 
 @pytest.fixture
-def server_ctx(_shared_server_pki: Path) -> ssl.SSLContext:  # noqa: F811
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(_shared_server_pki / "server.pem", _shared_server_pki / "server-key.pem")
-    return ctx
-
-
-@pytest.fixture
 def http(_shared_server_pki: Path) -> Iterator[MtlsSession]:  # noqa: F811
     s = make_session(None, TrustConfig(extra_ca_file=str(_shared_server_pki / "ca.pem")), timeout=10.0,
                      deadline=2.0)
