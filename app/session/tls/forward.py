@@ -152,8 +152,10 @@ def post(session: Any, url: str, body: bytes, headers: dict[str, str], timeout: 
             raise translate(wrapped, url, timeout) from e
         if isinstance(e, http.client.HTTPException | ValueError):
             host = parts.hostname or url
+            # what went wrong in our own words (http1's), never the server's bytes (a status line)
+            said = "" if isinstance(e, http.client.BadStatusLine) else str(e)[:120]
             raise ApiUnavailable(f"The server at {host} did not answer as the OUTSCALE API does "
-                                 f"({type(e).__name__}).") from e
+                                 f"({type(e).__name__}{': ' + said if said else ''}).") from e
         raise translate(e, url, timeout) from e
     finally:
         if conn is not None:
