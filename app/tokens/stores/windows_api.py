@@ -232,14 +232,18 @@ class Win32CryptApi:
             self._c.CertCloseStore(store, 0)
         return out
 
+    def _find(self, store: int, thumbprint: str) -> Any:
+        """The certificate context of `thumbprint` (SHA-1 hex) in `store`, or NULL; the caller frees it."""
+        raw = bytes.fromhex(thumbprint)
+        data = (c_ubyte * len(raw)).from_buffer_copy(raw)  # alive for the call: the blob points into it
+        blob = _HashBlob(len(raw), ctypes.cast(data, POINTER(c_ubyte)))
+        return self._c.CertFindCertificateInStore(store, X509_PKCS7_ENCODING, 0, CERT_FIND_SHA1_HASH,
+                                                  byref(blob), None)
+
     def acquire_key(self, thumbprint: str, hwnd: int | None, silent: bool) -> WinKey:
         """CryptAcquireCertificatePrivateKey preferring CNG, parented to `hwnd`."""
         store = self._open()
-        raw = bytes.fromhex(thumbprint)
-        data = (c_ubyte * len(raw)).from_buffer_copy(raw)
-        blob = _HashBlob(len(raw), ctypes.cast(data, POINTER(c_ubyte)))
-        ctx = self._c.CertFindCertificateInStore(store, X509_PKCS7_ENCODING, 0, CERT_FIND_SHA1_HASH,
-                                                 byref(blob), None)
+        ctx = self._find(store, thumbprint)
         try:
             if not ctx:
                 raise WinApiError(CRYPT_E_NOT_FOUND, "CertFindCertificateInStore")
@@ -310,11 +314,7 @@ class Win32CryptApi:
     def _prov_info(self, thumbprint: str) -> tuple[str, str, int, int]:
         """(container, provider, provider type, key spec) of the certificate's key."""
         store = self._open()
-        raw = bytes.fromhex(thumbprint)
-        data = (c_ubyte * len(raw)).from_buffer_copy(raw)
-        blob = _HashBlob(len(raw), ctypes.cast(data, POINTER(c_ubyte)))
-        ctx = self._c.CertFindCertificateInStore(store, X509_PKCS7_ENCODING, 0, CERT_FIND_SHA1_HASH,
-                                                 byref(blob), None)
+        ctx = self._find(store, thumbprint)
         try:
             prov = self._prop(ctx, CERT_KEY_PROV_INFO_PROP_ID) if ctx else None
             if prov is None:
